@@ -1,0 +1,48 @@
+package queue
+
+import "time"
+
+// The queues of a Conveyor deployment.
+const (
+	Builds     = "builds"
+	Images     = "images"
+	Promotions = "promotions"
+	Approvals  = "approvals"
+)
+
+// Spec describes one work queue and its dead-letter queue.
+type Spec struct {
+	Name string
+	FIFO bool
+	// MaxReceives is how many receives a message gets before it moves to
+	// the dead-letter queue.
+	MaxReceives int
+	// Visibility is the default visibility timeout: at least six times the
+	// consumer's timeout, as AWS advises.
+	Visibility time.Duration
+}
+
+// DeadLetter is the name of the spec's dead-letter queue.
+func (s Spec) DeadLetter() string { return DeadLetterName(s.Name) }
+
+// DeadLetterName returns the dead-letter queue name for queue name.
+func DeadLetterName(name string) string { return name + "-dlq" }
+
+// Topology lists Conveyor's queues in pipeline order. Promotions is FIFO so
+// that one app/environment is promoted by one message at a time.
+var Topology = []Spec{
+	{Name: Builds, MaxReceives: 5, Visibility: 15 * time.Minute},
+	{Name: Images, MaxReceives: 5, Visibility: 2 * time.Minute},
+	{Name: Promotions, FIFO: true, MaxReceives: 5, Visibility: 5 * time.Minute},
+	{Name: Approvals, MaxReceives: 5, Visibility: 2 * time.Minute},
+}
+
+// Lookup returns the topology's spec for name.
+func Lookup(name string) (Spec, bool) {
+	for _, s := range Topology {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}

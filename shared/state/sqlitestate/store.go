@@ -1,0 +1,247 @@
+package sqlitestate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+)
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS idempotency (
+		key TEXT PRIMARY KEY,
+		status TEXT NOT NULL,
+		result BLOB,
+		expires_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS releases (
+		id TEXT PRIMARY KEY,
+		app TEXT NOT NULL,
+		env TEXT NOT NULL,
+		image TEXT NOT NULL DEFAULT '',
+		digest TEXT NOT NULL,
+		tag TEXT NOT NULL DEFAULT '',
+		source_repo TEXT NOT NULL DEFAULT '',
+		source_commit TEXT NOT NULL DEFAULT '',
+		source_time INTEGER NOT NULL DEFAULT 0,
+		state TEXT NOT NULL,
+		rollback INTEGER NOT NULL DEFAULT 0,
+		pr INTEGER NOT NULL DEFAULT 0,
+		pr_url TEXT NOT NULL DEFAULT '',
+		branch TEXT NOT NULL DEFAULT '',
+		merge_commit TEXT NOT NULL DEFAULT '',
+		merged_by TEXT NOT NULL DEFAULT '',
+		trace_id TEXT NOT NULL DEFAULT '',
+		note TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL,
+		merged_at INTEGER NOT NULL DEFAULT 0,
+		version INTEGER NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS releases_app_env ON releases(app, env, created_at)`,
+}
+
+// Store is the embedded state store.
+type Store struct {
+	db  *sqlitedb.DB
+	now func() time.Time
+}
+
+var _ state.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock replaces time.Now, for tests of expiry.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Open creates the tables if needed.
+func Open(ctx context.Context, db *sqlitedb.DB, opts ...Option) (*Store, error) {
+	s := &Store{db: db, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := db.Migrate(ctx, schema...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Claim implements state.Idempotency.
+func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (state.Idem, bool, error) {
+	var rec state.Idem
+	claimed := false
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		var status string
+		var exp, upd int64
+		err := tx.QueryRowContext(ctx, `SELECT status, result, expires_at, updated_at FROM idempotency WHERE key = ?`, key).
+			Scan(&status, &rec.Result, &exp, &upd)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case exp > now.UnixMilli():
+			rec = state.Idem{Key: key, Status: state.Status(status), Result: rec.Result, ExpiresAt: time.UnixMilli(exp), UpdatedAt: time.UnixMilli(upd)}
+			return nil
+		}
+		rec = state.Idem{Key: key, Status: state.InProgress, ExpiresAt: now.Add(lease), UpdatedAt: now}
+		claimed = true
+		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, NULL, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = NULL, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+			key, string(state.InProgress), rec.ExpiresAt.UnixMilli(), now.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return state.Idem{}, false, fmt.Errorf("claiming %s: %w", key, err)
+	}
+	return rec, claimed, nil
+}
+
+// Complete implements state.Idempotency.
+func (s *Store) Complete(ctx context.Context, key string, result []byte, retention time.Duration) error {
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+			key, string(state.Completed), result, now.Add(retention).UnixMilli(), now.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("completing %s: %w", key, err)
+	}
+	return nil
+}
+
+// Release implements state.Idempotency. Only an in-progress claim is
+// removed: a completed record stays.
+func (s *Store) Release(ctx context.Context, key string) error {
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency WHERE key = ? AND status = ?`, key, string(state.InProgress))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("releasing %s: %w", key, err)
+	}
+	return nil
+}
+
+const releaseColumns = `id, app, env, image, digest, tag, source_repo, source_commit, source_time, state, rollback, pr, pr_url, branch,
+	merge_commit, merged_by, trace_id, note, created_at, updated_at, merged_at, version`
+
+// PutRelease implements state.Releases.
+func (s *Store) PutRelease(ctx context.Context, r *state.Release) error {
+	if r.ID == "" || r.App == "" || r.Env == "" || r.Digest == "" {
+		return fmt.Errorf("putting release: id, app, env and digest are required")
+	}
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		now := s.now().UTC()
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = now
+		}
+		r.UpdatedAt = now
+		args := []any{r.App, r.Env, r.Image, r.Digest, r.Tag, r.SourceRepo, r.SourceCommit, millis(r.SourceTime), string(r.State),
+			r.Rollback, r.PR, r.PRURL, r.Branch, r.MergeCommit, r.MergedBy, r.TraceID, r.Note,
+			millis(r.CreatedAt), millis(r.UpdatedAt), millis(r.MergedAt), r.Version + 1}
+		var res sql.Result
+		var err error
+		if r.Version == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO releases(`+releaseColumns+`) VALUES (?, ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+				ON CONFLICT(id) DO NOTHING`, append([]any{r.ID}, args...)...)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE releases SET app=?, env=?, image=?, digest=?, tag=?, source_repo=?, source_commit=?,
+				source_time=?, state=?, rollback=?, pr=?, pr_url=?, branch=?, merge_commit=?, merged_by=?, trace_id=?, note=?,
+				created_at=?, updated_at=?, merged_at=?, version=? WHERE id = ? AND version = ?`, append(args, r.ID, r.Version)...)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return state.ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("putting release %s: %w", r.ID, err)
+	}
+	r.Version++
+	return nil
+}
+
+// GetRelease implements state.Releases.
+func (s *Store) GetRelease(ctx context.Context, id string) (state.Release, error) {
+	row := s.db.SQL().QueryRowContext(ctx, `SELECT `+releaseColumns+` FROM releases WHERE id = ?`, id)
+	r, err := scanRelease(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return state.Release{}, fmt.Errorf("release %s: %w", id, state.ErrNotFound)
+	}
+	if err != nil {
+		return state.Release{}, fmt.Errorf("reading release %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListReleases implements state.Releases.
+func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]state.Release, error) {
+	var where []string
+	var args []any
+	for col, v := range map[string]string{"app": f.App, "env": f.Env, "state": string(f.State)} {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	q := `SELECT ` + releaseColumns + ` FROM releases`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.SQL().QueryContext(ctx, q+" ORDER BY created_at, id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing releases: %w", err)
+	}
+	defer rows.Close()
+	var out []state.Release
+	for rows.Next() {
+		r, err := scanRelease(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing releases: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRelease(sc scanner) (state.Release, error) {
+	var r state.Release
+	var st string
+	var srcTime, created, updated, merged int64
+	err := sc.Scan(&r.ID, &r.App, &r.Env, &r.Image, &r.Digest, &r.Tag, &r.SourceRepo, &r.SourceCommit, &srcTime, &st, &r.Rollback,
+		&r.PR, &r.PRURL, &r.Branch, &r.MergeCommit, &r.MergedBy, &r.TraceID, &r.Note, &created, &updated, &merged, &r.Version)
+	r.State = state.ReleaseState(st)
+	r.SourceTime, r.CreatedAt, r.UpdatedAt, r.MergedAt = fromMillis(srcTime), fromMillis(created), fromMillis(updated), fromMillis(merged)
+	return r, err
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,117 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every adapter returns for the same conditions.
+var (
+	// ErrNotFound means no record has the key.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a conditional write lost: the record changed since
+	// it was read (or already exists, for a create).
+	ErrConflict = errors.New("conflicting write")
+)
+
+// Status of an idempotency record.
+type Status string
+
+// Idempotency statuses.
+const (
+	InProgress Status = "in_progress"
+	Completed  Status = "completed"
+)
+
+// Idem is an idempotency record.
+type Idem struct {
+	Key    string
+	Status Status
+	// Result is what the completed operation returned, replayed to
+	// duplicates.
+	Result []byte
+	// ExpiresAt ends an in-progress claim (so a crashed invocation's claim
+	// does not block retries forever) or a completed record's retention.
+	ExpiresAt time.Time
+	UpdatedAt time.Time
+}
+
+// Idempotency claims operations so that duplicates do nothing.
+type Idempotency interface {
+	// Claim marks key in progress until now+lease. It returns claimed
+	// true when the caller now owns the key: the key was absent, or its
+	// record had expired. Otherwise it returns the existing record.
+	Claim(ctx context.Context, key string, lease time.Duration) (rec Idem, claimed bool, err error)
+	// Complete marks key completed with result, kept for retention.
+	Complete(ctx context.Context, key string, result []byte, retention time.Duration) error
+	// Release forgets an in-progress claim so a retry can claim it at once.
+	Release(ctx context.Context, key string) error
+}
+
+// ReleaseState is where a release stands.
+type ReleaseState string
+
+// Release states.
+const (
+	Proposed   ReleaseState = "proposed"   // a promotion PR is open
+	Merged     ReleaseState = "merged"     // the PR merged: the environment runs this digest
+	Superseded ReleaseState = "superseded" // a newer digest replaced the proposal
+	Rejected   ReleaseState = "rejected"   // the PR was closed without merging
+	Skipped    ReleaseState = "skipped"    // older than what the environment has: never proposed
+)
+
+// Release is one digest's journey into one environment.
+type Release struct {
+	// ID is unique per release: "app/env/digest", with a suffix for a
+	// rollback to a digest released before.
+	ID           string
+	App          string
+	Env          string
+	Image        string
+	Digest       string
+	Tag          string
+	SourceRepo   string
+	SourceCommit string
+	SourceTime   time.Time
+	State        ReleaseState
+	Rollback     bool
+	PR           int
+	PRURL        string
+	Branch       string
+	MergeCommit  string
+	MergedBy     string
+	TraceID      string
+	Note         string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	MergedAt     time.Time
+	// Version is the record's revision for optimistic concurrency: Put
+	// with Version 0 creates, otherwise it must match the stored one.
+	Version int
+}
+
+// ReleaseFilter selects releases; empty fields match everything.
+type ReleaseFilter struct {
+	App   string
+	Env   string
+	State ReleaseState
+}
+
+// Releases stores release records.
+type Releases interface {
+	// PutRelease creates (Version 0) or updates (Version matching the
+	// stored one) a release, and increments r.Version. It returns
+	// ErrConflict when the condition fails.
+	PutRelease(ctx context.Context, r *Release) error
+	// GetRelease returns the release with id, or ErrNotFound.
+	GetRelease(ctx context.Context, id string) (Release, error)
+	// ListReleases returns matching releases, oldest first.
+	ListReleases(ctx context.Context, f ReleaseFilter) ([]Release, error)
+}
+
+// Store is both halves of the port.
+type Store interface {
+	Idempotency
+	Releases
+}

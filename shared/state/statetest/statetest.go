@@ -1,0 +1,159 @@
+// Package statetest is the contract every adapter of the state port must
+// pass.
+package statetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/google/go-cmp/cmp"
+)
+
+// Harness creates a fresh store for one test and controls its clock.
+type Harness struct {
+	New     func(t *testing.T) state.Store
+	Advance func(d time.Duration)
+}
+
+// Run runs the contract against h.
+func Run(t *testing.T, h Harness) {
+	ctx := context.Background()
+
+	t.Run("claim once", func(t *testing.T) {
+		s := h.New(t)
+		if _, claimed, err := s.Claim(ctx, "delivery:1", time.Minute); err != nil || !claimed {
+			t.Fatalf("first claim: claimed=%v err=%v, want true", claimed, err)
+		}
+		rec, claimed, err := s.Claim(ctx, "delivery:1", time.Minute)
+		if err != nil || claimed || rec.Status != state.InProgress {
+			t.Fatalf("second claim: claimed=%v status=%q err=%v, want false in_progress", claimed, rec.Status, err)
+		}
+	})
+
+	t.Run("completed result replays", func(t *testing.T) {
+		s := h.New(t)
+		mustClaim(t, s, "k")
+		if err := s.Complete(ctx, "k", []byte(`{"pr":7}`), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		rec, claimed, err := s.Claim(ctx, "k", time.Minute)
+		if err != nil || claimed || rec.Status != state.Completed || string(rec.Result) != `{"pr":7}` {
+			t.Fatalf("claim after complete: %+v claimed=%v err=%v", rec, claimed, err)
+		}
+		if err := s.Release(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if _, claimed, _ := s.Claim(ctx, "k", time.Minute); claimed {
+			t.Fatal("Release removed a completed record")
+		}
+	})
+
+	t.Run("stale in-progress claim expires", func(t *testing.T) {
+		s := h.New(t)
+		mustClaim(t, s, "k")
+		h.Advance(2 * time.Minute)
+		if _, claimed, err := s.Claim(ctx, "k", time.Minute); err != nil || !claimed {
+			t.Fatalf("claim after the lease expired: claimed=%v err=%v, want true", claimed, err)
+		}
+	})
+
+	t.Run("release frees a claim", func(t *testing.T) {
+		s := h.New(t)
+		mustClaim(t, s, "k")
+		if err := s.Release(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		mustClaim(t, s, "k")
+	})
+
+	t.Run("completed record expires after retention", func(t *testing.T) {
+		s := h.New(t)
+		mustClaim(t, s, "k")
+		if err := s.Complete(ctx, "k", nil, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		h.Advance(2 * time.Hour)
+		mustClaim(t, s, "k")
+	})
+
+	t.Run("releases with optimistic concurrency", func(t *testing.T) {
+		s := h.New(t)
+		src := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+		r := state.Release{ID: "web/dev/sha256:aa", App: "web", Env: "dev", Image: "reg/web", Digest: "sha256:aa",
+			SourceRepo: "acme/web", SourceCommit: "abc", SourceTime: src, State: state.Proposed, PR: 3, TraceID: "t1"}
+		if err := s.PutRelease(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Version != 1 {
+			t.Fatalf("version after create = %d, want 1", r.Version)
+		}
+		dup := r
+		dup.Version = 0
+		if err := s.PutRelease(ctx, &dup); !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("second create: %v, want ErrConflict", err)
+		}
+		stale := r
+		r.State, r.MergedBy = state.Merged, "alice"
+		if err := s.PutRelease(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+		stale.State = state.Rejected
+		if err := s.PutRelease(ctx, &stale); !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("stale update: %v, want ErrConflict", err)
+		}
+		got, err := s.GetRelease(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(r, got); diff != "" {
+			t.Errorf("GetRelease (-want +got):\n%s", diff)
+		}
+		if _, err := s.GetRelease(ctx, "nope"); !errors.Is(err, state.ErrNotFound) {
+			t.Fatalf("missing release: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("list filters", func(t *testing.T) {
+		s := h.New(t)
+		for _, r := range []state.Release{
+			{ID: "web/dev/a", App: "web", Env: "dev", Digest: "a", State: state.Merged},
+			{ID: "web/prod/a", App: "web", Env: "prod", Digest: "a", State: state.Proposed},
+			{ID: "api/dev/b", App: "api", Env: "dev", Digest: "b", State: state.Merged},
+		} {
+			h.Advance(time.Second)
+			if err := s.PutRelease(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			f    state.ReleaseFilter
+			want []string
+		}{
+			{state.ReleaseFilter{}, []string{"web/dev/a", "web/prod/a", "api/dev/b"}},
+			{state.ReleaseFilter{App: "web"}, []string{"web/dev/a", "web/prod/a"}},
+			{state.ReleaseFilter{Env: "dev", State: state.Merged}, []string{"web/dev/a", "api/dev/b"}},
+		} {
+			rs, err := s.ListReleases(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(tc.want, ids); diff != "" {
+				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
+			}
+		}
+	})
+}
+
+func mustClaim(t *testing.T, s state.Store, key string) {
+	t.Helper()
+	if _, claimed, err := s.Claim(context.Background(), key, time.Minute); err != nil || !claimed {
+		t.Fatalf("claiming %s: claimed=%v err=%v", key, claimed, err)
+	}
+}

@@ -38,7 +38,7 @@ func (k Kind) Known() bool {
 
 // Envelope is the versioned JSON document carried by every queue message.
 type Envelope struct {
-	Version int  `json:"version"`
+	Version int    `json:"version"`
 	ID      string `json:"id"`
 	Kind    Kind   `json:"kind"`
 	// Source says who produced the event: "github", "distribution",

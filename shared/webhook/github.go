@@ -1,0 +1,282 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/conveyor-gitops/conveyor/shared/event"
+)
+
+// ErrMalformed marks a body that is not the JSON its event promises; it is
+// answered with 400.
+var ErrMalformed = errors.New("malformed payload")
+
+// Classification is what the ingress does with one event.
+type Classification struct {
+	// Kind and Payload are set for an event to enqueue.
+	Kind    event.Kind
+	Payload any
+	// Ignore explains why an event is accepted but not enqueued.
+	Ignore string
+	// Pong is set for GitHub's ping.
+	Pong bool
+}
+
+type ghRepo struct {
+	FullName string `json:"full_name"`
+	CloneURL string `json:"clone_url"`
+	HTMLURL  string `json:"html_url"`
+}
+
+type ghUser struct {
+	Login    string `json:"login"`
+	Name     string `json:"name"`
+	Username string `json:"username"`
+}
+
+type ghCommit struct {
+	ID        string    `json:"id"`
+	Message   string    `json:"message"`
+	Timestamp time.Time `json:"timestamp"`
+	URL       string    `json:"url"`
+	Author    ghUser    `json:"author"`
+	Added     []string  `json:"added"`
+	Removed   []string  `json:"removed"`
+	Modified  []string  `json:"modified"`
+}
+
+type ghPush struct {
+	Ref        string     `json:"ref"`
+	Before     string     `json:"before"`
+	After      string     `json:"after"`
+	Deleted    bool       `json:"deleted"`
+	Forced     bool       `json:"forced"`
+	Repository *ghRepo    `json:"repository"`
+	Pusher     ghUser     `json:"pusher"`
+	HeadCommit *ghCommit  `json:"head_commit"`
+	Commits    []ghCommit `json:"commits"`
+}
+
+type ghPR struct {
+	Number         int        `json:"number"`
+	Title          string     `json:"title"`
+	Merged         bool       `json:"merged"`
+	MergeCommitSHA string     `json:"merge_commit_sha"`
+	MergedBy       *ghUser    `json:"merged_by"`
+	MergedAt       *time.Time `json:"merged_at"`
+	ClosedAt       *time.Time `json:"closed_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	Head           struct {
+		Ref string `json:"ref"`
+		SHA string `json:"sha"`
+	} `json:"head"`
+	Base struct {
+		Ref string `json:"ref"`
+	} `json:"base"`
+	Labels []struct {
+		Name string `json:"name"`
+	} `json:"labels"`
+}
+
+type ghPullRequestEvent struct {
+	Action      string  `json:"action"`
+	PullRequest *ghPR   `json:"pull_request"`
+	Repository  *ghRepo `json:"repository"`
+}
+
+type ghReviewEvent struct {
+	Action string `json:"action"`
+	Review *struct {
+		State       string    `json:"state"`
+		User        ghUser    `json:"user"`
+		CommitID    string    `json:"commit_id"`
+		SubmittedAt time.Time `json:"submitted_at"`
+	} `json:"review"`
+	PullRequest *ghPR   `json:"pull_request"`
+	Repository  *ghRepo `json:"repository"`
+}
+
+// ClassifyGitHub normalises one GitHub (or Gitea/Forgejo) webhook. name is
+// the X-GitHub-Event header. Events Conveyor does not handle are ignored,
+// not rejected: a repository hook often sends more than it needs to.
+func ClassifyGitHub(name string, body []byte) (Classification, error) {
+	switch name {
+	case "ping":
+		if !json.Valid(body) {
+			return Classification{}, fmt.Errorf("%w: ping body is not JSON", ErrMalformed)
+		}
+		return Classification{Pong: true}, nil
+	case "push":
+		return classifyPush(body)
+	case "pull_request":
+		return classifyPullRequest(body)
+	case "pull_request_review":
+		return classifyReview(body)
+	case "":
+		return Classification{}, fmt.Errorf("%w: missing X-GitHub-Event header", ErrMalformed)
+	}
+	if !json.Valid(body) {
+		return Classification{}, fmt.Errorf("%w: %s body is not JSON", ErrMalformed, name)
+	}
+	return Classification{Ignore: fmt.Sprintf("event %q is not handled", name)}, nil
+}
+
+func decode(name string, body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, name, err)
+	}
+	return nil
+}
+
+func classifyPush(body []byte) (Classification, error) {
+	var p ghPush
+	if err := decode("push", body, &p); err != nil {
+		return Classification{}, err
+	}
+	if p.Repository == nil || p.Repository.FullName == "" || p.Ref == "" || p.After == "" {
+		return Classification{}, fmt.Errorf("%w: push needs repository.full_name, ref and after", ErrMalformed)
+	}
+	out := event.Push{
+		Repository: p.Repository.FullName,
+		CloneURL:   p.Repository.CloneURL,
+		HTMLURL:    p.Repository.HTMLURL,
+		Ref:        p.Ref,
+		Before:     p.Before,
+		After:      p.After,
+		Deleted:    p.Deleted,
+		Forced:     p.Forced,
+		Pusher:     first(p.Pusher.Name, p.Pusher.Login, p.Pusher.Username),
+	}
+	switch {
+	case strings.HasPrefix(p.Ref, "refs/heads/"):
+		out.Branch = strings.TrimPrefix(p.Ref, "refs/heads/")
+	case strings.HasPrefix(p.Ref, "refs/tags/"):
+		out.Tag = strings.TrimPrefix(p.Ref, "refs/tags/")
+	}
+	if h := p.HeadCommit; h != nil && !p.Deleted {
+		out.Commit = &event.Commit{ID: h.ID, Message: truncate(h.Message, 4096), Timestamp: h.Timestamp, URL: h.URL,
+			Author: first(h.Author.Username, h.Author.Name)}
+	}
+	seen := map[string]bool{}
+	for _, c := range p.Commits {
+		for _, list := range [][]string{c.Added, c.Removed, c.Modified} {
+			for _, f := range list {
+				if seen[f] {
+					continue
+				}
+				if len(out.ChangedFiles) == event.MaxChangedFiles {
+					out.Truncated = true
+					continue
+				}
+				seen[f] = true
+				out.ChangedFiles = append(out.ChangedFiles, f)
+			}
+		}
+	}
+	// GitHub lists at most 20 commits, and none for some pushes (a new
+	// branch at an old commit): the file list is then not the whole story.
+	if len(p.Commits) >= 20 || (len(p.Commits) == 0 && !p.Deleted) {
+		out.Truncated = true
+	}
+	return Classification{Kind: event.KindPush, Payload: out}, nil
+}
+
+func reviewBase(pr *ghPR, repo *ghRepo) event.Review {
+	r := event.Review{Number: pr.Number, Title: pr.Title, HeadRef: pr.Head.Ref, HeadSHA: pr.Head.SHA, BaseRef: pr.Base.Ref}
+	if repo != nil {
+		r.Repository = repo.FullName
+	}
+	for _, l := range pr.Labels {
+		r.Labels = append(r.Labels, l.Name)
+	}
+	return r
+}
+
+func classifyPullRequest(body []byte) (Classification, error) {
+	var e ghPullRequestEvent
+	if err := decode("pull_request", body, &e); err != nil {
+		return Classification{}, err
+	}
+	if e.PullRequest == nil || e.PullRequest.Number == 0 || e.Repository == nil {
+		return Classification{}, fmt.Errorf("%w: pull_request needs pull_request.number and repository", ErrMalformed)
+	}
+	r := reviewBase(e.PullRequest, e.Repository)
+	r.At = e.PullRequest.UpdatedAt
+	switch e.Action {
+	case "opened", "reopened":
+		r.Action = event.ReviewOpened
+	case "synchronize":
+		r.Action = event.ReviewUpdated
+	case "closed":
+		// A merge is "closed" with merged true; anything else is a rejection.
+		r.Action = event.ReviewClosed
+		if e.PullRequest.ClosedAt != nil {
+			r.At = *e.PullRequest.ClosedAt
+		}
+		if e.PullRequest.Merged {
+			r.Action = event.ReviewMerged
+			r.MergeCommit = e.PullRequest.MergeCommitSHA
+			if e.PullRequest.MergedBy != nil {
+				r.MergedBy = e.PullRequest.MergedBy.Login
+			}
+			if e.PullRequest.MergedAt != nil {
+				r.At = *e.PullRequest.MergedAt
+			}
+		}
+	default:
+		return Classification{Ignore: fmt.Sprintf("pull_request action %q is not handled", e.Action)}, nil
+	}
+	return Classification{Kind: event.KindReview, Payload: r}, nil
+}
+
+func classifyReview(body []byte) (Classification, error) {
+	var e ghReviewEvent
+	if err := decode("pull_request_review", body, &e); err != nil {
+		return Classification{}, err
+	}
+	if e.Review == nil || e.PullRequest == nil || e.PullRequest.Number == 0 || e.Repository == nil {
+		return Classification{}, fmt.Errorf("%w: pull_request_review needs review, pull_request.number and repository", ErrMalformed)
+	}
+	if e.Action != "submitted" {
+		return Classification{Ignore: fmt.Sprintf("pull_request_review action %q is not handled", e.Action)}, nil
+	}
+	r := reviewBase(e.PullRequest, e.Repository)
+	// Webhooks say "approved", the REST API "APPROVED".
+	switch strings.ToLower(e.Review.State) {
+	case "approved":
+		r.Action = event.ReviewApproved
+	case "changes_requested":
+		r.Action = event.ReviewChanges
+	case "commented":
+		r.Action = event.ReviewComment
+	default:
+		return Classification{Ignore: fmt.Sprintf("review state %q is not handled", e.Review.State)}, nil
+	}
+	r.Reviewer = e.Review.User.Login
+	r.ReviewCommit = e.Review.CommitID
+	r.At = e.Review.SubmittedAt
+	return Classification{Kind: event.KindReview, Payload: r}, nil
+}
+
+func first(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

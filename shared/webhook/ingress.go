@@ -1,0 +1,342 @@
+package webhook
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/logging"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+)
+
+// Paths the ingress serves.
+const (
+	PathGitHub       = "/webhooks/github"
+	PathDistribution = "/webhooks/registry/distribution"
+	PathHarbor       = "/webhooks/registry/harbor"
+	PathHealth       = "/healthz"
+)
+
+// DefaultMaxBody is the default body limit. GitHub caps payloads at 25 MB,
+// but Conveyor needs only a push's metadata.
+const DefaultMaxBody = 1 << 20
+
+// Sender is the part of a queue the ingress uses.
+type Sender interface {
+	Send(ctx context.Context, in queue.SendInput) (string, error)
+}
+
+// Queues are where accepted events go.
+type Queues struct {
+	Builds    Sender // push
+	Images    Sender // registry manifest pushes
+	Approvals Sender // pull requests and reviews
+}
+
+// Config holds the ingress's secrets and limits.
+type Config struct {
+	// GitHubSecret verifies X-Hub-Signature-256. Without it every GitHub
+	// request is refused with 401.
+	GitHubSecret []byte
+	// RegistryToken is the bearer token registries must present. Without
+	// it every registry request is refused with 401.
+	RegistryToken string
+	// MaxBody bounds a request body (default DefaultMaxBody).
+	MaxBody int64
+	// DedupeRetention is how long a delivery id is remembered (default 7
+	// days; GitHub allows manual redelivery for 3).
+	DedupeRetention time.Duration
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Ingress is the webhook http.Handler.
+type Ingress struct {
+	cfg    Config
+	queues Queues
+	idem   state.Idempotency
+	mux    *http.ServeMux
+}
+
+// New returns the ingress. Every queue and the idempotency store are required.
+func New(cfg Config, queues Queues, idem state.Idempotency) (*Ingress, error) {
+	if queues.Builds == nil || queues.Images == nil || queues.Approvals == nil || idem == nil {
+		return nil, errors.New("webhook ingress needs the builds, images and approvals queues and an idempotency store")
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.DedupeRetention <= 0 {
+		cfg.DedupeRetention = 7 * 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	in := &Ingress{cfg: cfg, queues: queues, idem: idem, mux: http.NewServeMux()}
+	in.mux.HandleFunc("POST "+PathGitHub, in.github)
+	in.mux.HandleFunc("POST "+PathDistribution, in.registry("distribution", ParseDistribution))
+	in.mux.HandleFunc("POST "+PathHarbor, in.registry("harbor", ParseHarbor))
+	in.mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, Response{Status: "ok"})
+	})
+	return in, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) { in.mux.ServeHTTP(w, r) }
+
+// Response is the JSON body of every answer.
+type Response struct {
+	// Status is accepted, duplicate, ignored, pong, ok or error.
+	Status     string   `json:"status"`
+	Error      string   `json:"error,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Event      string   `json:"event,omitempty"`
+	DeliveryID string   `json:"delivery_id,omitempty"`
+	TraceID    string   `json:"trace_id,omitempty"`
+	IDs        []string `json:"ids,omitempty"`
+	Accepted   int      `json:"accepted,omitempty"`
+	Duplicates int      `json:"duplicates,omitempty"`
+	Ignored    int      `json:"ignored,omitempty"`
+}
+
+func reply(w http.ResponseWriter, code int, resp Response) {
+	w.Header().Set("Content-Type", "application/json")
+	if resp.TraceID != "" {
+		w.Header().Set("X-Conveyor-Trace-Id", resp.TraceID)
+	}
+	if code == http.StatusServiceUnavailable || code == http.StatusConflict {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (in *Ingress) fail(ctx context.Context, w http.ResponseWriter, code int, err error, attrs ...any) {
+	in.cfg.Logger.WarnContext(ctx, "webhook rejected", append(attrs, "code", code, "error", err.Error())...)
+	reply(w, code, Response{Status: "error", Error: err.Error()})
+}
+
+// readBody reads at most MaxBody bytes, answering 413 past that.
+func (in *Ingress) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > in.cfg.MaxBody {
+		in.fail(r.Context(), w, http.StatusRequestEntityTooLarge,
+			fmt.Errorf("body of %d bytes exceeds the %d-byte limit", r.ContentLength, in.cfg.MaxBody))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, in.cfg.MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		in.fail(r.Context(), w, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds the %d-byte limit", in.cfg.MaxBody))
+		return nil, false
+	case err != nil:
+		in.fail(r.Context(), w, http.StatusBadRequest, fmt.Errorf("reading body: %w", err))
+		return nil, false
+	}
+	return body, true
+}
+
+func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name, delivery := r.Header.Get("X-GitHub-Event"), r.Header.Get("X-GitHub-Delivery")
+	attrs := []any{"source", "github", "event", name, "delivery_id", delivery}
+	body, ok := in.readBody(w, r)
+	if !ok {
+		return
+	}
+	// The signature covers the raw body, whatever its encoding.
+	if err := VerifySignature(in.cfg.GitHubSecret, r.Header.Get("X-Hub-Signature-256"), body); err != nil {
+		in.fail(ctx, w, http.StatusUnauthorized, err, attrs...)
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(body))
+		if err != nil || form.Get("payload") == "" {
+			in.fail(ctx, w, http.StatusBadRequest, fmt.Errorf("%w: form body without a payload field", ErrMalformed), attrs...)
+			return
+		}
+		body = []byte(form.Get("payload"))
+	}
+	if delivery == "" {
+		in.fail(ctx, w, http.StatusBadRequest, fmt.Errorf("%w: missing X-GitHub-Delivery header", ErrMalformed), attrs...)
+		return
+	}
+	c, err := ClassifyGitHub(name, body)
+	if err != nil {
+		in.fail(ctx, w, http.StatusBadRequest, err, attrs...)
+		return
+	}
+	switch {
+	case c.Pong:
+		reply(w, http.StatusOK, Response{Status: "pong", Event: name, DeliveryID: delivery})
+		return
+	case c.Ignore != "":
+		in.cfg.Logger.InfoContext(ctx, "webhook ignored", append(attrs, "reason", c.Ignore)...)
+		reply(w, http.StatusAccepted, Response{Status: "ignored", Reason: c.Ignore, Event: name, DeliveryID: delivery})
+		return
+	}
+	target := in.queues.Builds
+	if c.Kind == event.KindReview {
+		target = in.queues.Approvals
+	}
+	res, err := in.enqueue(ctx, "github-delivery:"+delivery, c.Kind, "github", delivery, c.Payload, target)
+	if err != nil {
+		in.fail(ctx, w, statusOf(err), err, attrs...)
+		return
+	}
+	resp := Response{Status: res.status, Event: name, DeliveryID: delivery, TraceID: res.TraceID, IDs: []string{res.ID}}
+	code := http.StatusAccepted
+	if res.status == "duplicate" {
+		code = http.StatusOK
+	}
+	reply(w, code, resp)
+}
+
+func (in *Ingress) registry(source string, parse func([]byte) ([]ImageEvent, int, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		attrs := []any{"source", source}
+		body, ok := in.readBody(w, r)
+		if !ok {
+			return
+		}
+		if err := in.checkBearer(r.Header.Get("Authorization")); err != nil {
+			in.fail(ctx, w, http.StatusUnauthorized, err, attrs...)
+			return
+		}
+		evs, ignored, err := parse(body)
+		if err != nil {
+			in.fail(ctx, w, http.StatusBadRequest, err, attrs...)
+			return
+		}
+		resp := Response{Status: "accepted", Event: source, Ignored: ignored}
+		for _, e := range evs {
+			res, err := in.enqueue(ctx, e.Key, event.KindImage, source, e.Key, e.Image, in.queues.Images)
+			if err != nil {
+				// Events already enqueued stay enqueued and deduplicated:
+				// the registry's retry only re-sends the rest.
+				in.fail(ctx, w, statusOf(err), err, append(attrs, "key", e.Key)...)
+				return
+			}
+			if res.status == "duplicate" {
+				resp.Duplicates++
+			} else {
+				resp.Accepted++
+			}
+			resp.IDs = append(resp.IDs, res.ID)
+			resp.TraceID = res.TraceID
+		}
+		code := http.StatusAccepted
+		switch {
+		case len(evs) == 0:
+			resp.Status, resp.Reason = "ignored", "no manifest push in the notification"
+			in.cfg.Logger.InfoContext(ctx, "webhook ignored", append(attrs, "ignored", ignored)...)
+		case resp.Accepted == 0:
+			resp.Status, code = "duplicate", http.StatusOK
+		}
+		if len(evs) > 1 {
+			resp.TraceID = ""
+		}
+		reply(w, code, resp)
+	}
+}
+
+func (in *Ingress) checkBearer(header string) error {
+	if in.cfg.RegistryToken == "" {
+		return errors.New("registry webhook token not configured")
+	}
+	if header == "" {
+		return errors.New("missing Authorization header")
+	}
+	// Harbor sends the configured header value verbatim, with or without
+	// the scheme.
+	tok := header
+	if scheme, rest, ok := strings.Cut(header, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		tok = rest
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(in.cfg.RegistryToken)) != 1 {
+		return errors.New("registry webhook token does not match")
+	}
+	return nil
+}
+
+var (
+	errInProgress  = errors.New("the same delivery is being processed; retry shortly")
+	errUnavailable = errors.New("queue unavailable")
+)
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, errInProgress):
+		return http.StatusConflict
+	default:
+		return http.StatusServiceUnavailable
+	}
+}
+
+// enqueued is one enqueue's outcome; ID and TraceID are also the result
+// remembered for duplicates.
+type enqueued struct {
+	status  string
+	ID      string `json:"id"`
+	TraceID string `json:"trace_id"`
+}
+
+// enqueue sends one envelope unless key was already enqueued. The claim is
+// released if the send fails, so a redelivery can succeed; a crash between
+// claim and send leaves a claim that expires within the lease.
+func (in *Ingress) enqueue(ctx context.Context, key string, kind event.Kind, source, delivery string, payload any, target Sender) (enqueued, error) {
+	rec, claimed, err := in.idem.Claim(ctx, key, 30*time.Second)
+	if err != nil {
+		return enqueued{}, fmt.Errorf("%w: %v", errUnavailable, err)
+	}
+	if !claimed {
+		if rec.Status == state.Completed {
+			var prev enqueued
+			_ = json.Unmarshal(rec.Result, &prev)
+			prev.status = "duplicate"
+			return prev, nil
+		}
+		return enqueued{}, errInProgress
+	}
+	env, err := event.New(kind, source, delivery, "", payload, in.cfg.Now())
+	if err == nil {
+		var body []byte
+		body, err = env.Encode()
+		if err == nil {
+			attrs := map[string]string{queue.AttrKind: string(kind), queue.AttrTraceID: env.TraceID}
+			_, err = target.Send(ctx, queue.SendInput{Body: body, Attributes: attrs})
+		}
+	}
+	if err != nil {
+		if rerr := in.idem.Release(context.WithoutCancel(ctx), key); rerr != nil {
+			in.cfg.Logger.ErrorContext(ctx, "releasing delivery claim", "key", key, "error", rerr.Error())
+		}
+		return enqueued{}, fmt.Errorf("%w: %v", errUnavailable, err)
+	}
+	res := enqueued{status: "accepted", ID: env.ID, TraceID: env.TraceID}
+	result, _ := json.Marshal(res)
+	if err := in.idem.Complete(context.WithoutCancel(ctx), key, result, in.cfg.DedupeRetention); err != nil {
+		// The event is safely queued; at worst a redelivery after the
+		// claim's lease is queued again, and consumers are idempotent.
+		in.cfg.Logger.ErrorContext(ctx, "recording delivery", "key", key, "error", err.Error())
+	}
+	in.cfg.Logger.InfoContext(logging.WithTrace(ctx, env.TraceID), "webhook accepted",
+		"source", source, "kind", string(kind), "delivery_id", delivery, "envelope_id", env.ID)
+	return res, nil
+}

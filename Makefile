@@ -1,0 +1,55 @@
+# Conveyor — the two commands are `make demo` and `make test`.
+SHELL      := /bin/bash
+GO         ?= go
+TOOLS      := $(CURDIR)/.tools
+export CONVEYOR_TOOLS := $(TOOLS)
+FUNCTIONS  := $(notdir $(wildcard functions/*))
+# Each fuzz target runs this long in `make test` (iterations keep it
+# deterministic on a busy machine) and FUZZTIME_LONG in `make fuzz`.
+FUZZTIME      ?= 2000x
+FUZZTIME_LONG ?= 60s
+TEST_FLAGS    ?= -count=1 -timeout 30m
+
+.PHONY: all build test unit fuzz bench demo lint clean tools FORCE
+
+all: lint test
+
+## build: every functions/* as an arm64 Lambda bootstrap, zipped under build/
+build: $(FUNCTIONS:%=build/%.zip)
+
+build/%.zip: FORCE
+	@mkdir -p build/$*
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/$*/bootstrap ./functions/$*
+	$(GO) run ./infra/lambdazip -o $@ build/$*/bootstrap
+
+## tools: the pinned servers and CLIs the tests run (installed under .tools/)
+tools:
+	@bash test/tools/install.sh
+
+## test: every test, with the tools they need, and a short run of every fuzz target
+test: tools lint
+	$(GO) test $(TEST_FLAGS) ./...
+	@bash test/tools/fuzz.sh $(FUZZTIME)
+
+## fuzz: every fuzz target for longer
+fuzz:
+	@bash test/tools/fuzz.sh $(FUZZTIME_LONG)
+
+## bench: the benchmarks whose numbers the closing notes report
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./...
+
+## demo: the pipeline end to end on embedded defaults
+demo:
+	$(GO) run ./cmd/conveyor demo
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf build .conveyor
+
+FORCE:

@@ -1,0 +1,106 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// ErrFileNotFound means the file is not in the branch's tip commit.
+var ErrFileNotFound = errors.New("file not found in repository")
+
+// IsRemote reports whether location is a URL rather than a local path.
+func IsRemote(location string) bool {
+	return strings.Contains(location, "://") && !strings.HasPrefix(location, "file://")
+}
+
+// ReadFile returns path as committed at the tip of branch in the repository
+// at location (a local directory, a file:// URL or an https URL), and the
+// commit it was read from. An empty branch means the repository's HEAD. A
+// local repository is read in place; a remote one is fetched shallowly into
+// memory.
+func ReadFile(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
+	repo, err := open(ctx, location, branch, auth)
+	if err != nil {
+		return nil, "", err
+	}
+	var ref *plumbing.Reference
+	if branch == "" {
+		ref, err = repo.Head()
+	} else {
+		ref, err = repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("resolving %s in %s: %w", orHead(branch), location, err)
+	}
+	commit, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, "", fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), location, err)
+	}
+	data, err := fileAt(commit, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(ref.Hash().String()), location, err)
+	}
+	return data, ref.Hash().String(), nil
+}
+
+func open(ctx context.Context, location, branch string, auth transport.AuthMethod) (*git.Repository, error) {
+	if !IsRemote(location) {
+		dir := strings.TrimPrefix(location, "file://")
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("opening repository %s: %w", location, err)
+		}
+		repo, err := git.PlainOpenWithOptions(filepath.Clean(dir), &git.PlainOpenOptions{DetectDotGit: false})
+		if err != nil {
+			return nil, fmt.Errorf("opening repository %s: %w", location, err)
+		}
+		return repo, nil
+	}
+	opts := &git.CloneOptions{URL: location, Auth: auth, Depth: 1, SingleBranch: true, NoCheckout: true, Tags: git.NoTags}
+	if branch != "" {
+		opts.ReferenceName = plumbing.NewBranchReferenceName(branch)
+	}
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, opts)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s of %s: %w", orHead(branch), location, err)
+	}
+	return repo, nil
+}
+
+func fileAt(c *object.Commit, path string) ([]byte, error) {
+	f, err := c.File(strings.TrimPrefix(filepath.ToSlash(path), "/"))
+	if errors.Is(err, object.ErrFileNotFound) {
+		return nil, ErrFileNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.Contents()
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
+func orHead(branch string) string {
+	if branch == "" {
+		return "HEAD"
+	}
+	return "branch " + branch
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

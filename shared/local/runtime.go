@@ -1,0 +1,268 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
+	"github.com/conveyor-gitops/conveyor/shared/runtime"
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
+	"github.com/conveyor-gitops/conveyor/shared/webhook"
+)
+
+// DefaultAddr and DefaultDataDir are the defaults of `conveyor dev`.
+const (
+	DefaultAddr    = "127.0.0.1:8080"
+	DefaultDataDir = ".conveyor"
+)
+
+// Options configure a Runtime.
+type Options struct {
+	DataDir string
+	// Addr is where the ingress listens; "" disables it.
+	Addr          string
+	GitHubSecret  []byte
+	RegistryToken string
+	MaxBody       int64
+	// PollInterval bounds how long an idle mapping waits for messages sent
+	// by another process (in-process sends wake it at once).
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Function is a queue consumer the runtime can run.
+type Function struct {
+	Name    string
+	Queue   string
+	Handler runtime.Handler
+	// BatchSize defaults to 10.
+	BatchSize int
+	// Visibility overrides the queue's default visibility timeout.
+	Visibility time.Duration
+}
+
+// Runtime is an open local runtime.
+type Runtime struct {
+	opts   Options
+	DB     *sqlitedb.DB
+	Queues *sqlitequeue.Broker
+	State  *sqlitestate.Store
+	// Ingress is the webhook handler, also usable without a listener.
+	Ingress http.Handler
+
+	mu        sync.Mutex
+	functions []Function
+	listener  net.Listener
+}
+
+// Open opens the data directory and builds the ingress.
+func Open(ctx context.Context, opts Options) (*Runtime, error) {
+	if opts.DataDir == "" {
+		opts.DataDir = DefaultDataDir
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	db, err := sqlitedb.Open(ctx, opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{opts: opts, DB: db}
+	if r.Queues, err = sqlitequeue.Open(ctx, db, queue.Topology); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if r.State, err = sqlitestate.Open(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	qs := webhook.Queues{}
+	for name, dst := range map[string]*webhook.Sender{queue.Builds: &qs.Builds, queue.Images: &qs.Images, queue.Approvals: &qs.Approvals} {
+		q, err := r.Queues.Queue(name)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		*dst = q
+	}
+	r.Ingress, err = webhook.New(webhook.Config{
+		GitHubSecret: opts.GitHubSecret, RegistryToken: opts.RegistryToken, MaxBody: opts.MaxBody,
+		Logger: opts.Logger.With("function", "webhook"),
+	}, qs, r.State)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Register adds a queue consumer. Registering two functions on one queue is
+// an error: each queue has exactly one consumer, as in the AWS template.
+func (r *Runtime) Register(fn Function) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := r.Queues.Queue(fn.Queue); err != nil {
+		return fmt.Errorf("registering %s: %w", fn.Name, err)
+	}
+	for _, f := range r.functions {
+		if f.Queue == fn.Queue || f.Name == fn.Name {
+			return fmt.Errorf("registering %s: %s already consumes %s", fn.Name, f.Name, f.Queue)
+		}
+	}
+	r.functions = append(r.functions, fn)
+	return nil
+}
+
+// Functions lists the registered consumers' names.
+func (r *Runtime) Functions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var names []string
+	for _, f := range r.functions {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Listen binds the ingress address, so that ":0" can be resolved before Run.
+func (r *Runtime) Listen() (net.Addr, error) {
+	if r.listener != nil {
+		return r.listener.Addr(), nil
+	}
+	if r.opts.Addr == "" {
+		return nil, errors.New("no ingress address configured")
+	}
+	l, err := net.Listen("tcp", r.opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", r.opts.Addr, err)
+	}
+	r.listener = l
+	return l.Addr(), nil
+}
+
+// Run serves the ingress (when an address is set) and runs every
+// registered mapping until ctx is done. On shutdown the listener stops
+// accepting, requests in progress finish, and every batch already handed to
+// a handler completes; unreceived messages stay queued on disk.
+func (r *Runtime) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	var srv *http.Server
+	if r.opts.Addr != "" {
+		if _, err := r.Listen(); err != nil {
+			return err
+		}
+		srv = &http.Server{Handler: r.Ingress, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.opts.Logger.InfoContext(ctx, "ingress listening", "addr", r.listener.Addr().String())
+			if err := srv.Serve(r.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				select {
+				case errc <- fmt.Errorf("serving ingress: %w", err):
+				default:
+				}
+			}
+		}()
+	}
+	r.mu.Lock()
+	fns := slices.Clone(r.functions)
+	r.mu.Unlock()
+	for _, fn := range fns {
+		q, _ := r.Queues.Queue(fn.Queue)
+		spec, _ := queue.Lookup(fn.Queue)
+		if fn.Visibility > 0 {
+			spec.Visibility = fn.Visibility
+		}
+		m := &runtime.Mapping{
+			Function: fn.Name, Queue: q, FIFO: q.FIFO(), Handler: fn.Handler, BatchSize: fn.BatchSize,
+			Visibility: spec.Visibility, PollInterval: r.opts.PollInterval,
+			Wake:   func() <-chan struct{} { return r.Queues.Wait(fn.Queue) },
+			Logger: r.opts.Logger.With("function", fn.Name),
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = m.Run(ctx)
+		}()
+		r.opts.Logger.InfoContext(ctx, "function consuming", "function", fn.Name, "queue", fn.Queue)
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+	}
+	wg.Wait()
+	return err
+}
+
+// Close closes the database.
+func (r *Runtime) Close() error { return r.DB.Close() }
+
+// QueueStats returns every work queue's counters, keyed by queue name.
+func (r *Runtime) QueueStats(ctx context.Context) (map[string]sqlitequeue.Stats, error) {
+	return Stats(ctx, r.Queues)
+}
+
+// Stats returns every work queue's counters from a broker.
+func Stats(ctx context.Context, b *sqlitequeue.Broker) (map[string]QueueStats, error) {
+	out := map[string]QueueStats{}
+	for _, s := range queue.Topology {
+		st, err := b.Stats(ctx, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[s.Name] = st
+	}
+	return out, nil
+}
+
+// ParseFunctions splits a --functions list and checks every name is known.
+func ParseFunctions(list string, known []string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return known, nil
+	}
+	var out []string
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("unknown function %q (known: %s)", n, strings.Join(known, ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// QueueStats are one queue's counters.
+type QueueStats = sqlitequeue.Stats
+
+// Consumed lists the queues that registered functions consume.
+func (r *Runtime) Consumed() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var qs []string
+	for _, f := range r.functions {
+		qs = append(qs, f.Queue)
+	}
+	return qs
+}

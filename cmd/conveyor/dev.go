@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/conveyor-gitops/conveyor/shared/local"
+	"github.com/conveyor-gitops/conveyor/shared/logging"
+)
+
+// Environment variables the local runtime reads its secrets from.
+const (
+	envGitHubSecret  = "CONVEYOR_GITHUB_WEBHOOK_SECRET"
+	envRegistryToken = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
+)
+
+// consumers are the queue-consuming functions the local runtime can run, by
+// name. The webhook ingress is not among them: it is the HTTP listener.
+var consumers = map[string]func(deps) (local.Function, error){}
+
+// deps is what a consumer needs to be built.
+type deps struct {
+	rt     *local.Runtime
+	config func(ctx context.Context) (*config.Config, error)
+	logger *slog.Logger
+}
+
+func knownFunctions() []string {
+	names := []string{"webhook"}
+	for n := range consumers {
+		names = append(names, n)
+	}
+	return names
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dev", stderr)
+	addr := fs.String("addr", local.DefaultAddr, "ingress listen address")
+	dataDir := fs.String("data-dir", local.DefaultDataDir, "directory for the queues and state (created if missing)")
+	gitopsRepo := fs.String("gitops", "", "GitOps repository (path or URL) whose conveyor.yaml drives the pipeline")
+	branch := fs.String("branch", "", "GitOps base branch (default: the repository's HEAD)")
+	configFile := fs.String("config", "", "read conveyor.yaml from this file instead of the GitOps repository (development)")
+	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(knownFunctions(), ",")+")")
+	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
+	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *gitopsRepo != "" && *configFile != "" {
+		return fmt.Errorf("%w: --gitops and --config are exclusive", errUsage)
+	}
+	names, err := local.ParseFunctions(*functions, knownFunctions())
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	secret, err := secretValue(*secretFile, envGitHubSecret)
+	if err != nil {
+		return err
+	}
+	token, err := secretValue(*tokenFile, envRegistryToken)
+	if err != nil {
+		return err
+	}
+	logger := logging.New(stderr, slog.LevelInfo).With("runtime", "local")
+	if secret == "" {
+		logger.Warn("no GitHub webhook secret: every GitHub webhook will be refused with 401", "env", envGitHubSecret)
+	}
+	loadConfig := configLoader(*gitopsRepo, *branch, *configFile)
+	if *gitopsRepo != "" || *configFile != "" {
+		cfg, err := loadConfig(ctx)
+		if err != nil {
+			return err
+		}
+		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
+	}
+	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, Logger: logger}
+	serveIngress := false
+	for _, n := range names {
+		if n == "webhook" {
+			serveIngress = true
+		}
+	}
+	if serveIngress {
+		opts.Addr = *addr
+	}
+	rt, err := local.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	for _, n := range names {
+		build, ok := consumers[n]
+		if !ok {
+			continue
+		}
+		fn, err := build(deps{rt: rt, config: loadConfig, logger: logger.With("function", n)})
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", n, err)
+		}
+		if err := rt.Register(fn); err != nil {
+			return err
+		}
+	}
+	if serveIngress {
+		a, err := rt.Listen()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", a, *dataDir, strings.Join(names, ","))
+	}
+	return rt.Run(ctx)
+}
+
+// secretValue reads a secret from a file when one is named, else from the
+// environment. Trailing newlines in files are not part of the secret.
+func secretValue(file, env string) (string, error) {
+	if file == "" {
+		return os.Getenv(env), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading secret: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// configLoader returns how the pipeline's conveyor.yaml is read: from a file
+// during development, otherwise from the GitOps repository's branch tip.
+func configLoader(repo, branch, file string) func(context.Context) (*config.Config, error) {
+	return func(ctx context.Context) (*config.Config, error) {
+		switch {
+		case file != "":
+			return config.Load(file)
+		case repo != "":
+			data, commit, err := gitops.ReadFile(ctx, repo, branch, "conveyor.yaml", nil)
+			if err != nil {
+				return nil, err
+			}
+			cfg, err := config.Parse("conveyor.yaml", data)
+			if err != nil {
+				return nil, fmt.Errorf("conveyor.yaml at %.12s: %w", commit, err)
+			}
+			return cfg, nil
+		}
+		return nil, fmt.Errorf("no pipeline: start with --gitops REPO or --config FILE")
+	}
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/conveyor-gitops/conveyor/shared/local"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+)
+
+func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("queues", stderr)
+	dataDir := fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory")
+	asJSON := fs.Bool("json", false, `print JSON: {"<queue>":{"visible":N,"inflight":N,"delayed":N,"dead":N}}`)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if _, err := os.Stat(filepath.Join(*dataDir, sqlitedb.FileName)); err != nil {
+		return fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first): %w", *dataDir, *dataDir, err)
+	}
+	db, err := sqlitedb.Open(ctx, *dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
+	if err != nil {
+		return err
+	}
+	stats, err := local.Stats(ctx, b)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(stats)
+	}
+	return printStats(stdout, stats)
+}
+
+func printStats(w io.Writer, stats map[string]sqlitequeue.Stats) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUE\tVISIBLE\tIN FLIGHT\tDELAYED\tDEAD")
+	for _, s := range queue.Topology {
+		st := stats[s.Name]
+		name := s.Name
+		if s.FIFO {
+			name += " (fifo)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", name, st.Visible, st.InFlight, st.Delayed, st.Dead)
+	}
+	return tw.Flush()
+}

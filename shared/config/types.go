@@ -1,0 +1,172 @@
+package config
+
+import (
+	"strconv"
+	"time"
+)
+
+// Pos is where a value was written in conveyor.yaml, and the field path that
+// names it in error messages.
+type Pos struct {
+	Line   int    // 1-based; 0 when unknown (for example for a struct built in code)
+	Column int    // 1-based; 0 when unknown
+	Path   string // field path such as "apps[0].environments[1]"; "" for the document
+}
+
+// String returns "line:column".
+func (p Pos) String() string {
+	return strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Column)
+}
+
+// Config is a parsed conveyor.yaml.
+type Config struct {
+	File    string // file name given to Parse or Load, used in error messages
+	Pos     Pos
+	Version int
+	GitOps  GitOps
+	Apps    []App
+}
+
+// GitOps configures the GitOps repository that holds the manifests.
+type GitOps struct {
+	Pos    Pos
+	Branch string // base branch promotion pull requests target; default "main"
+	Author Author // author of Conveyor's commits
+}
+
+// Author is a commit author.
+type Author struct {
+	Pos   Pos
+	Name  string // default "Conveyor"
+	Email string // default "conveyor@localhost"
+}
+
+// App is one deliverable: a source repository built into an image
+// repository and promoted through ordered environments.
+type App struct {
+	Pos          Pos
+	Name         string // DNS label, unique in the file
+	Source       Source
+	Image        string // image repository, without tag or digest
+	Tags         TagPolicy
+	Build        Build
+	Environments []Environment // promotion order
+}
+
+// Source is the repository and branch whose pushes build an app.
+type Source struct {
+	Pos    Pos
+	Repo   string   // https URL, file:// URL, absolute local path, or "owner/name" on GitHub
+	Branch string   // default "main"
+	Paths  []string // globs of files whose change triggers a build; empty means any
+}
+
+// TagPolicy selects which image tags pushed to the registry start a
+// promotion. A zero TagPolicy accepts every tag and digest-only pushes.
+type TagPolicy struct {
+	Pos    Pos
+	Glob   []string // path.Match patterns
+	Semver string   // Masterminds semver constraint, such as ">=1.0.0 <2.0.0"
+}
+
+// Build is how an app's image is built from its source repository: either
+// from a Dockerfile, or Dockerfile-less from a base image plus files and
+// image settings.
+type Build struct {
+	Pos        Pos
+	Context    string            // relative to the source repository root; default "."
+	Dockerfile string            // relative to the source repository root; default "Dockerfile" unless Base is set
+	Args       map[string]string // build args, Dockerfile form only
+	Base       string            // base image reference ("scratch" allowed); Dockerfile-less form
+	Files      []File
+	Entrypoint []string
+	Cmd        []string
+	Env        map[string]string
+	User       string
+	Workdir    string // absolute
+	Labels     map[string]string
+	Expose     []string // "port" or "port/proto" with proto tcp or udp
+}
+
+// File is one file or directory copied from the build context into the
+// image by the Dockerfile-less build form.
+type File struct {
+	Pos Pos
+	Src string // relative to the build context
+	Dst string // absolute path in the image
+}
+
+// Strategy is how the manifests of an environment are edited to point at a
+// new image.
+type Strategy string
+
+// Edit strategies. An empty Strategy means the promoter detects it from the
+// files at the environment's path.
+const (
+	StrategyKustomize Strategy = "kustomize" // kustomization.yaml images:
+	StrategyHelm      Strategy = "helm"      // a values file, at the paths in Helm
+	StrategyRaw       Strategy = "raw"       // a container's image in a raw manifest
+	StrategyMarker    Strategy = "marker"    // a line marked with a comment
+)
+
+// Release is how a promotion pull request is merged.
+type Release string
+
+// Release controls.
+const (
+	ReleaseAuto   Release = "auto"   // Continuous Deployment: Conveyor merges
+	ReleaseManual Release = "manual" // Continuous Delivery: reviewers merge
+)
+
+// MergeMethod is how a promotion pull request is merged.
+type MergeMethod string
+
+// Merge methods, as GitHub names them.
+const (
+	MergeMerge  MergeMethod = "merge"
+	MergeSquash MergeMethod = "squash"
+	MergeRebase MergeMethod = "rebase"
+)
+
+// Environment is one stage of an app's promotion path.
+type Environment struct {
+	Pos         Pos
+	Name        string // DNS label, unique within the app
+	Path        string // file or directory in the GitOps repository, relative
+	Strategy    Strategy
+	Helm        Helm   // values paths, with StrategyHelm only
+	Container   string // container to edit with StrategyRaw; defaults to the app name when Strategy is raw or empty
+	KeepTag     bool   // write repo:tag@sha256:… rather than repo@sha256:…
+	Release     Release
+	Reviewers   []string // GitHub users or "org/team" slugs, with ReleaseManual only
+	Approvals   int      // approvals required from Reviewers; default 1 with ReleaseManual
+	MergeMethod MergeMethod
+	Verify      bool // require green checks on the GitOps commit before promoting onward
+	Freeze      []Freeze
+}
+
+// Helm names the dotted YAML paths of a Helm values file that hold the
+// image: either Image alone (one "repo@sha256:…" string), or Repository with
+// Digest and/or Tag.
+type Helm struct {
+	Pos        Pos
+	Image      string
+	Repository string
+	Digest     string
+	Tag        string
+}
+
+// IsZero reports whether no path is set.
+func (h Helm) IsZero() bool {
+	return h.Image == "" && h.Repository == "" && h.Digest == "" && h.Tag == ""
+}
+
+// Freeze is a recurring window during which an environment is not promoted
+// to: it opens at each fire of Cron in Timezone and lasts Duration of
+// elapsed time.
+type Freeze struct {
+	Pos      Pos
+	Cron     string        // 5-field cron: minute hour day-of-month month day-of-week
+	Duration time.Duration // > 0
+	Timezone string        // IANA name; default "UTC"
+}

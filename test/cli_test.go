@@ -1,0 +1,201 @@
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/webhook"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// conveyorBin builds cmd/conveyor once per test run.
+func conveyorBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "conveyor-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "conveyor")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/conveyor").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err, string(out)}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return "building conveyor: " + e.err.Error() + "\n" + e.out }
+
+type queueCounts map[string]struct {
+	Visible  int `json:"visible"`
+	InFlight int `json:"inflight"`
+	Dead     int `json:"dead"`
+}
+
+func queuesJSON(t *testing.T, dataDir string) queueCounts {
+	t.Helper()
+	out, err := exec.Command(conveyorBin(t), "queues", "--data-dir", dataDir, "--json").Output()
+	if err != nil {
+		t.Fatalf("conveyor queues: %v", err)
+	}
+	var c queueCounts
+	if err := json.Unmarshal(out, &c); err != nil {
+		t.Fatalf("conveyor queues --json printed %q: %v", out, err)
+	}
+	for _, q := range []string{"builds", "images", "promotions", "approvals"} {
+		if _, ok := c[q]; !ok {
+			t.Fatalf("conveyor queues --json has no %q: %s", q, out)
+		}
+	}
+	return c
+}
+
+// TestDevAcceptsSignedRejectsTampered is the issue's acceptance path: the
+// README's curl commands against `conveyor dev`, checked with `conveyor
+// queues`, then a graceful SIGTERM.
+func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
+	bin := conveyorBin(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd.Env = append(os.Environ(), "CONVEYOR_GITHUB_WEBHOOK_SECRET=It's a Secret to Everybody")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the dev banner: %v; stderr: %s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no address in %q", line)
+	}
+	base := "http://" + m[1]
+
+	body, err := os.ReadFile("../events/github-push.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := webhook.SignatureHeader([]byte("It's a Secret to Everybody"), body)
+	post := func(b []byte, delivery string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+webhook.PathGitHub, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := queuesJSON(t, dataDir)["builds"].Visible; got != 0 {
+		t.Fatalf("fresh data dir has %d builds", got)
+	}
+	if code := post(body, "cli-1"); code != 202 {
+		t.Fatalf("signed sample: %d, want 202", code)
+	}
+	if got := queuesJSON(t, dataDir)["builds"].Visible; got != 1 {
+		t.Fatalf("after the signed push builds visible = %d, want 1", got)
+	}
+	tampered := bytes.Replace(body, []byte(`"octocat"`), []byte(`"mallory"`), 1)
+	if code := post(tampered, "cli-2"); code != 401 {
+		t.Fatalf("tampered sample: %d, want 401", code)
+	}
+	if got := queuesJSON(t, dataDir)["builds"].Visible; got != 1 {
+		t.Fatalf("after the tampered push builds visible = %d, want still 1", got)
+	}
+	resp, err := http.Get(base + webhook.PathHealth)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("conveyor dev exited with %v after SIGTERM; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("conveyor dev did not stop within 15 s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), `"trace_id"`) {
+		t.Errorf("the accepted webhook's log line carries no trace_id: %s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "It's a Secret") {
+		t.Error("the webhook secret appears in the logs")
+	}
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	bin := conveyorBin(t)
+	broken := filepath.Join(t.TempDir(), "conveyor.yaml")
+	if err := os.WriteFile(broken, []byte("version: 1\napps:\n  - name: Web\n    sourc: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no command", nil, 2, "Usage: conveyor"},
+		{"unknown command", []string{"deploy"}, 2, `unknown command "deploy"`},
+		{"unknown function", []string{"dev", "--functions", "webhook,deploy"}, 2, `unknown function "deploy"`},
+		{"bad flag", []string{"queues", "--nope"}, 2, "flag provided but not defined"},
+		{"queues without data", []string{"queues", "--data-dir", filepath.Join(t.TempDir(), "none")}, 1, "no Conveyor data"},
+		{"validate broken file", []string{"validate", broken}, 1, broken + ":4:5: apps[0].sourc: unknown field"},
+		{"validate missing file", []string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "missing.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tc.code || !strings.Contains(stderr.String(), tc.stderr) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.code, tc.stderr)
+			}
+		})
+	}
+}

@@ -83,7 +83,7 @@ func queuesJSON(t *testing.T, dataDir string) queueCounts {
 func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
 	bin := conveyorBin(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), "CONVEYOR_GITHUB_WEBHOOK_SECRET=It's a Secret to Everybody")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -92,13 +92,14 @@ func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the dev banner: %v; stderr: %s", err, stderr.String())
-	}
-	m := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no address in %q", line)
+	var m []string
+	banner := bufio.NewReader(stdout)
+	for m == nil {
+		line, err := banner.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the dev banner: %v; stderr: %s", err, stderr.String())
+		}
+		m = regexp.MustCompile(`ingress on http://(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)
 	}
 	base := "http://" + m[1]
 

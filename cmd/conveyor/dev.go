@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
@@ -20,25 +21,6 @@ const (
 	envRegistryToken = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
 )
 
-// consumers are the queue-consuming functions the local runtime can run, by
-// name. The webhook ingress is not among them: it is the HTTP listener.
-var consumers = map[string]func(deps) (local.Function, error){}
-
-// deps is what a consumer needs to be built.
-type deps struct {
-	rt     *local.Runtime
-	config func(ctx context.Context) (*config.Config, error)
-	logger *slog.Logger
-}
-
-func knownFunctions() []string {
-	names := []string{"webhook"}
-	for n := range consumers {
-		names = append(names, n)
-	}
-	return names
-}
-
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
 	addr := fs.String("addr", local.DefaultAddr, "ingress listen address")
@@ -46,8 +28,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	gitopsRepo := fs.String("gitops", "", "GitOps repository (path or URL) whose conveyor.yaml drives the pipeline")
 	branch := fs.String("branch", "", "GitOps base branch (default: the repository's HEAD)")
 	configFile := fs.String("config", "", "read conveyor.yaml from this file instead of the GitOps repository (development)")
-	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(knownFunctions(), ",")+")")
+	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(local.FunctionNames(), ",")+")")
 	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
+	registryAddr := fs.String("registry-addr", "127.0.0.1:5000", `embedded OCI registry listen address ("" for none); images named <this address>/<repo> are pushed to it`)
 	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -58,7 +41,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *gitopsRepo != "" && *configFile != "" {
 		return fmt.Errorf("%w: --gitops and --config are exclusive", errUsage)
 	}
-	names, err := local.ParseFunctions(*functions, knownFunctions())
+	names, err := local.ParseFunctions(*functions, local.FunctionNames())
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -74,6 +57,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if secret == "" {
 		logger.Warn("no GitHub webhook secret: every GitHub webhook will be refused with 401", "env", envGitHubSecret)
 	}
+	if *gitopsRepo == "" && *configFile == "" {
+		// Without a pipeline the consumers have nothing to work from: run
+		// the ingress alone, so that events wait in their queues.
+		if *functions != "" && !slices.Equal(names, []string{"webhook"}) {
+			return fmt.Errorf("%w: functions other than webhook need --gitops REPO or --config FILE", errUsage)
+		}
+		names = []string{"webhook"}
+		logger.Warn("no --gitops or --config: running the ingress alone; events wait in their queues")
+	}
 	loadConfig := configLoader(*gitopsRepo, *branch, *configFile)
 	if *gitopsRepo != "" || *configFile != "" {
 		cfg, err := loadConfig(ctx)
@@ -82,7 +74,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
 	}
-	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, Logger: logger}
+	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, Logger: logger}
 	serveIngress := false
 	for _, n := range names {
 		if n == "webhook" {
@@ -97,18 +89,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer rt.Close()
-	for _, n := range names {
-		build, ok := consumers[n]
-		if !ok {
-			continue
-		}
-		fn, err := build(deps{rt: rt, config: loadConfig, logger: logger.With("function", n)})
+	if err := rt.RegisterAll(names, loadConfig, logger); err != nil {
+		return err
+	}
+	if rt.Registry != nil {
+		a, err := rt.ListenRegistry()
 		if err != nil {
-			return fmt.Errorf("starting %s: %w", n, err)
-		}
-		if err := rt.Register(fn); err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "conveyor dev: registry on %s\n", a)
 	}
 	if serveIngress {
 		a, err := rt.Listen()

@@ -10,7 +10,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/local"
@@ -30,9 +35,10 @@ type Options struct {
 	// Dir holds the repositories, the data directory and the log; a new
 	// temporary directory when empty.
 	Dir string
-	// Setup registers the runtime's consumer functions; the ingress alone
-	// runs when it is nil.
-	Setup func(rt *local.Runtime, pipeline func(context.Context) (*config.Config, error), log *slog.Logger) error
+	// Functions are the consumers to run (see local.Consumers); none (the
+	// ingress alone) when empty, unless All is set.
+	Functions []string
+	All       bool
 	// Settle bounds the wait for the queues to go idle.
 	Settle time.Duration
 }
@@ -42,7 +48,9 @@ type Result struct {
 	Dir, DataDir, AppRepo, GitOpsRepo string
 	Commit                            string
 	TraceID                           string
-	Stats                             map[string]queueStats
+	// Image is the built image's repo@digest, when the build ran.
+	Image string
+	Stats map[string]queueStats
 }
 
 type queueStats = struct{ Visible, InFlight, Delayed, Dead int }
@@ -56,12 +64,49 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		}
 		opts.Dir = d
 	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
+	}
 	if opts.Settle == 0 {
 		opts.Settle = 30 * time.Second
 	}
 	res := &Result{Dir: opts.Dir, DataDir: filepath.Join(opts.Dir, "data"), AppRepo: filepath.Join(opts.Dir, "web"), GitOpsRepo: filepath.Join(opts.Dir, "gitops")}
 	p := &narrator{w: w}
 
+	logPath := filepath.Join(opts.Dir, "conveyor.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	logger := logging.New(logFile, slog.LevelInfo).With("runtime", "demo")
+
+	p.step("Starting the local runtime (data in %s, JSON logs in %s)", res.DataDir, logPath)
+	rt, err := local.Open(ctx, local.Options{DataDir: res.DataDir, Addr: "127.0.0.1:0", GitHubSecret: []byte(Secret),
+		RegistryToken: Token, RegistryAddr: "127.0.0.1:0", Logger: logger, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	regAddr, err := rt.ListenRegistry()
+	if err != nil {
+		return nil, err
+	}
+	image := regAddr.String() + "/demo/web"
+	pipeline := func(ctx context.Context) (*config.Config, error) {
+		data, _, err := gitops.ReadFile(ctx, res.GitOpsRepo, "main", "conveyor.yaml", nil)
+		if err != nil {
+			return nil, err
+		}
+		return config.Parse("conveyor.yaml", data)
+	}
+	fns := opts.Functions
+	if opts.All {
+		fns = local.FunctionNames()
+	}
+	if err := rt.RegisterAll(fns, pipeline, logger); err != nil {
+		return nil, err
+	}
 	p.step("Creating an application repository and a GitOps repository in %s", opts.Dir)
 	when := time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC)
 	app, err := InitRepo(res.AppRepo)
@@ -78,40 +123,17 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	gc, err := gitopsRepo.Commit(GitOpsFiles(res.AppRepo, "127.0.0.1:5000/demo/web"), "Declare the web pipeline", when)
+	gc, err := gitopsRepo.Commit(GitOpsFiles(res.AppRepo, image), "Declare the web pipeline", when)
 	if err != nil {
 		return nil, err
 	}
 	p.detail("demo/gitops   %s  conveyor.yaml: web → dev (auto) → staging (auto) → prod (manual)", gc.Hash.String()[:12])
-	cfg, err := config.Parse("conveyor.yaml", []byte(GitOpsFiles(res.AppRepo, "127.0.0.1:5000/demo/web")["conveyor.yaml"]))
+	cfg, err := config.Parse("conveyor.yaml", []byte(GitOpsFiles(res.AppRepo, image)["conveyor.yaml"]))
 	if err != nil {
 		return nil, fmt.Errorf("the demo's own conveyor.yaml is invalid: %w", err)
 	}
 	p.detail("conveyor.yaml is valid: %d app, %d environments", len(cfg.Apps), len(cfg.Apps[0].Environments))
 
-	logPath := filepath.Join(opts.Dir, "conveyor.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	logger := logging.New(logFile, slog.LevelInfo).With("runtime", "demo")
-
-	p.step("Starting the local runtime (data in %s, JSON logs in %s)", res.DataDir, logPath)
-	rt, err := local.Open(ctx, local.Options{DataDir: res.DataDir, Addr: "127.0.0.1:0", GitHubSecret: []byte(Secret),
-		RegistryToken: Token, Logger: logger, PollInterval: 50 * time.Millisecond})
-	if err != nil {
-		return nil, err
-	}
-	defer rt.Close()
-	pipeline := func(ctx context.Context) (*config.Config, error) {
-		return config.Parse("conveyor.yaml", []byte(GitOpsFiles(res.AppRepo, "127.0.0.1:5000/demo/web")["conveyor.yaml"]))
-	}
-	if opts.Setup != nil {
-		if err := opts.Setup(rt, pipeline, logger); err != nil {
-			return nil, err
-		}
-	}
 	addr, err := rt.Listen()
 	if err != nil {
 		return nil, err
@@ -120,8 +142,8 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	done := make(chan error, 1)
 	go func() { done <- rt.Run(runCtx) }()
 	defer func() { stop(); <-done }()
-	fns := rt.Functions()
-	p.detail("ingress http://%s; consumers: %v", addr, fns)
+	consumers := rt.Functions()
+	p.detail("ingress http://%s, registry %s; consumers: %v", addr, regAddr, consumers)
 
 	url := "http://" + addr.String() + webhook.PathGitHub
 	body := PushWebhook("demo/web", res.AppRepo, "main", "", commit, []string{"Dockerfile", "app/index.html"})
@@ -153,7 +175,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	p.detail("→ %d %s: %s of %s (enqueued once)", code, http.StatusText(code), resp.Status, resp.IDs[0])
 
 	p.step("Waiting for the pipeline to settle")
-	stats, err := settle(ctx, rt, fns, opts.Settle)
+	stats, err := settle(ctx, rt, opts.Settle)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +190,23 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		fmt.Fprintf(&tbl, "%-12s %8d %9d %8d %5d\n", s.Name, st.Visible, st.InFlight, st.Delayed, st.Dead)
 	}
 	p.block(tbl.String())
-	if st := stats[queue.Builds]; len(fns) == 0 && st.Visible == 1 {
+	if st := stats[queue.Builds]; len(consumers) == 0 && st.Visible == 1 {
 		p.detail("The push waits in the builds queue for the build function.")
+	}
+	if slices.Contains(consumers, "build") {
+		tag := image + ":sha-" + res.Commit[:12]
+		ref, err := name.ParseReference(tag)
+		if err != nil {
+			return nil, err
+		}
+		desc, err := remote.Head(ref, remote.WithContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("the build did not push %s: %w (see %s)", tag, err, logPath)
+		}
+		res.Image = image + "@" + desc.Digest.String()
+		p.step("The build function built and pushed the image, without a Docker daemon")
+		p.detail("%s", res.Image)
+		p.detail("tag %s; the registry's push notification is in the images queue", tag)
 	}
 	p.step("Done. Inspect it with: conveyor queues --data-dir %s", res.DataDir)
 	return res, nil
@@ -197,7 +234,7 @@ func post(ctx context.Context, url, delivery string, body []byte, sig string) (i
 }
 
 // settle waits until no consumed queue has visible or in-flight messages.
-func settle(ctx context.Context, rt *local.Runtime, fns []string, limit time.Duration) (map[string]local.QueueStats, error) {
+func settle(ctx context.Context, rt *local.Runtime, limit time.Duration) (map[string]local.QueueStats, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		stats, err := rt.QueueStats(ctx)

@@ -66,3 +66,8 @@ func (r *Repo) Commit(files map[string]string, message string, when time.Time) (
 	}
 	return r.repo.CommitObject(h)
 }
+
+// CommitObject returns the commit with sha.
+func (r *Repo) CommitObject(sha string) (*object.Commit, error) {
+	return r.repo.CommitObject(plumbing.NewHash(sha))
+}

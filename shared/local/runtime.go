@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/runtime"
@@ -35,6 +38,9 @@ type Options struct {
 	GitHubSecret  []byte
 	RegistryToken string
 	MaxBody       int64
+	// RegistryAddr is where the embedded OCI registry listens; "" runs
+	// none. Its blobs and manifests live under DataDir/registry.
+	RegistryAddr string
 	// PollInterval bounds how long an idle mapping waits for messages sent
 	// by another process (in-process sends wake it at once).
 	PollInterval time.Duration
@@ -61,9 +67,13 @@ type Runtime struct {
 	// Ingress is the webhook handler, also usable without a listener.
 	Ingress http.Handler
 
-	mu        sync.Mutex
-	functions []Function
-	listener  net.Listener
+	// Registry is the embedded OCI registry, when RegistryAddr is set.
+	Registry *ociregistry.Registry
+
+	mu          sync.Mutex
+	functions   []Function
+	listener    net.Listener
+	regListener net.Listener
 }
 
 // Open opens the data directory and builds the ingress.
@@ -77,6 +87,11 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	db, err := sqlitedb.Open(ctx, opts.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	if opts.RegistryAddr != "" && opts.RegistryToken == "" {
+		// The embedded registry must authenticate to the ingress like any
+		// registry; a random token lets it in and keeps others out.
+		opts.RegistryToken = event.NewID()
 	}
 	r := &Runtime{opts: opts, DB: db}
 	if r.Queues, err = sqlitequeue.Open(ctx, db, queue.Topology); err != nil {
@@ -104,7 +119,31 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		db.Close()
 		return nil, err
 	}
+	if opts.RegistryAddr != "" {
+		notify := ociregistry.HandlerNotifier(r.Ingress, webhook.PathDistribution, opts.RegistryToken)
+		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry")); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// ListenRegistry binds the embedded registry's address and returns it: the
+// host part of image names pushed to it.
+func (r *Runtime) ListenRegistry() (net.Addr, error) {
+	if r.regListener != nil {
+		return r.regListener.Addr(), nil
+	}
+	if r.Registry == nil {
+		return nil, errors.New("no embedded registry configured")
+	}
+	l, err := net.Listen("tcp", r.opts.RegistryAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", r.opts.RegistryAddr, err)
+	}
+	r.regListener = l
+	return l.Addr(), nil
 }
 
 // Register adds a queue consumer. Registering two functions on one queue is
@@ -177,6 +216,25 @@ func (r *Runtime) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	var servers []*http.Server
+	if r.Registry != nil {
+		if _, err := r.ListenRegistry(); err != nil {
+			return err
+		}
+		reg := &http.Server{Handler: r.Registry, ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.opts.Logger.InfoContext(ctx, "registry listening", "addr", r.regListener.Addr().String())
+			if err := reg.Serve(r.regListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				select {
+				case errc <- fmt.Errorf("serving registry: %w", err):
+				default:
+				}
+			}
+		}()
+		servers = append(servers, reg)
+	}
 	r.mu.Lock()
 	fns := slices.Clone(r.functions)
 	r.mu.Unlock()
@@ -190,7 +248,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 			Function: fn.Name, Queue: q, FIFO: q.FIFO(), Handler: fn.Handler, BatchSize: fn.BatchSize,
 			Visibility: spec.Visibility, PollInterval: r.opts.PollInterval,
 			Wake:   func() <-chan struct{} { return r.Queues.Wait(fn.Queue) },
-			Logger: r.opts.Logger.With("function", fn.Name),
+			Logger: r.opts.Logger,
 		}
 		wg.Add(1)
 		go func() {
@@ -205,16 +263,24 @@ func (r *Runtime) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	if srv != nil {
+		servers = append(servers, srv)
+	}
+	for _, s := range servers {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_ = srv.Shutdown(sctx)
+		_ = s.Shutdown(sctx)
 		cancel()
 	}
 	wg.Wait()
 	return err
 }
 
-// Close closes the database.
-func (r *Runtime) Close() error { return r.DB.Close() }
+// Close closes the registry journal and the database.
+func (r *Runtime) Close() error {
+	if r.Registry != nil {
+		_ = r.Registry.Close()
+	}
+	return r.DB.Close()
+}
 
 // QueueStats returns every work queue's counters, keyed by queue name.
 func (r *Runtime) QueueStats(ctx context.Context) (map[string]sqlitequeue.Stats, error) {
@@ -266,3 +332,6 @@ func (r *Runtime) Consumed() []string {
 	}
 	return qs
 }
+
+// Logger is the runtime's logger.
+func (r *Runtime) Logger() *slog.Logger { return r.opts.Logger }

@@ -1,0 +1,208 @@
+package builder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/conveyor-gitops/conveyor/shared/build"
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/retry"
+	"github.com/conveyor-gitops/conveyor/shared/runtime"
+	"github.com/conveyor-gitops/conveyor/shared/source"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// ConfigSource returns the pipeline's current conveyor.yaml.
+type ConfigSource func(ctx context.Context) (*config.Config, error)
+
+// Builder builds images for pushes.
+type Builder struct {
+	Config ConfigSource
+	Idem   state.Idempotency
+	// GitAuth returns credentials for a source repository (nil: none).
+	GitAuth func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
+	// Keychain authenticates to registries (authn.DefaultKeychain when nil).
+	Keychain      authn.Keychain
+	RemoteOptions []remote.Option
+	// TempDir holds checkouts while they build (os.TempDir when empty).
+	TempDir string
+	// DeadLetter sends permanent failures to the dead-letter queue in AWS.
+	DeadLetter runtime.DeadLetterer
+	Log        *slog.Logger
+	// Lease bounds how long a build may hold its claim (default 15 min,
+	// the builds queue's visibility timeout).
+	Lease time.Duration
+}
+
+// Handler returns the SQS handler.
+func (b *Builder) Handler() runtime.Handler {
+	if b.Log == nil {
+		b.Log = slog.Default()
+	}
+	if b.Lease == 0 {
+		b.Lease = 15 * time.Minute
+	}
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return runtime.Each(ctx, ev, b.Log, b.DeadLetter, b.handle), nil
+	}
+}
+
+// Built is the idempotency record of one app's build of one commit.
+type Built struct {
+	App    string `json:"app"`
+	Commit string `json:"commit"`
+	Digest string `json:"digest"`
+	Ref    string `json:"ref"`
+	Tag    string `json:"tag"`
+	Pushed bool   `json:"pushed"`
+}
+
+func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
+	if err := runtime.Expect(env, event.KindPush); err != nil {
+		return err
+	}
+	var p event.Push
+	if err := env.DecodePayload(&p); err != nil {
+		return retry.Permanent(err)
+	}
+	log := b.Log.With("repository", p.Repository, "commit", p.After, "ref", p.Ref)
+	switch {
+	case p.Deleted:
+		log.InfoContext(ctx, "branch deleted: nothing to build")
+		return nil
+	case p.Branch == "":
+		log.InfoContext(ctx, "not a branch push: nothing to build")
+		return nil
+	}
+	cfg, err := b.Config(ctx)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			return retry.Permanent(fmt.Errorf("loading conveyor.yaml: %w", err))
+		}
+		return fmt.Errorf("loading conveyor.yaml: %w", err)
+	}
+	var files []string
+	if !p.Truncated {
+		files = p.ChangedFiles
+	}
+	var apps []*config.App
+	for i := range cfg.Apps {
+		a := &cfg.Apps[i]
+		if a.MatchesPush(p.Repository, p.Branch, files) || (p.CloneURL != "" && a.MatchesPush(p.CloneURL, p.Branch, files)) {
+			apps = append(apps, a)
+		}
+	}
+	if len(apps) == 0 {
+		log.InfoContext(ctx, "no app builds from this push")
+		return nil
+	}
+	var transient, permanent []error
+	for _, a := range apps {
+		if err := b.buildApp(ctx, a, &p, log.With("app", a.Name)); err != nil {
+			if retry.IsPermanent(err) {
+				permanent = append(permanent, err)
+			} else {
+				transient = append(transient, err)
+			}
+		}
+	}
+	switch {
+	case len(transient) > 0:
+		// Apps already built are skipped on the retry by their records.
+		return errors.Join(append(transient, permanent...)...)
+	case len(permanent) > 0:
+		return retry.Permanent(errors.Join(permanent...))
+	}
+	return nil
+}
+
+func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) error {
+	key := "build/" + a.Name + "/" + p.After
+	rec, claimed, err := b.Idem.Claim(ctx, key, b.Lease)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		if rec.Status == state.Completed {
+			var prev Built
+			_ = json.Unmarshal(rec.Result, &prev)
+			log.InfoContext(ctx, "already built", "digest", prev.Digest)
+			return nil
+		}
+		return fmt.Errorf("building %s at %.12s: another build holds the claim until %s", a.Name, p.After, rec.ExpiresAt.Format(time.RFC3339))
+	}
+	res, err := b.build(ctx, a, p, log)
+	if err != nil {
+		if rerr := b.Idem.Release(context.WithoutCancel(ctx), key); rerr != nil {
+			log.ErrorContext(ctx, "releasing build claim", "error", rerr.Error())
+		}
+		return fmt.Errorf("building %s at %.12s: %w", a.Name, p.After, err)
+	}
+	out, _ := json.Marshal(Built{App: a.Name, Commit: p.After, Digest: res.Digest.String(), Ref: res.Ref, Tag: res.Tag, Pushed: res.Pushed})
+	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
+		log.ErrorContext(ctx, "recording build", "error", err.Error())
+	}
+	return nil
+}
+
+func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (*build.Result, error) {
+	start := time.Now()
+	dir, err := os.MkdirTemp(b.TempDir, "conveyor-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	location := p.CloneURL
+	if location == "" {
+		location = a.Source.Repo
+	}
+	var auth transport.AuthMethod
+	if b.GitAuth != nil {
+		if auth, err = b.GitAuth(ctx, location); err != nil {
+			return nil, err
+		}
+	}
+	commit, err := source.Checkout(ctx, location, p.Branch, p.After, dir, auth)
+	if err != nil {
+		return nil, err
+	}
+	recipe, err := Recipe(dir, a.Build)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := name.NewRepository(a.Image)
+	if err != nil {
+		return nil, retry.Permanent(fmt.Errorf("image repository %q: %w", a.Image, err))
+	}
+	src := p.HTMLURL
+	if src == "" {
+		src = location
+	}
+	res, err := build.Build(ctx, build.Options{
+		ContextDir: path.Join(dir, a.Build.Context), Recipe: recipe, Repository: repo,
+		SourceURL: src, Revision: p.After, Created: commit.Time,
+		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions,
+	})
+	if err != nil {
+		if build.IsPermanent(err) {
+			return nil, retry.Permanent(err)
+		}
+		return nil, err
+	}
+	log.InfoContext(ctx, "image built", "digest", res.Digest.String(), "image", res.Ref, "tag", res.Tag, "pushed", res.Pushed,
+		"platforms", res.Platforms, "bytes", res.Size, "seconds", time.Since(start).Seconds())
+	return res, nil
+}

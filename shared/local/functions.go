@@ -1,0 +1,80 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+)
+
+// ConfigSource returns the pipeline's current conveyor.yaml.
+type ConfigSource func(ctx context.Context) (*config.Config, error)
+
+// Deps is what a consumer function is built from.
+type Deps struct {
+	Runtime *Runtime
+	Config  ConfigSource
+	Logger  *slog.Logger
+}
+
+// Constructor builds one consumer function.
+type Constructor func(Deps) (Function, error)
+
+// Consumers returns the queue-consuming functions the local runtime can
+// run, by name. The webhook ingress is not among them: it is the listener.
+func Consumers() map[string]Constructor {
+	return map[string]Constructor{
+		"build": func(d Deps) (Function, error) {
+			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger}
+			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
+		},
+	}
+}
+
+// FunctionNames lists "webhook" and every consumer, sorted.
+func FunctionNames() []string {
+	names := []string{"webhook"}
+	for n := range Consumers() {
+		names = append(names, n)
+	}
+	sort.Strings(names[1:])
+	return names
+}
+
+// RegisterAll builds and registers the named consumers (names that are not
+// consumers, such as "webhook", are skipped).
+func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, log *slog.Logger) error {
+	all := Consumers()
+	for _, n := range names {
+		c, ok := all[n]
+		if !ok {
+			continue
+		}
+		fn, err := c(Deps{Runtime: r, Config: cfg, Logger: log.With("function", n)})
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", n, err)
+		}
+		if err := r.Register(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EnvGitAuth authenticates HTTPS git with $CONVEYOR_GIT_TOKEN (a GitHub
+// token or installation token) and uses nothing for local repositories.
+func EnvGitAuth(_ context.Context, repoURL string) (transport.AuthMethod, error) {
+	tok := os.Getenv("CONVEYOR_GIT_TOKEN")
+	if tok == "" || !strings.HasPrefix(repoURL, "https://") {
+		return nil, nil
+	}
+	return &githttp.BasicAuth{Username: "x-access-token", Password: tok}, nil
+}

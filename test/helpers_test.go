@@ -1,0 +1,42 @@
+package test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedWriter lets concurrent loggers share a buffer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func mustCommit(t *testing.T, p *pipeline, sha string) *object.Commit {
+	t.Helper()
+	c, err := p.app.CommitObject(sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/build"
+	"github.com/go-git/go-git/v5"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+func init() {
+	commands["build"] = command{"build an image from a directory without a container runtime and print its digest", runBuild}
+}
+
+func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("build", stderr)
+	contextDir := fs.String("context", ".", "build context directory")
+	dockerfile := fs.String("dockerfile", "", "Dockerfile path (default: <context>/Dockerfile)")
+	push := fs.String("push", "", "repository to push to, e.g. 127.0.0.1:5000/acme/web (tagged sha-<revision>); without it the image is built into a throwaway local registry and only its digest is printed")
+	revision := fs.String("revision", "", "source revision (default: the context's git HEAD)")
+	sourceURL := fs.String("source", "", "org.opencontainers.image.source (default: the git remote origin)")
+	created := fs.String("created", "", "image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the HEAD commit's time, else 1970-01-01)")
+	var buildArgs multiFlag
+	fs.Var(&buildArgs, "build-arg", "KEY=VALUE build argument (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	argMap := map[string]string{}
+	for _, kv := range buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%w: --build-arg %q is not KEY=VALUE", errUsage, kv)
+		}
+		argMap[k] = v
+	}
+	dir, err := filepath.Abs(*contextDir)
+	if err != nil {
+		return err
+	}
+	head := gitHead(dir)
+	if *revision == "" {
+		*revision = head.sha
+	}
+	if *sourceURL == "" {
+		*sourceURL = head.origin
+	}
+	when, err := creationTime(*created, head.when)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *revision == "" {
+		return fmt.Errorf("%w: %s is not in a git repository: give --revision", errUsage, dir)
+	}
+	dfPath := *dockerfile
+	if dfPath == "" {
+		dfPath = filepath.Join(dir, "Dockerfile")
+	}
+	f, err := os.Open(dfPath)
+	if err != nil {
+		return fmt.Errorf("opening Dockerfile: %w", err)
+	}
+	recipe, err := build.ParseDockerfile(filepath.Base(dfPath), f, argMap)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	target := *push
+	if target == "" {
+		// The digest is a property of the bytes, not of the registry: a
+		// throwaway registry on loopback gives the digest a push would.
+		tmp, err := os.MkdirTemp("", "conveyor-build-registry-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(tmp))))
+		defer srv.Close()
+		target = strings.TrimPrefix(srv.URL, "http://") + "/conveyor/dry-run"
+	}
+	repo, err := name.NewRepository(target)
+	if err != nil {
+		return fmt.Errorf("%w: --push %q: %v", errUsage, target, err)
+	}
+	opts := build.Options{ContextDir: dir, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when}
+	if isTerminal(stderr) {
+		opts.Progress = func(p build.Progress) {
+			fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
+		}
+	}
+	start := time.Now()
+	res, err := build.Build(ctx, opts)
+	if opts.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if *push == "" {
+		fmt.Fprintf(stdout, "%s (not pushed: no --push)\n", res.Digest)
+		return nil
+	}
+	fmt.Fprint(stdout, build.Describe(res))
+	fmt.Fprintf(stderr, "built in %.2fs\n", time.Since(start).Seconds())
+	return nil
+}
+
+type headInfo struct {
+	sha, origin string
+	when        time.Time
+}
+
+func gitHead(dir string) headInfo {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return headInfo{}
+	}
+	ref, err := repo.Head()
+	if err != nil {
+		return headInfo{}
+	}
+	var h headInfo
+	h.sha = ref.Hash().String()
+	if c, err := repo.CommitObject(ref.Hash()); err == nil {
+		h.when = c.Committer.When.UTC()
+	}
+	if r, err := repo.Remote("origin"); err == nil && len(r.Config().URLs) > 0 {
+		h.origin = r.Config().URLs[0]
+	}
+	return h
+}
+
+func creationTime(flag string, commit time.Time) (time.Time, error) {
+	if flag != "" {
+		t, err := time.Parse(time.RFC3339, flag)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("--created %q is not RFC 3339", flag)
+		}
+		return t.UTC(), nil
+	}
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a Unix time", s)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if !commit.IsZero() {
+		return commit, nil
+	}
+	return time.Unix(0, 0).UTC(), nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -55,7 +55,7 @@ func newPipeline(t *testing.T, functions []string, conveyorYAML func(appRepo, im
 	p.gitops = cfgPath
 	writeFile(t, cfgPath, conveyorYAML(p.app.Dir, p.image))
 	source := func(context.Context) (*config.Config, error) { return config.Load(cfgPath) }
-	if err := rt.RegisterAll(functions, source, rt.Logger()); err != nil {
+	if err := rt.RegisterAll(functions, source, nil, rt.Logger()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(ctx)

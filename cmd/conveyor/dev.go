@@ -89,7 +89,26 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer rt.Close()
-	if err := rt.RegisterAll(names, loadConfig, logger); err != nil {
+	var g *local.GitOps
+	if *gitopsRepo != "" {
+		if g, err = rt.OpenGitOps(ctx, *gitopsRepo, loadConfig); err != nil {
+			return err
+		}
+	} else {
+		// --config alone: nothing to promote into.
+		var kept []string
+		for _, n := range names {
+			if n == "promote" || n == "approval" {
+				if *functions != "" {
+					return fmt.Errorf("%w: %s needs --gitops REPO", errUsage, n)
+				}
+				continue
+			}
+			kept = append(kept, n)
+		}
+		names = kept
+	}
+	if err := rt.RegisterAll(names, loadConfig, g, logger); err != nil {
 		return err
 	}
 	if rt.Registry != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/source"
@@ -154,6 +155,13 @@ func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, lo
 	out, _ := json.Marshal(Built{App: a.Name, Commit: p.After, Digest: res.Digest.String(), Ref: res.Ref, Tag: res.Tag, Pushed: res.Pushed})
 	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
 		log.ErrorContext(ctx, "recording build", "error", err.Error())
+	}
+	// The registry's announcement of this digest carries no trace: leave
+	// ours where the registry function can pick it up.
+	if trace := logging.Trace(ctx); trace != "" {
+		if err := b.Idem.Complete(context.WithoutCancel(ctx), "trace/"+res.Digest.String(), []byte(trace), 30*24*time.Hour); err != nil {
+			log.ErrorContext(ctx, "recording build trace", "error", err.Error())
+		}
 	}
 	return nil
 }

@@ -104,9 +104,6 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	if opts.All {
 		fns = local.FunctionNames()
 	}
-	if err := rt.RegisterAll(fns, pipeline, logger); err != nil {
-		return nil, err
-	}
 	p.step("Creating an application repository and a GitOps repository in %s", opts.Dir)
 	when := time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC)
 	app, err := InitRepo(res.AppRepo)
@@ -128,6 +125,16 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		return nil, err
 	}
 	p.detail("demo/gitops   %s  conveyor.yaml: web → dev (auto) → staging (auto) → prod (manual)", gc.Hash.String()[:12])
+	if err := gitopsRepo.AcceptPushes(); err != nil {
+		return nil, err
+	}
+	g, err := rt.OpenGitOps(ctx, res.GitOpsRepo, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.RegisterAll(fns, pipeline, g, logger); err != nil {
+		return nil, err
+	}
 	cfg, err := config.Parse("conveyor.yaml", []byte(GitOpsFiles(res.AppRepo, image)["conveyor.yaml"]))
 	if err != nil {
 		return nil, fmt.Errorf("the demo's own conveyor.yaml is invalid: %w", err)

@@ -71,3 +71,15 @@ func (r *Repo) Commit(files map[string]string, message string, when time.Time) (
 func (r *Repo) CommitObject(sha string) (*object.Commit, error) {
 	return r.repo.CommitObject(plumbing.NewHash(sha))
 }
+
+// AcceptPushes lets clients push to the checked-out branch, updating the
+// working tree as they do (receive.denyCurrentBranch=updateInstead), so a
+// person can read the GitOps repository's files as Conveyor changes them.
+func (r *Repo) AcceptPushes() error {
+	cfg, err := r.repo.Config()
+	if err != nil {
+		return err
+	}
+	cfg.Raw.Section("receive").SetOption("denyCurrentBranch", "updateInstead")
+	return r.repo.SetConfig(cfg)
+}

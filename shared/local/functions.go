@@ -8,8 +8,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/conveyor-gitops/conveyor/shared/approver"
 	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/images"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -22,7 +25,10 @@ type ConfigSource func(ctx context.Context) (*config.Config, error)
 type Deps struct {
 	Runtime *Runtime
 	Config  ConfigSource
-	Logger  *slog.Logger
+	// GitOps is the repository promotions go to; nil when the runtime has
+	// none (promote and approval cannot run then).
+	GitOps *GitOps
+	Logger *slog.Logger
 }
 
 // Constructor builds one consumer function.
@@ -35,6 +41,34 @@ func Consumers() map[string]Constructor {
 		"build": func(d Deps) (Function, error) {
 			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger}
 			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
+		},
+		"registry": func(d Deps) (Function, error) {
+			promotions, err := d.Runtime.Queues.Queue(queue.Promotions)
+			if err != nil {
+				return Function{}, err
+			}
+			h := &images.Handler{Config: images.ConfigSource(d.Config), Promotions: promotions,
+				Traces: images.TraceLookup(d.Runtime.State), Log: d.Logger}
+			return Function{Name: "registry", Queue: queue.Images, Handler: h.Lambda()}, nil
+		},
+		"promote": func(d Deps) (Function, error) {
+			if d.GitOps == nil {
+				return Function{}, fmt.Errorf("promote needs a GitOps repository (--gitops)")
+			}
+			p := &promoter.Promoter{Config: promoter.ConfigSource(d.Config), Releases: d.Runtime.State, Repo: d.GitOps, Forge: d.GitOps.Forge,
+				Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) }, Log: d.Logger}
+			return Function{Name: "promote", Queue: queue.Promotions, Handler: p.Lambda(), BatchSize: 1}, nil
+		},
+		"approval": func(d Deps) (Function, error) {
+			if d.GitOps == nil {
+				return Function{}, fmt.Errorf("approval needs a GitOps repository (--gitops)")
+			}
+			promotions, err := d.Runtime.Queues.Queue(queue.Promotions)
+			if err != nil {
+				return Function{}, err
+			}
+			a := &approver.Approver{Config: approver.ConfigSource(d.Config), Releases: d.Runtime.State, Forge: d.GitOps.Forge, Promotions: promotions, Log: d.Logger}
+			return Function{Name: "approval", Queue: queue.Approvals, Handler: a.Lambda()}, nil
 		},
 	}
 }
@@ -51,14 +85,14 @@ func FunctionNames() []string {
 
 // RegisterAll builds and registers the named consumers (names that are not
 // consumers, such as "webhook", are skipped).
-func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, log *slog.Logger) error {
+func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, g *GitOps, log *slog.Logger) error {
 	all := Consumers()
 	for _, n := range names {
 		c, ok := all[n]
 		if !ok {
 			continue
 		}
-		fn, err := c(Deps{Runtime: r, Config: cfg, Logger: log.With("function", n)})
+		fn, err := c(Deps{Runtime: r, Config: cfg, GitOps: g, Logger: log.With("function", n)})
 		if err != nil {
 			return fmt.Errorf("starting %s: %w", n, err)
 		}

@@ -31,6 +31,13 @@ type MessageFunc func(ctx context.Context, env *event.Envelope) error
 // queue processing stops at the first failure and every later record of
 // that group is reported failed too, preserving order.
 func Each(ctx context.Context, ev events.SQSEvent, log *slog.Logger, dlq DeadLetterer, fn MessageFunc) events.SQSEventResponse {
+	return EachDecoded(ctx, ev, log, dlq, event.Decode, fn)
+}
+
+// EachDecoded is Each with a custom decoder, for queues that also receive
+// messages in another format (EventBridge puts ECR events on the images
+// queue as they are).
+func EachDecoded(ctx context.Context, ev events.SQSEvent, log *slog.Logger, dlq DeadLetterer, decode func([]byte) (*event.Envelope, error), fn MessageFunc) events.SQSEventResponse {
 	var resp events.SQSEventResponse
 	blocked := map[string]bool{}
 	for _, rec := range ev.Records {
@@ -39,7 +46,7 @@ func Each(ctx context.Context, ev events.SQSEvent, log *slog.Logger, dlq DeadLet
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			continue
 		}
-		err := one(ctx, rec, log, fn)
+		err := one(ctx, rec, log, decode, fn)
 		if err == nil {
 			continue
 		}
@@ -60,8 +67,8 @@ func Each(ctx context.Context, ev events.SQSEvent, log *slog.Logger, dlq DeadLet
 	return resp
 }
 
-func one(ctx context.Context, rec events.SQSMessage, log *slog.Logger, fn MessageFunc) (err error) {
-	env, err := event.Decode([]byte(rec.Body))
+func one(ctx context.Context, rec events.SQSMessage, log *slog.Logger, decode func([]byte) (*event.Envelope, error), fn MessageFunc) (err error) {
+	env, err := decode([]byte(rec.Body))
 	if err != nil {
 		err = retry.Permanent(fmt.Errorf("message %s: %w", rec.MessageId, err))
 		log.ErrorContext(ctx, "message failed", "message_id", rec.MessageId, "permanent", true, "error", err.Error())

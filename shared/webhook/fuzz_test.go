@@ -42,6 +42,7 @@ func FuzzClassifyGitHub(f *testing.F) {
 	for _, s := range []struct{ name, file string }{
 		{"push", "github-push.json"}, {"push", "github-push-branch-deleted.json"}, {"pull_request", "github-pull_request-merged.json"},
 		{"pull_request_review", "github-pull_request_review-approved.json"}, {"ping", "github-ping.json"}, {"issues", "github-issues-opened.json"},
+		{"registry_package", "github-registry_package-published.json"},
 	} {
 		b, err := os.ReadFile("../../events/" + s.file)
 		if err != nil {

@@ -116,6 +116,8 @@ func ClassifyGitHub(name string, body []byte) (Classification, error) {
 		return classifyPullRequest(body)
 	case "pull_request_review":
 		return classifyReview(body)
+	case "package", "registry_package":
+		return classifyPackage(name, body)
 	case "":
 		return Classification{}, fmt.Errorf("%w: missing X-GitHub-Event header", ErrMalformed)
 	}
@@ -279,4 +281,63 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+type ghPackage struct {
+	Name        string `json:"name"`
+	PackageType string `json:"package_type"`
+	Owner       ghUser `json:"owner"`
+	Version     *struct {
+		Version           string `json:"version"`
+		PackageURL        string `json:"package_url"`
+		ContainerMetadata *struct {
+			Tag struct {
+				Name   string `json:"name"`
+				Digest string `json:"digest"`
+			} `json:"tag"`
+		} `json:"container_metadata"`
+	} `json:"package_version"`
+}
+
+type ghPackageEvent struct {
+	Action          string     `json:"action"`
+	Package         *ghPackage `json:"package"`
+	RegistryPackage *ghPackage `json:"registry_package"`
+}
+
+// classifyPackage turns a GitHub Container Registry publish into an image
+// event. A repository hook sends "package", a GitHub App "registry_package";
+// a multi-arch push sends one event per manifest, each with its tag.
+func classifyPackage(name string, body []byte) (Classification, error) {
+	var e ghPackageEvent
+	if err := decode(name, body, &e); err != nil {
+		return Classification{}, err
+	}
+	pkg := e.Package
+	if pkg == nil {
+		pkg = e.RegistryPackage
+	}
+	if pkg == nil || pkg.Name == "" {
+		return Classification{}, fmt.Errorf("%w: %s needs package.name", ErrMalformed, name)
+	}
+	if e.Action != "published" {
+		return Classification{Ignore: fmt.Sprintf("%s action %q is not handled", name, e.Action)}, nil
+	}
+	if !strings.EqualFold(pkg.PackageType, "container") {
+		return Classification{Ignore: fmt.Sprintf("package type %q is not a container image", pkg.PackageType)}, nil
+	}
+	if pkg.Version == nil {
+		return Classification{}, fmt.Errorf("%w: %s needs package_version", ErrMalformed, name)
+	}
+	img := event.Image{Registry: "ghcr.io", Repository: strings.ToLower(pkg.Owner.Login + "/" + pkg.Name), Action: "push"}
+	if m := pkg.Version.ContainerMetadata; m != nil {
+		img.Tag, img.Digest = m.Tag.Name, m.Tag.Digest
+	}
+	if img.Digest == "" && strings.HasPrefix(pkg.Version.Version, "sha256:") {
+		img.Digest = pkg.Version.Version
+	}
+	if pkg.Owner.Login == "" || !strings.HasPrefix(img.Digest, "sha256:") {
+		return Classification{}, fmt.Errorf("%w: %s needs package.owner.login and a sha256 digest", ErrMalformed, name)
+	}
+	return Classification{Kind: event.KindImage, Payload: img}, nil
 }

@@ -191,8 +191,11 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := in.queues.Builds
-	if c.Kind == event.KindReview {
+	switch c.Kind {
+	case event.KindReview:
 		target = in.queues.Approvals
+	case event.KindImage:
+		target = in.queues.Images
 	}
 	res, err := in.enqueue(ctx, "github-delivery:"+delivery, c.Kind, "github", delivery, c.Payload, target)
 	if err != nil {

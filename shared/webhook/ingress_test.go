@@ -132,6 +132,7 @@ func TestGitHub(t *testing.T) {
 		{"branch deletion still recorded", githubRequest("push", "d1", sample(t, "github-push-branch-deleted.json"), signed(sample(t, "github-push-branch-deleted.json"))), 202, "accepted", "", map[string]int{queue.Builds: 1}},
 		{"merged PR to approvals", githubRequest("pull_request", "d1", sample(t, "github-pull_request-merged.json"), signed(sample(t, "github-pull_request-merged.json"))), 202, "accepted", "", map[string]int{queue.Approvals: 1}},
 		{"review to approvals", githubRequest("pull_request_review", "d1", sample(t, "github-pull_request_review-approved.json"), signed(sample(t, "github-pull_request_review-approved.json"))), 202, "accepted", "", map[string]int{queue.Approvals: 1}},
+		{"GHCR package to images", githubRequest("registry_package", "d1", sample(t, "github-registry_package-published.json"), signed(sample(t, "github-registry_package-published.json"))), 202, "accepted", "", map[string]int{queue.Images: 1}},
 		{"ping", githubRequest("ping", "d1", sample(t, "github-ping.json"), signed(sample(t, "github-ping.json"))), 200, "pong", "", map[string]int{}},
 		{"unknown event ignored", githubRequest("issues", "d1", sample(t, "github-issues-opened.json"), signed(sample(t, "github-issues-opened.json"))), 202, "ignored", "", map[string]int{}},
 		{"signature over a different body", githubRequest("push", "d1", tampered, signed(push)), 401, "error", "does not match", map[string]int{}},

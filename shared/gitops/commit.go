@@ -1,0 +1,211 @@
+package gitops
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/conveyor-gitops/conveyor/shared/retry"
+)
+
+// node is one path element of a change set: a leaf writes (or, with nil
+// data, deletes) a file; an inner node is a directory holding changes.
+type node struct {
+	leaf     bool
+	data     []byte
+	children map[string]*node
+}
+
+// changeTree arranges changes by directory. A bad path is the edit's bug, so
+// it is permanent.
+func changeTree(changes map[string][]byte) (*node, error) {
+	root := &node{children: map[string]*node{}}
+	for p, data := range changes {
+		if !fs.ValidPath(p) || p == "." {
+			return nil, retry.Permanent(fmt.Errorf("invalid path %q", p))
+		}
+		n := root
+		parts := strings.Split(p, "/")
+		for i, part := range parts {
+			if strings.EqualFold(part, ".git") {
+				return nil, retry.Permanent(fmt.Errorf("invalid path %q", p))
+			}
+			child, ok := n.children[part]
+			last := i == len(parts)-1
+			switch {
+			case !ok && last:
+				child = &node{leaf: true, data: data}
+			case !ok:
+				child = &node{children: map[string]*node{}}
+			case child.leaf || last:
+				return nil, retry.Permanent(fmt.Errorf("path %q is both a file and a directory in the changes", p))
+			}
+			n.children[part] = child
+			n = child
+		}
+	}
+	return root, nil
+}
+
+// applyChanges writes the blobs of changes and rebuilds only the trees on
+// their paths, on top of root (nil for an empty tree). It returns the new
+// root tree and the sorted paths whose content actually changed; writing a
+// file's current content or deleting an absent file changes nothing.
+func applyChanges(st storer.EncodedObjectStorer, root *object.Tree, changes map[string][]byte) (plumbing.Hash, []string, error) {
+	n, err := changeTree(changes)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	var changed []string
+	h, _, err := writeTree(st, root, n, "", &changed)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	slices.Sort(changed)
+	return h, changed, nil
+}
+
+// writeTree returns the hash of old with n's changes applied and its number
+// of entries (0 means the directory disappears).
+func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir string, changed *[]string) (plumbing.Hash, int, error) {
+	entries := map[string]object.TreeEntry{}
+	if old != nil {
+		for _, e := range old.Entries {
+			entries[e.Name] = e
+		}
+	}
+	dirty := false
+	for name, child := range n.children {
+		p := path.Join(dir, name)
+		cur, exists := entries[name]
+		if child.leaf {
+			if exists && cur.Mode == filemode.Dir {
+				return plumbing.ZeroHash, 0, retry.Permanent(fmt.Errorf("writing %s: it is a directory", p))
+			}
+			if child.data == nil {
+				if exists {
+					delete(entries, name)
+					*changed = append(*changed, p)
+					dirty = true
+				}
+				continue
+			}
+			mode := filemode.Regular
+			if exists && cur.Mode == filemode.Executable {
+				mode = filemode.Executable
+			}
+			h := plumbing.ComputeHash(plumbing.BlobObject, child.data)
+			if exists && cur.Hash == h && cur.Mode == mode {
+				continue
+			}
+			if _, err := writeBlob(st, child.data); err != nil {
+				return plumbing.ZeroHash, 0, fmt.Errorf("storing %s: %w", p, err)
+			}
+			entries[name] = object.TreeEntry{Name: name, Mode: mode, Hash: h}
+			*changed = append(*changed, p)
+			dirty = true
+			continue
+		}
+		var sub *object.Tree
+		if exists {
+			if cur.Mode != filemode.Dir {
+				return plumbing.ZeroHash, 0, retry.Permanent(fmt.Errorf("writing under %s: it is a file", p))
+			}
+			t, err := object.GetTree(st, cur.Hash)
+			if err != nil {
+				return plumbing.ZeroHash, 0, fmt.Errorf("reading tree %s: %w", p, err)
+			}
+			sub = t
+		}
+		h, size, err := writeTree(st, sub, child, p, changed)
+		if err != nil {
+			return plumbing.ZeroHash, 0, err
+		}
+		switch {
+		case size == 0 && exists:
+			delete(entries, name)
+			dirty = true
+		case size == 0, exists && h == cur.Hash:
+		default:
+			entries[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
+			dirty = true
+		}
+	}
+	if old != nil && !dirty {
+		return old.Hash, len(old.Entries), nil
+	}
+	sorted := make([]object.TreeEntry, 0, len(entries))
+	for _, e := range entries {
+		sorted = append(sorted, e)
+	}
+	slices.SortFunc(sorted, func(a, b object.TreeEntry) int { return strings.Compare(gitOrder(a), gitOrder(b)) })
+	t := &object.Tree{Entries: sorted}
+	obj := st.NewEncodedObject()
+	if err := t.Encode(obj); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("encoding tree %s: %w", orRoot(dir), err)
+	}
+	h, err := st.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("storing tree %s: %w", orRoot(dir), err)
+	}
+	return h, len(sorted), nil
+}
+
+// gitOrder is the key git sorts tree entries by: a directory's name compares
+// as if it ended with a slash.
+func gitOrder(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+func orRoot(dir string) string {
+	if dir == "" {
+		return "/"
+	}
+	return dir
+}
+
+func writeBlob(st storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error) {
+	obj := st.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	obj.SetSize(int64(len(data)))
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return st.SetEncodedObject(obj)
+}
+
+// writeCommit stores a commit of tree with the given parents, authored and
+// committed by sig. The message gets the trailing newline git gives it.
+func writeCommit(st storer.EncodedObjectStorer, tree plumbing.Hash, parents []plumbing.Hash, sig object.Signature, message string) (plumbing.Hash, error) {
+	if !strings.HasSuffix(message, "\n") {
+		message += "\n"
+	}
+	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: tree, ParentHashes: parents}
+	obj := st.NewEncodedObject()
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("encoding commit: %w", err)
+	}
+	h, err := st.SetEncodedObject(obj)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("storing commit: %w", err)
+	}
+	return h, nil
+}

@@ -1,0 +1,115 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+const remoteName = "origin"
+
+// session is an empty in-memory repository with the remote configured: the
+// network steps below fill it with shallow commits and push from it. There is
+// no worktree.
+type session struct {
+	st  *memory.Storage
+	rem *git.Remote
+}
+
+func (r *Repo) newSession() (*session, error) {
+	u, err := r.endpoint()
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", r.where(), err)
+	}
+	st := memory.NewStorage()
+	rem := git.NewRemote(st, &config.RemoteConfig{Name: remoteName, URLs: []string{u}})
+	return &session{st: st, rem: rem}, nil
+}
+
+// branches lists the remote's branches and their tips, in one round trip.
+func (r *Repo) branches(ctx context.Context, s *session) (map[string]plumbing.Hash, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	refs, err := s.rem.ListContext(ctx, &git.ListOptions{Auth: r.Auth})
+	if err != nil {
+		return nil, fmt.Errorf("listing branches of %s: %w", r.where(), classify(err))
+	}
+	out := make(map[string]plumbing.Hash, len(refs))
+	for _, ref := range refs {
+		if ref.Type() == plumbing.HashReference && ref.Name().IsBranch() {
+			out[ref.Name().Short()] = ref.Hash()
+		}
+	}
+	return out, nil
+}
+
+// fetch fetches the tips of branches with depth 1 and returns their commits
+// in the same order. The tips are read from what was fetched, not from an
+// earlier listing, so a branch that moved in between is seen as it is now.
+func (r *Repo) fetch(ctx context.Context, s *session, branches ...string) ([]*object.Commit, error) {
+	specs := make([]config.RefSpec, len(branches))
+	for i, b := range branches {
+		specs[i] = config.RefSpec("+" + plumbing.NewBranchReferenceName(b).String() + ":" + trackingRef(b).String())
+	}
+	fctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	err := s.rem.FetchContext(fctx, &git.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs:   specs,
+		Depth:      1,
+		Tags:       git.NoTags,
+		Auth:       r.Auth,
+	})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil, fmt.Errorf("fetching %v from %s: %w", branches, r.where(), classify(err))
+	}
+	commits := make([]*object.Commit, len(branches))
+	for i, b := range branches {
+		ref, err := s.st.Reference(trackingRef(b))
+		if err != nil {
+			return nil, fmt.Errorf("resolving fetched branch %s of %s: %w", b, r.where(), err)
+		}
+		if commits[i], err = object.GetCommit(s.st, ref.Hash()); err != nil {
+			return nil, fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), r.where(), err)
+		}
+	}
+	return commits, nil
+}
+
+func trackingRef(branch string) plumbing.ReferenceName {
+	return plumbing.NewRemoteReferenceName(remoteName, branch)
+}
+
+// push updates branch on the remote to commit (a zero commit deletes it).
+// With force, the update is unconditional. Otherwise expect is a lease: the
+// push fails unless the branch is still at expect, which git's receive-pack
+// then re-checks atomically. Because commit's first parent is expect, that is
+// a fast-forward, and go-git need not walk the shallow history to prove it.
+func (r *Repo) push(ctx context.Context, s *session, branch string, commit plumbing.Hash, force bool, expect plumbing.Hash) error {
+	dst := plumbing.NewBranchReferenceName(branch).String()
+	var spec config.RefSpec
+	switch {
+	case commit.IsZero():
+		spec = config.RefSpec(":" + dst)
+	case force:
+		spec = config.RefSpec("+" + commit.String() + ":" + dst)
+	default:
+		spec = config.RefSpec(commit.String() + ":" + dst)
+	}
+	opts := &git.PushOptions{RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.Auth}
+	if !force && !expect.IsZero() {
+		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(expect.String() + ":" + dst)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	if err := s.rem.PushContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("pushing %s to %s: %w", spec, r.where(), classify(err))
+	}
+	return nil
+}

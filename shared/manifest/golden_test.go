@@ -1,0 +1,138 @@
+package manifest
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/expected and testdata/*/changes.golden")
+
+const (
+	oldDigest = "sha256:cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4"
+	newDigest = "sha256:4b5e57f6eb2f42b9039b3d1e13929295f231749c510cbe341cd68036d9af97e2"
+)
+
+var webRef = Ref{Repository: "ghcr.io/acme/web", Tag: "v1.4.0", Digest: newDigest}
+
+// goldenCases edit testdata/<name>/original into testdata/<name>/expected,
+// reporting testdata/<name>/changes.golden.
+var goldenCases = []struct {
+	name   string
+	path   string // file or directory under the tree
+	target Target
+	ref    Ref
+}{
+	{"kustomize-comments-digest", "envs/dev", Target{App: "web"}, webRef},
+	{"kustomize-add-digest", "kustomization.yaml", Target{Strategy: StrategyKustomize}, webRef},
+	{"kustomize-append", ".", Target{}, webRef},
+	{"kustomize-newname", ".", Target{Repository: "web", KeepTag: true}, webRef},
+	{"kustomize-create-images", ".", Target{}, webRef},
+	{"helm-image-string", "charts/web/values-dev.yaml", Target{HelmImage: "app.image"}, webRef},
+	{"helm-repository-digest", "values.yaml", Target{HelmRepository: "image.repository", HelmDigest: "image.digest", HelmTag: "image.tag"}, webRef},
+	{"helm-anchors", ".", Target{Strategy: StrategyHelm, HelmRepository: "web.image.repository", HelmDigest: "web.image.digest"}, webRef},
+	{"raw-multidoc", "envs/dev", Target{App: "web", Container: "web", MatchRepository: true}, webRef},
+	{"raw-crlf", "deploy.yaml", Target{Strategy: StrategyRaw, Container: "web"}, webRef},
+	{"marker-values", "values.yaml", Target{App: "web", KeepTag: true}, webRef},
+	{"quoting", "deploy.yaml", Target{App: "web"}, webRef},
+	{"odd-indentation", "values.yaml", Target{HelmRepository: "web.image.repository", HelmDigest: "web.image.digest", HelmTag: "web.image.tag", KeepTag: true}, webRef},
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			base := filepath.Join("testdata", tc.name)
+			writeTree(t, dir, readTree(t, filepath.Join(base, "original")))
+			root, err := os.OpenRoot(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer root.Close()
+
+			res, err := Apply(root, tc.path, tc.target, tc.ref)
+			if err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			got, report := readTree(t, dir), formatResult(res)
+			if *update {
+				if err := os.RemoveAll(filepath.Join(base, "expected")); err != nil {
+					t.Fatal(err)
+				}
+				writeTree(t, filepath.Join(base, "expected"), got)
+				if err := os.WriteFile(filepath.Join(base, "changes.golden"), []byte(report), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(readTree(t, filepath.Join(base, "expected")), got); diff != "" {
+				t.Errorf("tree (-want +got):\n%s", diff)
+			}
+			want, err := os.ReadFile(filepath.Join(base, "changes.golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), report); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+
+			// Idempotency: the same ref again changes nothing.
+			again, err := Apply(root, tc.path, tc.target, tc.ref)
+			if err != nil {
+				t.Fatalf("second Apply: %v", err)
+			}
+			if len(again.Changes) != 0 {
+				t.Errorf("second Apply changed %v", again.Changes)
+			}
+			if diff := cmp.Diff(got, readTree(t, dir)); diff != "" {
+				t.Errorf("second Apply rewrote the tree (-first +second):\n%s", diff)
+			}
+		})
+	}
+}
+
+func formatResult(r *Result) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "strategy: %s\n", r.Strategy)
+	for _, c := range r.Changes {
+		fmt.Fprintf(&b, "%s:%d: %s: %q -> %q\n", c.File, c.Line, c.Path, c.Old, c.New)
+	}
+	return b.String()
+}
+
+// readTree returns every file under dir by slash path.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,18 @@
+// Package dynamostate is the Amazon DynamoDB adapter of the state port, on
+// aws-sdk-go-v2, in one table:
+//
+//	item            pk               sk         also
+//	idempotency     idem#<key>       idem       status, result, expires_at, ttl
+//	release         release#<id>     release    gsi1pk app#<app>, gsi1sk env#<env>#<created>#<id>
+//	failure reason  reason#<msg id>  reason     reason, ttl
+//
+// Claims are conditional puts (attribute_not_exists(pk) OR expires_at <=
+// :now), so an expired in-progress claim can be taken over; expiry is
+// decided by expires_at (epoch milliseconds) and the store's clock, never by
+// DynamoDB's TTL, which deletes lazily; ttl (epoch seconds) only lets
+// DynamoDB clean up. Releases carry a version that every put must match
+// (optimistic concurrency). ListReleases queries the gsi1 index when the
+// filter names an app (eventually consistent, as every GSI read) and scans
+// otherwise. The store also implements sqsqueue.Reasons, keeping the
+// failure reasons of SQS messages.
+package dynamostate

@@ -1,0 +1,217 @@
+package dynamostate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+)
+
+const (
+	releasePrefix = "release#"
+	releaseSK     = "release"
+	attrVersion   = "version"
+	attrApp       = "app"
+	attrEnv       = "env"
+	attrState     = "state"
+	attrCreated   = "created_at"
+)
+
+func releaseKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: attrS(releasePrefix + id), AttrSK: attrS(releaseSK)}
+}
+
+// PutRelease implements state.Releases: a create (Version 0) is a put on
+// condition that no release has the id, an update one on condition that
+// the stored version is r.Version. A lost condition is state.ErrConflict.
+// On success r gets its timestamps and the incremented version.
+func (s *Store) PutRelease(ctx context.Context, r *state.Release) error {
+	if r.ID == "" || r.App == "" || r.Env == "" || r.Digest == "" {
+		return fmt.Errorf("putting release: id, app, env and digest are required")
+	}
+	next := *r
+	now := s.now().UTC()
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = now
+	}
+	next.UpdatedAt = now
+	next.Version = r.Version + 1
+	in := &dynamodb.PutItemInput{TableName: &s.table, Item: releaseItem(next)}
+	if r.Version == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		in.ExpressionAttributeNames = map[string]string{"#pk": AttrPK}
+	} else {
+		in.ConditionExpression = aws.String("#v = :v")
+		in.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": attrN(int64(r.Version))}
+	}
+	if _, err := s.api.PutItem(ctx, in); err != nil {
+		if _, lost := isConditionFailed(err); lost {
+			return fmt.Errorf("putting release %s (version %d): %w", r.ID, r.Version, state.ErrConflict)
+		}
+		return fmt.Errorf("putting release %s: %w", r.ID, err)
+	}
+	*r = next
+	return nil
+}
+
+// GetRelease implements state.Releases with a consistent read.
+func (s *Store) GetRelease(ctx context.Context, id string) (state.Release, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: releaseKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return state.Release{}, fmt.Errorf("reading release %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return state.Release{}, fmt.Errorf("release %s: %w", id, state.ErrNotFound)
+	}
+	return decodeRelease(out.Item), nil
+}
+
+// ListReleases implements state.Releases: a query of index gsi1 when f
+// names an app (narrowed to f.Env by key), a scan otherwise; the state is
+// filtered by DynamoDB. Results are sorted oldest first (then by id).
+func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]state.Release, error) {
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{}
+	var filters []string
+	if f.State != "" {
+		names["#state"], values[":state"] = attrState, attrS(string(f.State))
+		filters = append(filters, "#state = :state")
+	}
+	var items []map[string]types.AttributeValue
+	var err error
+	if f.App != "" {
+		items, err = s.query(ctx, f, names, values, filters)
+	} else {
+		names["#sk"], values[":sk"] = AttrSK, attrS(releaseSK)
+		filters = append(filters, "#sk = :sk")
+		if f.Env != "" {
+			names["#env"], values[":env"] = attrEnv, attrS(f.Env)
+			filters = append(filters, "#env = :env")
+		}
+		items, err = s.scan(ctx, names, values, strings.Join(filters, " AND "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing releases: %w", err)
+	}
+	out := make([]state.Release, 0, len(items))
+	for _, it := range items {
+		out = append(out, decodeRelease(it))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func (s *Store) query(ctx context.Context, f state.ReleaseFilter, names map[string]string, values map[string]types.AttributeValue, filters []string) ([]map[string]types.AttributeValue, error) {
+	names["#gpk"], values[":gpk"] = AttrGSI1PK, attrS(gsi1pk(f.App))
+	cond := "#gpk = :gpk"
+	if f.Env != "" {
+		names["#gsk"], values[":gsk"] = AttrGSI1SK, attrS(gsi1skPrefix(f.Env))
+		cond += " AND begins_with(#gsk, :gsk)"
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(IndexGSI1),
+		KeyConditionExpression:    &cond,
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
+	}
+	var items []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(s.api, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("querying %s: %w", IndexGSI1, err)
+		}
+		items = append(items, page.Items...)
+	}
+	return items, nil
+}
+
+func (s *Store) scan(ctx context.Context, names map[string]string, values map[string]types.AttributeValue, filter string) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	p := dynamodb.NewScanPaginator(s.api, &dynamodb.ScanInput{
+		TableName:                 &s.table,
+		FilterExpression:          &filter,
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scanning %s: %w", s.table, err)
+		}
+		items = append(items, page.Items...)
+	}
+	return items, nil
+}
+
+func gsi1pk(app string) string { return "app#" + app }
+
+func gsi1skPrefix(env string) string { return "env#" + env + "#" }
+
+func releaseItem(r state.Release) map[string]types.AttributeValue {
+	item := releaseKey(r.ID)
+	// The creation time in fixed-width nanoseconds sorts an app's
+	// releases per environment by age within the index.
+	item[AttrGSI1PK] = attrS(gsi1pk(r.App))
+	item[AttrGSI1SK] = attrS(fmt.Sprintf("%s%020d#%s", gsi1skPrefix(r.Env), r.CreatedAt.UnixNano(), r.ID))
+	for k, v := range map[string]string{
+		"id": r.ID, attrApp: r.App, attrEnv: r.Env, "image": r.Image, "digest": r.Digest, "tag": r.Tag,
+		"source_repo": r.SourceRepo, "source_commit": r.SourceCommit, attrState: string(r.State), "pr_url": r.PRURL,
+		"branch": r.Branch, "merge_commit": r.MergeCommit, "merged_by": r.MergedBy, "trace_id": r.TraceID, "note": r.Note,
+	} {
+		if v != "" {
+			item[k] = attrS(v)
+		}
+	}
+	item["rollback"] = &types.AttributeValueMemberBOOL{Value: r.Rollback}
+	item["pr"] = attrN(int64(r.PR))
+	item[attrVersion] = attrN(int64(r.Version))
+	putTime(item, "source_time", r.SourceTime)
+	putTime(item, attrCreated, r.CreatedAt)
+	putTime(item, "updated_at", r.UpdatedAt)
+	putTime(item, "merged_at", r.MergedAt)
+	return item
+}
+
+func decodeRelease(item map[string]types.AttributeValue) state.Release {
+	return state.Release{
+		ID:           getS(item, "id"),
+		App:          getS(item, attrApp),
+		Env:          getS(item, attrEnv),
+		Image:        getS(item, "image"),
+		Digest:       getS(item, "digest"),
+		Tag:          getS(item, "tag"),
+		SourceRepo:   getS(item, "source_repo"),
+		SourceCommit: getS(item, "source_commit"),
+		SourceTime:   getTime(item, "source_time"),
+		State:        state.ReleaseState(getS(item, attrState)),
+		Rollback:     getBool(item, "rollback"),
+		PR:           int(getN(item, "pr")),
+		PRURL:        getS(item, "pr_url"),
+		Branch:       getS(item, "branch"),
+		MergeCommit:  getS(item, "merge_commit"),
+		MergedBy:     getS(item, "merged_by"),
+		TraceID:      getS(item, "trace_id"),
+		Note:         getS(item, "note"),
+		CreatedAt:    getTime(item, attrCreated),
+		UpdatedAt:    getTime(item, "updated_at"),
+		MergedAt:     getTime(item, "merged_at"),
+		Version:      int(getN(item, attrVersion)),
+	}
+}

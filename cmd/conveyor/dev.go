@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -94,6 +95,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if g, err = rt.OpenGitOps(ctx, *gitopsRepo, loadConfig); err != nil {
 			return err
 		}
+		if err := rt.SaveSetting(ctx, settingGitOps, absLocation(*gitopsRepo)); err != nil {
+			return err
+		}
 	} else {
 		// --config alone: nothing to promote into.
 		var kept []string
@@ -161,4 +165,15 @@ func configLoader(repo, branch, file string) func(context.Context) (*config.Conf
 		}
 		return nil, fmt.Errorf("no pipeline: start with --gitops REPO or --config FILE")
 	}
+}
+
+// absLocation makes a local path absolute, so commands run elsewhere find it.
+func absLocation(l string) string {
+	if strings.Contains(l, "://") {
+		return l
+	}
+	if abs, err := filepath.Abs(l); err == nil {
+		return abs
+	}
+	return l
 }

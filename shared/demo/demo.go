@@ -50,7 +50,11 @@ type Result struct {
 	TraceID                           string
 	// Image is the built image's repo@digest, when the build ran.
 	Image string
-	Stats map[string]queueStats
+	// ProdPR is the pull request that waited for approval; Releases counts
+	// the release records at the end.
+	ProdPR   int
+	Releases int
+	Stats    map[string]queueStats
 }
 
 type queueStats = struct{ Visible, InFlight, Delayed, Dead int }
@@ -72,6 +76,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 	}
 	res := &Result{Dir: opts.Dir, DataDir: filepath.Join(opts.Dir, "data"), AppRepo: filepath.Join(opts.Dir, "web"), GitOpsRepo: filepath.Join(opts.Dir, "gitops")}
 	p := &narrator{w: w}
+	start := time.Now()
 
 	logPath := filepath.Join(opts.Dir, "conveyor.log")
 	logFile, err := os.Create(logPath)
@@ -105,7 +110,8 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		fns = local.FunctionNames()
 	}
 	p.step("Creating an application repository and a GitOps repository in %s", opts.Dir)
-	when := time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC)
+	// A commit made a few minutes ago, so the lead time reads like one.
+	when := time.Now().Add(-7 * time.Minute).Truncate(time.Second).UTC()
 	app, err := InitRepo(res.AppRepo)
 	if err != nil {
 		return nil, err
@@ -213,9 +219,21 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		res.Image = image + "@" + desc.Digest.String()
 		p.step("The build function built and pushed the image, without a Docker daemon")
 		p.detail("%s", res.Image)
-		p.detail("tag %s; the registry's push notification is in the images queue", tag)
+		p.detail("tag %s; the registry announced it to the ingress like any registry", tag)
 	}
-	p.step("Done. Inspect it with: conveyor queues --data-dir %s", res.DataDir)
+	if g.Local != nil && slices.Contains(consumers, "promote") {
+		if err := p.chain(ctx, rt, g, res, opts.Settle); err != nil {
+			return nil, err
+		}
+	}
+	if err := rt.SaveSetting(ctx, "gitops", res.GitOpsRepo); err != nil {
+		return nil, err
+	}
+	p.step("Done in %s. Look around:", time.Since(start).Round(100*time.Millisecond))
+	for _, c := range []string{"status", "history web", "metrics", "pr list", "queues"} {
+		p.detail("conveyor %s --data-dir %s", c, res.DataDir)
+	}
+	p.detail("cat %s/envs/*/kustomization.yaml", res.GitOpsRepo)
 	return res, nil
 }
 

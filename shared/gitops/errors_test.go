@@ -3,6 +3,7 @@ package gitops
 import (
 	"errors"
 	"io/fs"
+	nethttp "net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -18,6 +19,13 @@ func TestErrorClasses(t *testing.T) {
 	secured := serveHTTP(t, root, "x-access-token", "right")
 	closed := httptest.NewServer(nil)
 	closed.Close()
+	hanging := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, req *nethttp.Request) {
+		select {
+		case <-req.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	t.Cleanup(hanging.Close)
 
 	for _, tc := range []struct {
 		name      string
@@ -35,6 +43,7 @@ func TestErrorClasses(t *testing.T) {
 		{name: "invalid edit path", repo: Repo{URL: "file://" + dir, Base: "main"}, permanent: true,
 			edit: func(fs.FS) (map[string][]byte, error) { return map[string][]byte{"../escape": []byte("x")}, nil }},
 		{name: "connection refused", repo: Repo{URL: closed.URL + "/gitops.git", Base: "main"}, permanent: false},
+		{name: "step timeout", repo: Repo{URL: hanging.URL + "/gitops.git", Base: "main", opts: options{timeout: 200 * time.Millisecond}}, permanent: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			edit := tc.edit
@@ -45,6 +54,7 @@ func TestErrorClasses(t *testing.T) {
 			if err == nil {
 				t.Fatal("Propose succeeded, want an error")
 			}
+			t.Logf("error: %v", err)
 			if got := retry.IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tc.permanent)
 			}

@@ -44,8 +44,12 @@ var digestLine = regexp.MustCompile(`digest: sha256:[0-9a-f]{64}`)
 // setDigest is the Edit of a promotion: it rewrites the digest of env's
 // kustomization in place.
 func setDigest(env, d string) Edit {
+	return editDigest("envs/"+env+"/kustomization.yaml", d)
+}
+
+// editDigest rewrites the digest in the kustomization at p.
+func editDigest(p, d string) Edit {
 	return func(snap fs.FS) (map[string][]byte, error) {
-		p := "envs/" + env + "/kustomization.yaml"
 		old, err := fs.ReadFile(snap, p)
 		if err != nil {
 			return nil, err

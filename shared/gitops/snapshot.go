@@ -21,7 +21,8 @@ var errSymlink = errors.New("symbolic link not followed")
 // Snapshot is a read-only view of one commit's tree. It is an fs.FS (also
 // fs.ReadFileFS, fs.ReadDirFS and fs.StatFS) with slash-separated paths and
 // no leading slash. Blobs are read from the in-memory object store on demand;
-// symbolic links and submodules are listed but cannot be opened.
+// symbolic links and submodules are listed but cannot be opened. A Snapshot
+// is meant for one Edit at a time and is not safe for concurrent use.
 type Snapshot struct {
 	commit *object.Commit
 	root   *object.Tree

@@ -90,7 +90,7 @@ func Apply(root *os.Root, name string, t Target, ref Ref) (*Result, error) {
 	case len(notFound) == 1 && len(files) == 1:
 		return nil, notFound[0]
 	case len(notFound) == len(files):
-		return nil, errorf(ErrTargetNotFound, name, "", "none of %d YAML files holds the %s target", len(files), strategy)
+		return nil, errorf(ErrTargetNotFound, name, "", "none of %d YAML files holds %s", len(files), describe(t))
 	}
 	for _, o := range outs {
 		if err := writeFile(root, o.name, o.data, o.mode); err != nil {
@@ -148,6 +148,18 @@ func Detect(root *os.Root, name string, t Target) (string, error) {
 		}
 	}
 	return StrategyRaw, nil
+}
+
+// describe names what the raw or marker strategy looks for.
+func describe(t Target) string {
+	if t.Strategy == StrategyMarker {
+		return `a "# conveyor:image ` + t.App + `" marker`
+	}
+	name := t.Container
+	if name == "" {
+		name = t.App
+	}
+	return `a container named "` + name + `"`
 }
 
 // targetFiles returns the files to edit at name and whether they were found

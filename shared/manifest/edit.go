@@ -153,8 +153,37 @@ func (s *source) parse() (docs []*yaml.Node, err error) {
 		if aliases += countAliases(&n, MaxAliases+1-aliases); aliases > MaxAliases {
 			return nil, errorf(ErrTooManyAliases, s.file, "", "more than %d aliases: refusing a possible alias bomb", MaxAliases)
 		}
+		if err := s.checkKeys(&n); err != nil {
+			return nil, err
+		}
 		docs = append(docs, &n)
 	}
+}
+
+// checkKeys refuses a mapping that repeats a key, as kubectl, kustomize
+// and Helm do: which of the two is the target would be a guess.
+func (s *source) checkKeys(n *yaml.Node) error {
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n.Kind == yaml.MappingNode {
+			seen := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Kind != yaml.ScalarNode {
+					continue
+				}
+				if line, dup := seen[k.Value]; dup {
+					return errorf(ErrAmbiguous, s.file, "", "line %d: key %q already defined at line %d", k.Line, k.Value, line)
+				}
+				seen[k.Value] = k.Line
+			}
+		}
+		if n.Kind != yaml.AliasNode {
+			stack = append(stack, n.Content...)
+		}
+	}
+	return nil
 }
 
 // countAliases counts alias nodes under n without following them, stopping

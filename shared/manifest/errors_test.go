@@ -46,6 +46,11 @@ func TestEditErrors(t *testing.T) {
 			msg: `kustomization.yaml: images[name=ghcr.io/acme/web]: 2 entries match "ghcr.io/acme/web"`,
 		},
 		{
+			name: "duplicate key", file: "values.yaml", data: "image:\n  repository: a\n  repository: b\n",
+			target: Target{HelmRepository: "image.repository", HelmDigest: "image.digest"}, ref: webRef, want: ErrAmbiguous,
+			msg: `values.yaml: line 3: key "repository" already defined at line 2`,
+		},
+		{
 			name: "no marker", file: "values.yaml", data: "image: x # conveyor:image api\n",
 			target: Target{Strategy: StrategyMarker, App: "web"}, ref: webRef, want: ErrTargetNotFound,
 			msg: `values.yaml: conveyor:image web: no marker comment for app "web"`,

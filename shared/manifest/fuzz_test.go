@@ -21,6 +21,7 @@ func FuzzEditKustomize(f *testing.F) {
 		"images:\n  - newTag: v1 # c\n    name: ghcr.io/acme/web\n    digest: 'sha256:x'\n",
 		"images:\n- {name: web, newTag: v1}\n",
 		"resources: [a]\n",
+		"images:\n- newName: web\n- name: x\n  newName: ghcr.io/acme/web\n",
 	}, func(data []byte) (string, Target) {
 		if len(data)%2 == 0 {
 			return "kustomization.yaml", Target{Repository: "web"}

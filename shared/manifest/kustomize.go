@@ -85,7 +85,14 @@ func planKustomize(s *source, t Target, ref Ref) ([]*edit, error) {
 // editEntry edits one images: entry in place.
 func (s *source) editEntry(e *yaml.Node, ref Ref, keepTag bool) ([]*edit, error) {
 	name := get(e, "name")
-	p := pathf("images[name=%s]", name.Value)
+	if name == nil {
+		name = &yaml.Node{} // matched by newName
+	}
+	label := name.Value
+	if nn := get(e, "newName"); label == "" && nn != nil {
+		label = nn.Value
+	}
+	p := pathf("images[name=%s]", label)
 	var edits []*edit
 	for _, key := range []string{"name", "newName", "newTag", "digest"} {
 		if n := len(lookup(e, key)); n > 1 {

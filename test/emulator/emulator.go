@@ -49,8 +49,8 @@ func (s *Server) DynamoDB() *dynamodb.Client {
 	return dynamodb.NewFromConfig(s.Config, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.Endpoint) })
 }
 
-// StartSQS starts fauxqs (SQS) on a free 127.0.0.1 port under Node 22 and
-// stops it when t ends.
+// StartSQS starts fauxqs (SQS) on a free port under Node 22, for clients on
+// 127.0.0.1, and stops it when t ends.
 func StartSQS(t testing.TB) *Server {
 	t.Helper()
 	npm := npmDir(t)
@@ -59,7 +59,9 @@ func StartSQS(t testing.TB) *Server {
 	need(t, node, cli)
 	return start(t, "fauxqs", func(port int) *exec.Cmd {
 		cmd := exec.Command(node, cli)
-		// fauxqs binds every interface unless told a host.
+		// fauxqs listens on 0.0.0.0 whatever it is told (hard-coded);
+		// FAUXQS_HOST only names the host in the queue URLs it returns.
+		// Clients go to 127.0.0.1 only.
 		cmd.Env = append(os.Environ(), "FAUXQS_PORT="+strconv.Itoa(port), "FAUXQS_HOST=127.0.0.1", "FAUXQS_LOGGER=false")
 		return cmd
 	})

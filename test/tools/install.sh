@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tools=${CONVEYOR_TOOLS:-$root/.tools}
 mkdir -p "$tools/bin"
 # One script per family of tools; each is idempotent.
-for script in "$root"/test/tools/install-*.sh; do
+for script in "$root"/test/tools/install-*.sh "$root"/test/tools/emulators.sh; do
   [ -e "$script" ] || continue
   CONVEYOR_TOOLS=$tools bash "$script"
 done

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
@@ -140,5 +141,47 @@ func TestListReleasesByAppAndEnv(t *testing.T) {
 		if diff := cmp.Diff(tc.want, ids); diff != "" {
 			t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
 		}
+	}
+}
+
+// countingClient counts the reads Claim makes after losing its condition.
+type countingClient struct {
+	*dynamodb.Client
+	gets atomic.Int64
+}
+
+func (c *countingClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.gets.Add(1)
+	return c.Client.GetItem(ctx, in, opts...)
+}
+
+// DynamoDB returns the item that failed a condition when asked
+// (ReturnValuesOnConditionCheckFailure); dynalite ignores the parameter, so
+// Claim reads the holder with a consistent GetItem instead.
+func TestClaimReturnsTheHolder(t *testing.T) {
+	const dynaliteReturnsOldItem = false // dynalite 4.0.0 ignores ReturnValuesOnConditionCheckFailure
+	srv := emulator.StartDynamo(t)
+	client := &countingClient{Client: srv.DynamoDB()}
+	s, err := dynamostate.New(client, "conveyor-holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "k", []byte("done"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rec, claimed, err := s.Claim(ctx, "k", time.Minute)
+	if err != nil || claimed || rec.Status != state.Completed || string(rec.Result) != "done" {
+		t.Fatalf("Claim of a completed key: %+v claimed=%v err=%v", rec, claimed, err)
+	}
+	switch n := client.gets.Load(); {
+	case n == 0:
+	case !dynaliteReturnsOldItem && n == 1:
+		t.Log("dynalite does not return the item with ConditionalCheckFailed: Claim read it with GetItem")
+	default:
+		t.Fatalf("Claim made %d reads", n)
 	}
 }

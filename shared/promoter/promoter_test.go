@@ -1,0 +1,278 @@
+package promoter_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/demo"
+	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/conveyor-gitops/conveyor/shared/manifest"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
+	"github.com/conveyor-gitops/conveyor/shared/retry"
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const image = "registry.example.com/acme/web"
+
+func digest(n int) string { return fmt.Sprintf("sha256:%064x", n) }
+
+type fixture struct {
+	p      *promoter.Promoter
+	forge  *localforge.Forge
+	store  *sqlitestate.Store
+	repo   *demo.Repo
+	cfg    *config.Config
+	events *sqlitequeue.Queue
+}
+
+func newFixture(t *testing.T, release string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	repo, err := demo.InitRepo(filepath.Join(dir, "gitops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := demo.GitOpsFiles(filepath.Join(dir, "web"), image)
+	if _, err := repo.Commit(files, "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.AcceptPushes(); err != nil {
+		t.Fatal(err)
+	}
+	cfgText := strings.Replace(files["conveyor.yaml"], "release: auto\n      - name: staging", "release: "+release+"\n      - name: staging", 1)
+	cfg, err := config.Parse("conveyor.yaml", []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, err := sqlitestate.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approvals, _ := b.Queue(queue.Approvals)
+	g, err := gitops.New(repo.Dir, "main", nil, object.Signature{Name: "Conveyor", Email: "conveyor@localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := localforge.New(ctx, db, g, repo.Dir, "local/gitops", approvals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	p := &promoter.Promoter{
+		Config:   func(context.Context) (*config.Config, error) { return cfg, nil },
+		Releases: store, Repo: g, Forge: lf,
+		Now: func() time.Time { clock = clock.Add(time.Second); return clock },
+	}
+	return &fixture{p: p, forge: lf, store: store, repo: repo, cfg: cfg, events: approvals}
+}
+
+func promotion(n int, created time.Time) event.Promotion {
+	return event.Promotion{App: "web", Environment: "dev", Image: image, Digest: digest(n), Tag: fmt.Sprintf("sha-%012d", n),
+		Source: "https://github.com/acme/web", Revision: fmt.Sprintf("%040d", n), Created: created}
+}
+
+func (f *fixture) kustomization(t *testing.T, branch string) string {
+	t.Helper()
+	data, _, err := gitops.ReadFile(context.Background(), f.repo.Dir, branch, "envs/dev/kustomization.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestIdempotentAndMonotonic proves invariants 4 and 5: the same promotion
+// ten times opens one PR; a newer digest updates that PR; an older digest
+// after a newer one changes nothing.
+func TestIdempotentAndMonotonic(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+	first := promotion(1, t0)
+	for i := 0; i < 10; i++ {
+		out, err := f.p.Promote(ctx, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := promoter.Opened
+		if i > 0 {
+			want = promoter.Current
+		}
+		if out.Action != want || out.PR.Number != 1 {
+			t.Fatalf("promotion %d: %s #%d, want %s #1", i+1, out.Action, out.PR.Number, want)
+		}
+	}
+	branch := promoter.Branch("web", "dev")
+	if got := f.kustomization(t, branch); !strings.Contains(got, "digest: "+digest(1)) {
+		t.Fatalf("branch does not pin digest 1:\n%s", got)
+	}
+	if got := f.kustomization(t, "main"); strings.Contains(got, "digest:") {
+		t.Fatal("the base branch changed before any merge")
+	}
+
+	newer := promotion(2, t0.Add(time.Hour))
+	out, err := f.p.Promote(ctx, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != promoter.Updated || out.PR.Number != 1 {
+		t.Fatalf("newer digest: %s #%d, want updated #1", out.Action, out.PR.Number)
+	}
+	if got := f.kustomization(t, branch); !strings.Contains(got, "digest: "+digest(2)) {
+		t.Fatalf("branch does not pin digest 2:\n%s", got)
+	}
+	old, err := f.store.GetRelease(ctx, promoter.ReleaseID("web", "dev", digest(1)))
+	if err != nil || old.State != state.Superseded {
+		t.Fatalf("first release is %q (%v), want superseded", old.State, err)
+	}
+
+	out, err = f.p.Promote(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != promoter.Skipped {
+		t.Fatalf("older digest after newer: %s, want skipped", out.Action)
+	}
+	if got := f.kustomization(t, branch); !strings.Contains(got, "digest: "+digest(2)) {
+		t.Fatal("an older digest moved the branch back")
+	}
+	prs, _ := f.forge.List(ctx, "")
+	if len(prs) != 1 {
+		t.Fatalf("%d pull requests, want exactly one per app and environment", len(prs))
+	}
+}
+
+// TestAutoMerges: release auto merges the PR, and the merge reaches the
+// base branch with the digest; the forge emits the merged event.
+func TestAutoMerges(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "auto")
+	out, err := f.p.Promote(ctx, promotion(1, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Action != promoter.Merged {
+		t.Fatalf("auto release: %s, want merged", out.Action)
+	}
+	if got := f.kustomization(t, "main"); !strings.Contains(got, "digest: "+digest(1)) {
+		t.Fatalf("base branch after the merge:\n%s", got)
+	}
+	msgs, err := f.events.Receive(ctx, 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, m := range msgs {
+		env, _ := event.Decode(m.Body)
+		var r event.Review
+		_ = env.DecodePayload(&r)
+		actions = append(actions, r.Action)
+	}
+	if diff := cmp.Diff([]string{event.ReviewOpened, event.ReviewMerged}, actions); diff != "" {
+		t.Errorf("forge events (-want +got):\n%s", diff)
+	}
+}
+
+func TestPermanentErrors(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	for _, tc := range []struct {
+		name string
+		in   event.Promotion
+		want string
+	}{
+		{"unknown app", event.Promotion{App: "api", Environment: "dev", Digest: digest(1)}, `no app "api"`},
+		{"unknown env", event.Promotion{App: "web", Environment: "qa", Digest: digest(1)}, `no environment "qa"`},
+		{"tag instead of digest", event.Promotion{App: "web", Environment: "dev", Digest: "latest"}, "latest"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.p.Promote(ctx, tc.in)
+			if err == nil || !retry.IsPermanent(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Promote = %v, want a permanent error containing %q", err, tc.want)
+			}
+		})
+	}
+	// A path that holds no target is permanent too, naming the file.
+	cfg := *f.cfg
+	cfg.Apps = append([]config.App(nil), f.cfg.Apps...)
+	envs := append([]config.Environment(nil), cfg.Apps[0].Environments...)
+	envs[0].Path = "base/deployment.yaml"
+	envs[0].Strategy = config.StrategyRaw
+	envs[0].Container = "sidecar"
+	cfg.Apps[0].Environments = envs
+	f.p.Config = func(context.Context) (*config.Config, error) { return &cfg, nil }
+	_, err := f.p.Promote(ctx, promotion(1, time.Now()))
+	if err == nil || !retry.IsPermanent(err) || !errors.Is(err, manifest.ErrTargetNotFound) || !strings.Contains(err.Error(), "base/deployment.yaml") {
+		t.Fatalf("missing container: %v, want a permanent ErrTargetNotFound naming the file", err)
+	}
+}
+
+func TestBodyGolden(t *testing.T) {
+	cfg, err := config.Parse("conveyor.yaml", []byte(demo.GitOpsFiles("/src/web", image)["conveyor.yaml"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := cfg.App("web")
+	staging, _, _ := app.Env("staging")
+	prod, _, _ := app.Env("prod")
+	created := time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC)
+	in := promotion(2, created)
+	in.Environment, in.From = "prod", "staging"
+	from := &state.Release{Digest: digest(1), PR: 7, MergedAt: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), SourceCommit: fmt.Sprintf("%040d", 1)}
+	changes := []manifest.Change{{File: "envs/prod/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", Old: digest(1), New: digest(2)}}
+	for _, tc := range []struct {
+		name string
+		in   promoter.BodyInput
+	}{
+		{"prod-manual", promoter.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes}},
+		{"staging-auto-first", promoter.BodyInput{Promotion: promotion(1, created), App: app, Env: staging, Next: prod,
+			Changes: []manifest.Change{{File: "envs/staging/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", New: digest(1)}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := promoter.Body(tc.in)
+			path := filepath.Join("testdata", tc.name+".md")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("PR body (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_ = forge.StateOpen
+}

@@ -94,7 +94,10 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: --push %q: %v", errUsage, target, err)
 	}
-	opts := build.Options{ContextDir: dir, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when}
+	opts := build.Options{ContextDir: dir, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
+		// The rebuild shortcut trusts that a revision names its files:
+		// only true for a clean checkout of that very commit.
+		UncommittedContext: !head.clean || *revision != head.sha}
 	if isTerminal(stderr) {
 		opts.Progress = func(p build.Progress) {
 			fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
@@ -120,6 +123,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type headInfo struct {
 	sha, origin string
 	when        time.Time
+	clean       bool
 }
 
 func gitHead(dir string) headInfo {
@@ -138,6 +142,11 @@ func gitHead(dir string) headInfo {
 	}
 	if r, err := repo.Remote("origin"); err == nil && len(r.Config().URLs) > 0 {
 		h.origin = r.Config().URLs[0]
+	}
+	if wt, err := repo.Worktree(); err == nil {
+		if st, err := wt.Status(); err == nil {
+			h.clean = st.IsClean()
+		}
 	}
 	return h
 }

@@ -15,9 +15,9 @@
 // commit time as mtime, uid and gid 0 (or the numeric --chown), no user or
 // group names, no extended attributes, and normalised modes: 0755 for
 // directories and for files with any execute bit, 0644 for other files, unless
-// --chmod says otherwise. Layers are gzip-compressed at gzip.BestSpeed.
-// Because gzip output is only stable for one Go toolchain, reproducibility
-// holds per pinned toolchain.
+// --chmod says otherwise. Layers are gzip-compressed at BestSpeed with
+// klauspost/compress; because compressed output is only stable for one
+// version of the compressor, reproducibility holds per pinned go.mod.
 //
 // The build context is opened with os.Root: no COPY source, wildcard match or
 // copied directory can leave it. Symlinks are stored as symlinks, never
@@ -29,10 +29,16 @@
 // local archive is refused (Conveyor never unpacks archives: use COPY to copy
 // it as is); any other ADD behaves as COPY.
 //
-// Files are streamed: a layer is written twice, once to compute its digests
-// (so that an image already in the registry is detected before anything is
-// uploaded) and once while uploading, and memory does not grow with the size
-// of the context.
+// Files are streamed: each layer is read from the context once, tarred,
+// hashed and compressed while it is uploaded, and memory does not grow with
+// the size of the context.
+//
+// Rebuilds write nothing: every manifest and index carries
+// AnnotationBuildKey, a hash of the recipe, the base digest, the platform
+// selection and the provenance. When the commit's tag already holds an image
+// with the same key, Build returns it without reading the context, trusting
+// that a revision fixes its context (Options.UncommittedContext turns this
+// off for a worktree with changes).
 //
 // Multi-stage Dockerfiles are supported as far as a runtime-less build
 // allows: a stage can COPY --from an earlier stage the files that stage

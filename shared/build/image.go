@@ -161,7 +161,6 @@ func asOCILayer(l v1.Layer, base string) (v1.Layer, error) {
 type imageStep struct {
 	step  Step
 	layer *layer
-	n     int // the layer's 1-based position among the recipe's layers
 }
 
 // assemble appends the recipe's layers to one platform of the base and
@@ -187,8 +186,12 @@ func assemble(bi baseImage, baseRef string, steps []imageStep, meta imageMeta) (
 		h := v1.History{Created: created, CreatedBy: st.Text, Comment: "conveyor", EmptyLayer: s.layer == nil}
 		switch st.Instruction {
 		case Copy, Add:
+			diffID, err := s.layer.DiffID()
+			if err != nil {
+				return nil, fmt.Errorf("assembling %s: %w", st.Text, err)
+			}
 			layers = append(layers, s.layer)
-			cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, s.layer.diffID)
+			cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, diffID)
 		case Env:
 			for _, kv := range st.Pairs {
 				cfg.Config.Env = setEnv(cfg.Config.Env, kv.Key, kv.Value)
@@ -239,7 +242,7 @@ func assemble(bi baseImage, baseRef string, steps []imageStep, meta imageMeta) (
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return nil, fmt.Errorf("writing config: %w", err)
 	}
-	return mutate.Annotations(img, meta.annotations()).(v1.Image), nil
+	return mutate.Annotations(img, meta.manifestAnnotations()).(v1.Image), nil
 }
 
 func setEnv(env []string, key, value string) []string {
@@ -263,8 +266,19 @@ func setLabel(c *v1.Config, key, value string) {
 type imageMeta struct {
 	source, revision string
 	created          time.Time
+	key              string // see buildKey
 }
 
+// manifestAnnotations are the provenance plus the build key. The key stays
+// out of the config's labels: it describes how Conveyor built the image, not
+// the image.
+func (m imageMeta) manifestAnnotations() map[string]string {
+	a := m.annotations()
+	a[AnnotationBuildKey] = m.key
+	return a
+}
+
+// annotations are the provenance, for manifests and as config labels.
 func (m imageMeta) annotations() map[string]string {
 	a := map[string]string{
 		AnnotationRevision: m.revision,
@@ -283,7 +297,7 @@ func makeIndex(images []v1.Image, platforms []v1.Platform, meta imageMeta) v1.Im
 		p := platforms[i]
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
 	}
-	return mutate.Annotations(idx, meta.annotations()).(v1.ImageIndex)
+	return mutate.Annotations(idx, meta.manifestAnnotations()).(v1.ImageIndex)
 }
 
 // stageRef finds the stage a COPY --from names: a name or an index.

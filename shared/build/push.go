@@ -36,18 +36,23 @@ type Options struct {
 	NameOptions []name.Option
 	// RemoteOptions are added after the context and the keychain (a transport, a retry policy…).
 	RemoteOptions []remote.Option
-	// Progress, when set, is called as layers are digested and uploaded;
-	// calls are serialised.
+	// Progress, when set, is called as layers are uploaded; calls are
+	// serialised.
 	Progress func(Progress)
+	// UncommittedContext says the context may differ from Revision's tree
+	// (a local worktree with changes). Build then always reads the context,
+	// instead of trusting an image the tag holds from the same recipe and
+	// revision; the registry still skips a digest it already has.
+	UncommittedContext bool
 }
 
 // Progress reports one layer's advance.
 type Progress struct {
-	Phase  string // "digesting" (reading the context) or "uploading"
+	Phase  string // "uploading": the context is read, compressed and uploaded in one pass
 	Layer  int    // 1-based
 	Layers int
-	Bytes  int64 // compressed bytes done
-	Total  int64 // compressed size of the layer
+	Bytes  int64 // bytes of file content read so far
+	Total  int64 // bytes of file content the layer holds
 }
 
 // Result describes the pushed (or already present) image.
@@ -59,7 +64,7 @@ type Result struct {
 	Platforms []string // "linux/amd64", …
 	Layers    int      // layers the recipe added
 	Size      int64    // bytes of every manifest, config and layer the image references
-	Pushed    bool     // false when the registry already had this digest
+	Pushed    bool     // false when the registry already had this image
 }
 
 func (o *Options) validate() error {
@@ -87,9 +92,15 @@ func (o *Options) validate() error {
 
 // Build builds the recipe from the context and pushes the image by digest
 // and as tag sha-<first 12 hex of the revision>; it never writes latest.
-// When the registry already holds the image's digest, nothing is uploaded
-// (Result.Pushed is false). Nothing is pushed when the recipe or the context
-// is invalid; IsPermanent tells such errors from transient ones.
+//
+// When that tag already holds an image built from the same inputs (its
+// AnnotationBuildKey matches), Build returns it without reading the context
+// or writing anything (Result.Pushed is false). Otherwise each layer is read
+// from the context once, compressed and uploaded as it is read, and the
+// manifest is written last; when the registry turns out to hold the
+// resulting digest already, only the tag is restored (Result.Pushed is
+// false). Nothing is written when the recipe is invalid or the context fails
+// to plan; IsPermanent tells such errors from transient ones.
 func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -123,32 +134,57 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if meta.key, err = buildKey(o.Recipe, base.ref, platform, meta); err != nil {
+		return nil, err
+	}
+	if !o.UncommittedContext {
+		desc, err := findBuilt(tag, meta.key, ropts)
+		if err != nil {
+			return nil, err
+		}
+		if desc != nil {
+			return describeBuilt(desc, base, stage, o.Repository, tag)
+		}
+	}
 
-	// Relative destinations and variables depend on the base's WORKDIR and
-	// environment, which platforms could disagree on: plan once per distinct
-	// pair.
+	// Plan every platform before uploading anything, so that an invalid
+	// recipe or context writes nothing. Relative destinations and variables
+	// depend on the base's WORKDIR and environment, which platforms could
+	// disagree on: plan once per distinct pair, and platforms that agree
+	// share the same layers, uploaded once.
 	pl := newPlanner(o.Recipe, bctx)
-	stepsByWorkdir := map[string][]imageStep{}
-	var images []v1.Image
-	var platforms []v1.Platform
-	for _, bi := range base.images {
+	byEnv := map[string][]imageStep{}
+	var distinct [][]imageStep
+	perImage := make([][]imageStep, len(base.images))
+	for i, bi := range base.images {
 		wd, env := bi.config.Config.WorkingDir, bi.config.Config.Env
 		key := wd + "\x00" + strings.Join(env, "\x00")
-		steps, ok := stepsByWorkdir[key]
+		steps, ok := byEnv[key]
 		if !ok {
-			if steps, err = digestLayers(ctx, pl, final, wd, env, meta.created, report); err != nil {
+			if steps, err = planLayers(pl, final, wd, env, meta.created); err != nil {
 				return nil, err
 			}
-			stepsByWorkdir[key] = steps
+			byEnv[key] = steps
+			distinct = append(distinct, steps)
 		}
-		img, err := assemble(bi, base.ref, steps, meta)
+		perImage[i] = steps
+	}
+	for _, steps := range distinct {
+		if err := uploadLayers(ctx, o.Repository, steps, report, ropts); err != nil {
+			return nil, err
+		}
+	}
+
+	var images []v1.Image
+	var platforms []v1.Platform
+	for i, bi := range base.images {
+		img, err := assemble(bi, base.ref, perImage[i], meta)
 		if err != nil {
 			return nil, err
 		}
 		images = append(images, img)
 		platforms = append(platforms, bi.platform)
 	}
-
 	var taggable remote.Taggable = images[0]
 	if base.index {
 		taggable = makeIndex(images, platforms, meta)
@@ -157,7 +193,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Layers = countLayers(stepsByWorkdir)
+	res.Layers = len(countedLayers(perImage[0]))
 
 	digestRef := o.Repository.Digest(res.Digest.String())
 	exists, err := manifestExists(digestRef, ropts)
@@ -165,7 +201,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if exists {
-		// Already built: at most restore the tag, a manifest PUT without blobs.
+		// Built before (the tag was moved or deleted since): at most restore
+		// the tag, a manifest PUT without blobs.
 		if d, err := remote.Head(tag, ropts...); err == nil && d.Digest == res.Digest {
 			return res, nil
 		}
@@ -178,63 +215,56 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pushing %s: %w", digestRef, err)
 	}
-	for _, steps := range stepsByWorkdir {
-		for _, s := range steps {
-			if s.layer != nil {
-				n, total, l := s.n, len(countedLayers(steps)), s.layer
-				l.uploaded = func(b int64) {
-					report(Progress{Phase: "uploading", Layer: n, Layers: total, Bytes: b, Total: l.size})
-				}
-			}
-		}
-	}
+	// Writing to the tag writes the manifest once: it is then reachable by
+	// digest too. The new layers are found by their HEAD check.
 	if idx, ok := taggable.(v1.ImageIndex); ok {
-		err = remote.WriteIndex(digestRef, idx, ropts...)
+		err = remote.WriteIndex(tag, idx, ropts...)
 	} else {
-		err = remote.Write(digestRef, images[0], ropts...)
+		err = remote.Write(tag, images[0], ropts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pushing %s: %w", digestRef, err)
-	}
-	if err := remote.Tag(tag, taggable, ropts...); err != nil {
-		return nil, fmt.Errorf("tagging %s: %w", tag, err)
 	}
 	res.Pushed = true
 	return res, nil
 }
 
-// digestLayers plans the final stage and computes each layer's digests,
-// reading the context once.
-func digestLayers(ctx context.Context, pl *planner, stage int, workdir string, env []string, mtime time.Time, report func(Progress)) ([]imageStep, error) {
+// planLayers plans the final stage: the entries of each layer, from
+// metadata only. Nothing is read until the layers are uploaded.
+func planLayers(pl *planner, stage int, workdir string, env []string, mtime time.Time) ([]imageStep, error) {
 	planned, err := pl.plan(stage, workdir, env)
 	if err != nil {
 		return nil, err
 	}
-	total := 0
-	for _, ps := range planned {
-		if ps.step.Instruction == Copy || ps.step.Instruction == Add {
-			total++
-		}
-	}
 	var steps []imageStep
-	n := 0
 	for _, ps := range planned {
 		is := imageStep{step: ps.step}
 		if ps.step.Instruction == Copy || ps.step.Instruction == Add {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("building layer %d: %w", n+1, err)
-			}
-			n++
-			l, err := newLayer(pl.ctx, ps.entries, mtime)
-			if err != nil {
-				return nil, pl.locate(ps.step, err)
-			}
-			report(Progress{Phase: "digesting", Layer: n, Layers: total, Bytes: l.size, Total: l.size})
-			is.layer, is.n = l, n
+			is.layer = newLayer(pl.ctx, ps.entries, mtime)
 		}
 		steps = append(steps, is)
 	}
 	return steps, nil
+}
+
+// uploadLayers streams each layer of steps to repo: the context is read,
+// tarred, hashed and compressed as it is sent, once.
+func uploadLayers(ctx context.Context, repo name.Repository, steps []imageStep, report func(Progress), ropts []remote.Option) error {
+	layers := countedLayers(steps)
+	for i, l := range layers {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("uploading layer %d: %w", i+1, err)
+		}
+		n, total := i+1, len(layers)
+		l.progress = func(read int64) {
+			report(Progress{Phase: "uploading", Layer: n, Layers: total, Bytes: read, Total: l.total})
+		}
+		if err := remote.WriteLayer(repo, l, ropts...); err != nil {
+			return fmt.Errorf("uploading layer %d to %s: %w", n, repo, err)
+		}
+		report(Progress{Phase: "uploading", Layer: n, Layers: total, Bytes: l.total, Total: l.total})
+	}
+	return nil
 }
 
 func countedLayers(steps []imageStep) []*layer {
@@ -245,13 +275,6 @@ func countedLayers(steps []imageStep) []*layer {
 		}
 	}
 	return ls
-}
-
-func countLayers(m map[string][]imageStep) int {
-	for _, steps := range m {
-		return len(countedLayers(steps))
-	}
-	return 0
 }
 
 func manifestExists(ref name.Digest, ropts []remote.Option) (bool, error) {

@@ -154,8 +154,10 @@ func TestBuildRebuildPushesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.Pushed || second.Digest != first.Digest {
-		t.Errorf("rebuild: Pushed=%v digest %s, want false and %s", second.Pushed, second.Digest, first.Digest)
+	want := *first
+	want.Pushed = false
+	if diff := cmp.Diff(&want, second); diff != "" {
+		t.Errorf("rebuild result mismatch (-want +got):\n%s", diff)
 	}
 	if n := reg.writes.Load() - writes; n != 0 {
 		t.Errorf("rebuild made %d write requests, want 0", n)

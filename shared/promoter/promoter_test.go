@@ -276,3 +276,41 @@ func TestBodyGolden(t *testing.T) {
 	}
 	_ = forge.StateOpen
 }
+
+// TestFreezeWindowDefers: inside a freeze the promotion waits (a transient
+// error carrying the time left, so the queue redelivers it when the window
+// closes) and proceeds after it.
+func TestFreezeWindowDefers(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	cfg := *f.cfg
+	cfg.Apps = append([]config.App(nil), f.cfg.Apps...)
+	envs := append([]config.Environment(nil), cfg.Apps[0].Environments...)
+	envs[0].Freeze = []config.Freeze{{Cron: "0 12 * * *", Duration: time.Hour, Timezone: "UTC"}}
+	cfg.Apps[0].Environments = envs
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f.p.Config = func(context.Context) (*config.Config, error) { return &cfg, nil }
+	now := time.Date(2026, 11, 29, 12, 30, 0, 0, time.UTC)
+	f.p.Now = func() time.Time { return now }
+
+	out, err := f.p.Promote(ctx, promotion(1, now.Add(-time.Hour)))
+	if !errors.Is(err, promoter.ErrFrozen) || retry.IsPermanent(err) {
+		t.Fatalf("inside the freeze: %v, want a transient ErrFrozen", err)
+	}
+	if wait, ok := retry.RetryAfter(err); !ok || wait != 30*time.Minute {
+		t.Fatalf("retry after %v (%v), want the 30 minutes left", wait, ok)
+	}
+	if out.Action != promoter.Deferred {
+		t.Fatalf("action %s, want deferred", out.Action)
+	}
+	if prs, _ := f.forge.List(ctx, ""); len(prs) != 0 {
+		t.Fatal("a PR was opened during the freeze")
+	}
+	now = now.Add(31 * time.Minute)
+	out, err = f.p.Promote(ctx, promotion(1, now.Add(-2*time.Hour)))
+	if err != nil || out.Action != promoter.Opened {
+		t.Fatalf("after the freeze: %v %v, want opened", out, err)
+	}
+}

@@ -78,8 +78,25 @@ func TestContract(t *testing.T) {
 	t.Logf("contract suite on fauxqs took %v", time.Since(began).Round(time.Millisecond))
 }
 
-func TestFIFOWithoutDedupeIDSendsEachMessage(t *testing.T) {
-	e := start(t)
+// TestAdapter checks what the contract does not, on one fauxqs.
+func TestAdapter(t *testing.T) {
+	e := env{sqs: emulator.StartSQS(t)}
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, env)
+	}{
+		{"FIFOWithoutDedupeIDSendsEachMessage", testFIFOWithoutDedupeIDSendsEachMessage},
+		{"MessageFields", testMessageFields},
+		{"SendRejects", testSendRejects},
+		{"Batches", testBatches},
+		{"DeadLetterFIFOKeepsGroupAndIdentity", testDeadLetterFIFOKeepsGroupAndIdentity},
+		{"FailWithoutReasonsStillRetries", testFailWithoutReasonsStillRetries},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
+	}
+}
+
+func testFIFOWithoutDedupeIDSendsEachMessage(t *testing.T, e env) {
 	q, _ := e.queues(t, true, 5)
 	ctx := context.Background()
 	a := send(t, q, queue.SendInput{Body: []byte("same"), GroupID: "g"})
@@ -101,8 +118,7 @@ func TestFIFOWithoutDedupeIDSendsEachMessage(t *testing.T) {
 	}
 }
 
-func TestMessageFields(t *testing.T) {
-	e := start(t)
+func testMessageFields(t *testing.T, e env) {
 	q, _ := e.queues(t, false, 5)
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
@@ -137,8 +153,7 @@ func TestMessageFields(t *testing.T) {
 	}
 }
 
-func TestSendRejects(t *testing.T) {
-	e := start(t)
+func testSendRejects(t *testing.T, e env) {
 	std, _ := e.queues(t, false, 5)
 	fifo, _ := e.queues(t, true, 5)
 	ctx := context.Background()
@@ -170,8 +185,7 @@ func TestSendRejects(t *testing.T) {
 	}
 }
 
-func TestBatches(t *testing.T) {
-	e := start(t)
+func testBatches(t *testing.T, e env) {
 	q, _ := e.queues(t, false, 5)
 	ctx := context.Background()
 	in := make([]queue.SendInput, 23)
@@ -212,8 +226,7 @@ func TestBatches(t *testing.T) {
 	}
 }
 
-func TestDeadLetterFIFOKeepsGroupAndIdentity(t *testing.T) {
-	e := start(t)
+func testDeadLetterFIFOKeepsGroupAndIdentity(t *testing.T, e env) {
 	q, dlq := e.queues(t, true, 5)
 	ctx := context.Background()
 	id := send(t, q, queue.SendInput{Body: []byte("bad"), GroupID: "web/prod", DedupeID: "web/prod/sha256:bb",
@@ -240,8 +253,7 @@ func TestDeadLetterFIFOKeepsGroupAndIdentity(t *testing.T) {
 	}
 }
 
-func TestFailWithoutReasonsStillRetries(t *testing.T) {
-	e := start(t)
+func testFailWithoutReasonsStillRetries(t *testing.T, e env) {
 	q, _ := e.queues(t, false, 5)
 	ctx := context.Background()
 	send(t, q, queue.SendInput{Body: []byte("x")})

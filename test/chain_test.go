@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
@@ -58,13 +57,7 @@ func newChain(t *testing.T) *chain {
 	if err := c.gitops.AcceptPushes(); err != nil {
 		t.Fatal(err)
 	}
-	source := func(ctx context.Context) (*config.Config, error) {
-		data, _, err := gitops.ReadFile(ctx, c.gitops.Dir, "main", "conveyor.yaml", nil)
-		if err != nil {
-			return nil, err
-		}
-		return config.Parse("conveyor.yaml", data)
-	}
+	source := local.PipelineSource(c.gitops.Dir, "main")
 	if c.g, err = rt.OpenGitOps(ctx, c.gitops.Dir, source); err != nil {
 		t.Fatal(err)
 	}

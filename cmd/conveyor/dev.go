@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
-	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 )
@@ -148,20 +147,13 @@ func secretValue(file, env string) (string, error) {
 // configLoader returns how the pipeline's conveyor.yaml is read: from a file
 // during development, otherwise from the GitOps repository's branch tip.
 func configLoader(repo, branch, file string) func(context.Context) (*config.Config, error) {
+	fromRepo := local.PipelineSource(repo, branch)
 	return func(ctx context.Context) (*config.Config, error) {
 		switch {
 		case file != "":
 			return config.Load(file)
 		case repo != "":
-			data, commit, err := gitops.ReadFile(ctx, repo, branch, "conveyor.yaml", nil)
-			if err != nil {
-				return nil, err
-			}
-			cfg, err := config.Parse("conveyor.yaml", data)
-			if err != nil {
-				return nil, fmt.Errorf("conveyor.yaml at %.12s: %w", commit, err)
-			}
-			return cfg, nil
+			return fromRepo(ctx)
 		}
 		return nil, fmt.Errorf("no pipeline: start with --gitops REPO or --config FILE")
 	}

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -98,13 +97,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		return nil, err
 	}
 	image := regAddr.String() + "/demo/web"
-	pipeline := func(ctx context.Context) (*config.Config, error) {
-		data, _, err := gitops.ReadFile(ctx, res.GitOpsRepo, "main", "conveyor.yaml", nil)
-		if err != nil {
-			return nil, err
-		}
-		return config.Parse("conveyor.yaml", data)
-	}
+	pipeline := local.PipelineSource(res.GitOpsRepo, "main")
 	fns := opts.Functions
 	if opts.All {
 		fns = local.FunctionNames()

@@ -41,6 +41,7 @@ func (r *Repo) Commit(files map[string]string, message string, when time.Time) (
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
+	added := 0
 	for _, p := range paths {
 		full := filepath.Join(r.Dir, filepath.FromSlash(p))
 		if files[p] == "" {
@@ -55,8 +56,13 @@ func (r *Repo) Commit(files map[string]string, message string, when time.Time) (
 		if err := os.WriteFile(full, []byte(files[p]), 0o644); err != nil {
 			return nil, err
 		}
-		if _, err := wt.Add(p); err != nil {
-			return nil, fmt.Errorf("adding %s: %w", p, err)
+		added++
+	}
+	// One pass over the worktree: adding files one by one rescans it
+	// each time, which is quadratic for a thousand-app repository.
+	if added > 0 {
+		if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+			return nil, fmt.Errorf("adding files: %w", err)
 		}
 	}
 	sig := &object.Signature{Name: "Demo Developer", Email: "dev@demo.example", When: when}

@@ -1,0 +1,380 @@
+package awsenv
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment variables read by Load. Queue URLs are per queue:
+// CONVEYOR_<QUEUE>_QUEUE_URL and CONVEYOR_<QUEUE>_DLQ_URL (see QueueVar).
+const (
+	VarEndpoint          = "CONVEYOR_AWS_ENDPOINT"
+	VarTable             = "CONVEYOR_TABLE"
+	VarWebhookSecret     = "CONVEYOR_GITHUB_WEBHOOK_SECRET"
+	VarRegistryToken     = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
+	VarMaxBody           = "CONVEYOR_MAX_BODY"
+	VarSecretsTTL        = "CONVEYOR_SECRETS_TTL"
+	VarGitOpsRepo        = "CONVEYOR_GITOPS_REPO"
+	VarGitOpsBranch      = "CONVEYOR_GITOPS_BRANCH"
+	VarConfigTTL         = "CONVEYOR_CONFIG_TTL"
+	VarGitHubAPI         = "CONVEYOR_GITHUB_API_URL"
+	VarGitHubRepository  = "CONVEYOR_GITHUB_REPOSITORY"
+	VarGitHubAppID       = "CONVEYOR_GITHUB_APP_ID"
+	VarGitHubInstallID   = "CONVEYOR_GITHUB_INSTALLATION_ID"
+	VarGitHubAppKey      = "CONVEYOR_GITHUB_APP_KEY"
+	VarGitHubToken       = "CONVEYOR_GITHUB_TOKEN"
+	arnSuffix            = "_ARN"
+	defaultGitOpsBranch  = "main"
+	defaultConfigTTL     = 30 * time.Second
+	defaultSecretsTTL    = 15 * time.Minute
+	defaultGitHubAPI     = "https://api.github.com/"
+	defaultWebhookLimit  = 1 << 20
+	maxWebhookBodyLambda = 6 << 20 // a synchronous invoke carries at most 6 MB
+)
+
+// QueueVar returns the variable holding a queue's URL, or its dead-letter
+// queue's URL when dlq is set: QueueVar("builds", false) is
+// CONVEYOR_BUILDS_QUEUE_URL.
+func QueueVar(name string, dlq bool) string {
+	kind := "QUEUE"
+	if dlq {
+		kind = "DLQ"
+	}
+	return "CONVEYOR_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_" + kind + "_URL"
+}
+
+// Config is a function's configuration. Load fills only the parts the
+// function asks for; the rest stay zero.
+type Config struct {
+	// Endpoint replaces every AWS service endpoint when set (emulators,
+	// LocalStack); empty in production.
+	Endpoint string
+	// Table is the DynamoDB state table.
+	Table string
+	// Queues are the queues the function uses, by name (queue.Builds…).
+	Queues map[string]QueueURLs
+	// WebhookSecret verifies GitHub's X-Hub-Signature-256.
+	WebhookSecret Secret
+	// RegistryToken is the bearer token registries present.
+	RegistryToken Secret
+	// MaxBody bounds a webhook body.
+	MaxBody int64
+	// SecretsTTL is how long a fetched secret is reused (default 15 min).
+	SecretsTTL time.Duration
+	GitOps     GitOpsConfig
+	GitHub     GitHubConfig
+}
+
+// QueueURLs locate one queue and, for a consumer, its dead-letter queue.
+type QueueURLs struct {
+	URL        string
+	DeadLetter string
+}
+
+// GitOpsConfig locates the GitOps repository that holds conveyor.yaml.
+type GitOpsConfig struct {
+	// Repo is an https URL in production (a local path in tests).
+	Repo string
+	// Branch holds conveyor.yaml (default "main").
+	Branch string
+	// ConfigTTL is how long a parsed conveyor.yaml is reused (default 30 s).
+	ConfigTTL time.Duration
+}
+
+// GitHubConfig is how the function authenticates to GitHub: as a GitHub
+// App installation, or (local runs and tests only) with a plain token.
+type GitHubConfig struct {
+	// API is the REST API base URL, ending in "/" (default
+	// https://api.github.com/; https://HOST/api/v3/ for GitHub Enterprise).
+	API            string
+	AppID          int64
+	InstallationID int64
+	AppKey         Secret
+	// Token is a plain token used instead of the App (not for production).
+	Token Secret
+	// Owner and Repo name the GitOps repository on GitHub, from
+	// CONVEYOR_GITHUB_REPOSITORY or the GitOps repository's URL.
+	Owner, Repo string
+}
+
+// App reports whether GitHub App authentication is configured.
+func (g GitHubConfig) App() bool { return g.AppID != 0 }
+
+// Configured reports whether any GitHub authentication is configured.
+func (g GitHubConfig) Configured() bool { return g.App() || g.Token.Set() }
+
+// Need adds the variables one concern requires to Load.
+type Need func(r *reader, c *Config)
+
+// Load reads the configuration the needs describe through lookup (usually
+// os.LookupEnv). Its error names every missing or invalid variable at once.
+func Load(lookup func(string) (string, bool), needs ...Need) (Config, error) {
+	r := &reader{lookup: lookup}
+	c := Config{Queues: map[string]QueueURLs{}}
+	c.Endpoint = r.url(VarEndpoint, false)
+	c.SecretsTTL = r.duration(VarSecretsTTL, defaultSecretsTTL)
+	for _, n := range needs {
+		n(r, &c)
+	}
+	if err := r.err(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// FromEnv is Load over the process environment.
+func FromEnv(needs ...Need) (Config, error) { return Load(os.LookupEnv, needs...) }
+
+// Table needs the DynamoDB table (CONVEYOR_TABLE).
+func Table(r *reader, c *Config) {
+	c.Table = r.required(VarTable)
+	if c.Table != "" && len(c.Table) < 3 {
+		r.invalid(VarTable, "a table name has at least 3 characters")
+	}
+}
+
+// Sender needs the URL of a queue the function sends to.
+func Sender(name string) Need {
+	return func(r *reader, c *Config) {
+		u := c.Queues[name]
+		u.URL = r.url(QueueVar(name, false), true)
+		c.Queues[name] = u
+	}
+}
+
+// Consumer needs the URLs of the queue the function consumes and of its
+// dead-letter queue, where permanent failures are moved.
+func Consumer(name string) Need {
+	return func(r *reader, c *Config) {
+		Sender(name)(r, c)
+		u := c.Queues[name]
+		u.DeadLetter = r.url(QueueVar(name, true), true)
+		c.Queues[name] = u
+	}
+}
+
+// Webhook needs the webhook secret and registry token, each by ARN or as
+// a plain value, and accepts CONVEYOR_MAX_BODY.
+func Webhook(r *reader, c *Config) {
+	c.WebhookSecret = r.secret(VarWebhookSecret, true)
+	c.RegistryToken = r.secret(VarRegistryToken, true)
+	c.MaxBody = r.int(VarMaxBody, defaultWebhookLimit)
+	if c.MaxBody <= 0 || c.MaxBody > maxWebhookBodyLambda {
+		r.invalid(VarMaxBody, fmt.Sprintf("must be between 1 and %d bytes", maxWebhookBodyLambda))
+	}
+}
+
+// GitOps needs the GitOps repository, and accepts its branch, the config
+// cache's TTL and GitHub credentials (optional here: a public repository
+// needs none).
+func GitOps(r *reader, c *Config) {
+	c.GitOps.Repo = r.required(VarGitOpsRepo)
+	c.GitOps.Branch = r.optional(VarGitOpsBranch, defaultGitOpsBranch)
+	c.GitOps.ConfigTTL = r.duration(VarConfigTTL, defaultConfigTTL)
+	c.GitHub = r.github(c.GitOps.Repo, false)
+}
+
+// GitHub needs the GitOps repository and GitHub credentials, for functions
+// that open or merge pull requests.
+func GitHub(r *reader, c *Config) {
+	GitOps(r, c)
+	c.GitHub = r.github(c.GitOps.Repo, true)
+}
+
+// reader collects problems while reading variables.
+type reader struct {
+	lookup   func(string) (string, bool)
+	problems map[string]string
+}
+
+// ConfigError lists every variable that is missing or invalid.
+type ConfigError struct {
+	// Problems maps a variable to what is wrong with it.
+	Problems map[string]string
+}
+
+func (e *ConfigError) Error() string {
+	names := make([]string, 0, len(e.Problems))
+	for n := range e.Problems {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + " " + e.Problems[n]
+	}
+	return "loading configuration: " + strings.Join(parts, "; ")
+}
+
+func (r *reader) err() error {
+	if len(r.problems) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: r.problems}
+}
+
+// invalid records a problem; the message never quotes a value, which may
+// be a secret.
+func (r *reader) invalid(name, problem string) {
+	if r.problems == nil {
+		r.problems = map[string]string{}
+	}
+	if _, ok := r.problems[name]; !ok {
+		r.problems[name] = problem
+	}
+}
+
+func (r *reader) get(name string) string {
+	v, _ := r.lookup(name)
+	return strings.TrimSpace(v)
+}
+
+func (r *reader) required(name string) string {
+	v := r.get(name)
+	if v == "" {
+		r.invalid(name, "is not set")
+	}
+	return v
+}
+
+func (r *reader) optional(name, def string) string {
+	if v := r.get(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) url(name string, required bool) string {
+	v := r.get(name)
+	if v == "" {
+		if required {
+			r.invalid(name, "is not set")
+		}
+		return ""
+	}
+	if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		r.invalid(name, "is not an absolute http(s) URL")
+	}
+	return v
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.invalid(name, "is not a non-negative duration such as 30s")
+		return def
+	}
+	return d
+}
+
+func (r *reader) int(name string, def int64) int64 {
+	v := r.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		r.invalid(name, "is not an integer")
+		return def
+	}
+	return n
+}
+
+// secret reads NAME_ARN or NAME: exactly one of them when required, at
+// most one otherwise.
+func (r *reader) secret(name string, required bool) Secret {
+	arn, plain := r.get(name+arnSuffix), r.get(name)
+	switch {
+	case arn != "" && plain != "":
+		r.invalid(name, "and "+name+arnSuffix+" are both set: keep one")
+	case arn != "":
+		if !strings.HasPrefix(arn, "arn:") {
+			r.invalid(name+arnSuffix, "is not an ARN")
+		}
+		return Secret{Name: name, ARN: arn}
+	case plain != "":
+		return Secret{Name: name, value: plain}
+	case required:
+		r.invalid(name+arnSuffix, "is not set (or "+name+" for local runs)")
+	}
+	return Secret{Name: name}
+}
+
+func (r *reader) github(repoURL string, required bool) GitHubConfig {
+	g := GitHubConfig{API: r.optional(VarGitHubAPI, defaultGitHubAPI)}
+	if r.get(VarGitHubAPI) != "" {
+		r.url(VarGitHubAPI, false)
+		if !strings.HasSuffix(g.API, "/") {
+			g.API += "/"
+		}
+	}
+	g.Token = r.secret(VarGitHubToken, false)
+	appID, install := r.get(VarGitHubAppID), r.get(VarGitHubInstallID)
+	key := r.secret(VarGitHubAppKey, false)
+	app := appID != "" || install != "" || key.Set()
+	switch {
+	case app && g.Token.Set():
+		r.invalid(VarGitHubToken, "and "+VarGitHubAppID+" are both set: use the GitHub App or the token")
+	case app:
+		g.AppID = r.positive(VarGitHubAppID)
+		g.InstallationID = r.positive(VarGitHubInstallID)
+		g.AppKey = r.secret(VarGitHubAppKey, true)
+	case required && !g.Token.Set():
+		r.invalid(VarGitHubAppID, "is not set: GitHub App credentials ("+VarGitHubAppID+", "+VarGitHubInstallID+", "+
+			VarGitHubAppKey+arnSuffix+") are needed to open pull requests")
+	}
+	if !required {
+		return g
+	}
+	slug := r.get(VarGitHubRepository)
+	if slug == "" {
+		slug = repoSlug(repoURL)
+	}
+	owner, name, ok := strings.Cut(slug, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		if r.get(VarGitHubRepository) != "" {
+			r.invalid(VarGitHubRepository, "is not OWNER/REPO")
+		} else if repoURL != "" {
+			r.invalid(VarGitHubRepository, "is not set and "+VarGitOpsRepo+" is not an https://HOST/OWNER/REPO URL")
+		}
+	}
+	g.Owner, g.Repo = owner, name
+	return g
+}
+
+func (r *reader) positive(name string) int64 {
+	v := r.get(name)
+	if v == "" {
+		r.invalid(name, "is not set")
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		r.invalid(name, "is not a positive integer")
+		return 0
+	}
+	return n
+}
+
+// repoSlug returns OWNER/REPO from https://HOST/OWNER/REPO(.git), or "".
+func repoSlug(repoURL string) string {
+	u, err := url.Parse(repoURL)
+	if err != nil || u.Scheme != "https" {
+		return ""
+	}
+	return strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+}
+
+// ErrNotConfigured means an optional part of the configuration a caller
+// asked for is absent.
+var ErrNotConfigured = errors.New("not configured")

@@ -1,0 +1,105 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/demo"
+	"github.com/conveyor-gitops/conveyor/shared/local"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// BenchmarkReaction measures what polling tools take minutes for: from a
+// registry's push notification to the promotion pull request, on the local
+// runtime with a 1,000-app GitOps repository. Each iteration pushes one
+// image of a different app and waits for its PR; p50 and p95 are reported.
+func BenchmarkReaction(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	rt, err := local.Open(ctx, local.Options{DataDir: filepath.Join(dir, "data"), RegistryAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	reg, _ := rt.ListenRegistry()
+	host := reg.String()
+
+	const apps = 1000
+	repo, err := demo.InitRepo(filepath.Join(dir, "gitops"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := map[string]string{}
+	var cfg strings.Builder
+	cfg.WriteString("version: 1\napps:\n")
+	for i := 0; i < apps; i++ {
+		app := fmt.Sprintf("app-%04d", i)
+		fmt.Fprintf(&cfg, "  - name: %s\n    source: {repo: acme/%s}\n    image: %s/acme/%s\n    environments:\n      - {name: dev, path: apps/%s/dev, release: manual}\n", app, app, host, app, app)
+		files["apps/"+app+"/dev/kustomization.yaml"] = fmt.Sprintf("resources:\n  - deployment.yaml\nimages:\n  - name: %s/acme/%s\n", host, app)
+		files["apps/"+app+"/dev/deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s/acme/%s:bootstrap\n", app, app, host, app)
+	}
+	files["conveyor.yaml"] = cfg.String()
+	if _, err := repo.Commit(files, "1,000 apps", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		b.Fatal(err)
+	}
+	if err := repo.AcceptPushes(); err != nil {
+		b.Fatal(err)
+	}
+	source := local.PipelineSource(repo.Dir, "main")
+	g, err := rt.OpenGitOps(ctx, repo.Dir, source)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rt.RegisterAll([]string{"registry", "promote", "approval"}, source, g, rt.Logger()); err != nil {
+		b.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		app := fmt.Sprintf("app-%04d", (i*37)%apps)
+		img, _ := random.Image(256, 1)
+		img = mutate.Annotations(img, map[string]string{"org.opencontainers.image.revision": fmt.Sprintf("%040d", i),
+			"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339)}).(v1.Image)
+		ref, _ := name.ParseReference(fmt.Sprintf("%s/acme/%s:sha-%012d", host, app, i))
+		if err := remote.Write(ref, img); err != nil {
+			b.Fatal(err)
+		}
+		// remote.Write returns after the manifest PUT, whose notification
+		// the registry delivers before answering: the clock starts here.
+		start := time.Now()
+		branch := promoter.Branch(app, "dev")
+		for {
+			if _, err := g.Forge.FindOpen(ctx, branch); err == nil {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				b.Fatalf("no PR for %s after 30 s", app)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	b.ReportMetric(q(0.50).Seconds()*1000, "p50-ms")
+	b.ReportMetric(q(0.95).Seconds()*1000, "p95-ms")
+}

@@ -217,7 +217,7 @@ func TestReplayRedrive(t *testing.T) {
 
 	// A failure is reported, the rest still moves, and the exit is 1.
 	code, out, errs = conveyor(t, "replay", "redrive", "--data-dir", dir, "--kind", "push")
-	if code != 1 || !strings.Contains(out, "moved 1, skipped 0, failed 1") || !strings.Contains(errs, "failed: "+ids["huge"]) {
+	if code != 1 || !strings.Contains(out, "moved 1, skipped 0, failed 1") || !strings.Contains(errs, "failed: redriving "+ids["huge"]) {
 		t.Errorf("redrive with a failure: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	if diff := cmp.Diff(sorted(ids["api"], ids["huge"]), listIDs(t, dir)); diff != "" {

@@ -160,7 +160,15 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	edit := func(snap fs.FS) (map[string][]byte, error) {
 		out, ch, err := editTree(snap, env, target(app, env), ref)
 		changes = ch
-		return out, err
+		if err != nil || len(out) == 0 {
+			return out, err
+		}
+		if dir, ok := overlayDir(snap, env, out); ok {
+			if err := verifyRender(snap, out, dir, ref, env.KeepTag); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	}
 	var from *state.Release
 	if deployed != nil {

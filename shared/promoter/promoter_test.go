@@ -314,3 +314,66 @@ func TestFreezeWindowDefers(t *testing.T) {
 		t.Fatalf("after the freeze: %v %v, want opened", out, err)
 	}
 }
+
+// flakyForge fails the first pull request creation after the branch was
+// pushed: the crash window between the git push and the PR.
+type flakyForge struct {
+	forge.Forge
+	failed bool
+}
+
+func (f *flakyForge) Create(ctx context.Context, pr forge.NewPR) (*forge.PR, error) {
+	if !f.failed {
+		f.failed = true
+		return nil, errors.New("connection reset by peer")
+	}
+	return f.Forge.Create(ctx, pr)
+}
+
+// TestCrashBetweenPushAndPR: the retry after a failure between the branch
+// push and the PR finishes the promotion with one branch commit and one PR.
+func TestCrashBetweenPushAndPR(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	f.p.Forge = &flakyForge{Forge: f.forge}
+	in := promotion(1, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+	if _, err := f.p.Promote(ctx, in); err == nil || retry.IsPermanent(err) {
+		t.Fatalf("first attempt: %v, want a transient error", err)
+	}
+	head1, _, err := gitops.ReadFile(ctx, f.repo.Dir, promoter.Branch("web", "dev"), "envs/dev/kustomization.yaml", nil)
+	if err != nil || !strings.Contains(string(head1), digest(1)) {
+		t.Fatalf("the branch was not pushed before the failure: %v", err)
+	}
+	out, err := f.p.Promote(ctx, in)
+	if err != nil || out.Action != promoter.Opened {
+		t.Fatalf("retry: %v %v, want opened", out, err)
+	}
+	g, _ := gitops.New(f.repo.Dir, "main", nil, object.Signature{Name: "x", Email: "x@x"})
+	tip, _ := g.BranchHead(ctx, promoter.Branch("web", "dev"))
+	if tip != out.PR.HeadSHA {
+		t.Fatalf("PR head %s, branch tip %s", out.PR.HeadSHA, tip)
+	}
+	prs, _ := f.forge.List(ctx, "")
+	rels, _ := f.store.ListReleases(ctx, state.ReleaseFilter{})
+	if len(prs) != 1 || len(rels) != 1 {
+		t.Fatalf("%d PRs and %d releases after the retry, want 1 and 1", len(prs), len(rels))
+	}
+}
+
+// TestRenderCheck: an overlay whose images: entry names no container's
+// image would merge and deploy nothing; the kustomize render refuses it.
+func TestRenderCheck(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	base := strings.Replace(demo.GitOpsFiles("/src/web", image)["base/deployment.yaml"], image+":bootstrap", "docker.io/library/nginx:1.27", 1)
+	if _, err := f.repo.Commit(map[string]string{"base/deployment.yaml": base}, "switch to nginx", time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.p.Promote(ctx, promotion(1, time.Now()))
+	if err == nil || !retry.IsPermanent(err) || !strings.Contains(err.Error(), "no workload uses") {
+		t.Fatalf("Promote = %v, want a permanent render error", err)
+	}
+	if prs, _ := f.forge.List(ctx, ""); len(prs) != 0 {
+		t.Fatal("a PR was opened for an overlay that renders nothing")
+	}
+}

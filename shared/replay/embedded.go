@@ -39,7 +39,7 @@ func (e *Embedded) List(ctx context.Context, name string) ([]Record, error) {
 	for _, n := range names {
 		dead, err := e.b.DeadLetters(ctx, n)
 		if err != nil {
-			return nil, fmt.Errorf("listing dead letters: %w", err)
+			return nil, fmt.Errorf("reading the dead letters of %s: %w", n, err)
 		}
 		for _, d := range dead {
 			out = append(out, fromDead(d))

@@ -142,7 +142,8 @@ func Redrive(ctx context.Context, dead Dead, f Filter, opts Options) (Summary, e
 				s.Skipped++
 			default:
 				s.Failed++
-				s.Errors = append(s.Errors, fmt.Sprintf("%s: %v", r.ID, err))
+				// Dead implementations name the message in their errors.
+				s.Errors = append(s.Errors, err.Error())
 				keep = append(keep, r)
 			}
 			if opts.Progress != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
+	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
@@ -44,7 +45,10 @@ type Options struct {
 	// PollInterval bounds how long an idle mapping waits for messages sent
 	// by another process (in-process sends wake it at once).
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// Backoff spaces retries of failed messages (retry.DefaultBackoff when
+	// zero); tests of failure handling shorten it.
+	Backoff retry.Backoff
+	Logger  *slog.Logger
 }
 
 // Function is a queue consumer the runtime can run.
@@ -246,7 +250,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		}
 		m := &runtime.Mapping{
 			Function: fn.Name, Queue: q, FIFO: q.FIFO(), Handler: fn.Handler, BatchSize: fn.BatchSize,
-			Visibility: spec.Visibility, PollInterval: r.opts.PollInterval,
+			Visibility: spec.Visibility, PollInterval: r.opts.PollInterval, Backoff: r.opts.Backoff,
 			Wake:   func() <-chan struct{} { return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}

@@ -1,0 +1,386 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/demo"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/conveyor-gitops/conveyor/shared/local"
+	"github.com/conveyor-gitops/conveyor/shared/logging"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/replay"
+	"github.com/conveyor-gitops/conveyor/shared/retry"
+	"github.com/conveyor-gitops/conveyor/shared/webhook"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// fleet is the local pipeline for several apps, each with its own source
+// repository, promoted dev (auto) → staging (auto) → prod (manual).
+type fleet struct {
+	t       *testing.T
+	rt      *local.Runtime
+	g       *local.GitOps
+	gitops  *demo.Repo
+	apps    map[string]*demo.Repo
+	host    string
+	ingress string
+	logs    *bytes.Buffer
+}
+
+func newFleet(t *testing.T, names []string, wrap func(forge.Forge) forge.Forge) *fleet {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := &fleet{t: t, apps: map[string]*demo.Repo{}, logs: &bytes.Buffer{}}
+	var err error
+	f.rt, err = local.Open(ctx, local.Options{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
+		GitHubSecret: []byte(demo.Secret), PollInterval: 10 * time.Millisecond, Backoff: retry.Backoff{Base: 10 * time.Millisecond, Max: 40 * time.Millisecond},
+		Logger: slog.New(logging.Wrap(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := f.rt.ListenRegistry()
+	addr, _ := f.rt.Listen()
+	f.host, f.ingress = reg.String(), "http://"+addr.String()
+	files := map[string]string{}
+	var cfg strings.Builder
+	cfg.WriteString("version: 1\napps:\n")
+	for _, n := range names {
+		repo, err := demo.InitRepo(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.apps[n] = repo
+		img := f.host + "/demo/" + n
+		fmt.Fprintf(&cfg, `  - name: %s
+    source: {repo: %s, branch: main}
+    image: %s
+    environments:
+      - {name: dev, path: apps/%s/dev, release: auto}
+      - {name: staging, path: apps/%s/staging, release: auto}
+      - {name: prod, path: apps/%s/prod, release: manual, reviewers: [alice]}
+`, n, repo.Dir, img, n, n, n)
+		files["apps/"+n+"/base/deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s:bootstrap\n", n, n, img)
+		files["apps/"+n+"/base/kustomization.yaml"] = "resources:\n  - deployment.yaml\n"
+		for _, env := range []string{"dev", "staging", "prod"} {
+			files["apps/"+n+"/"+env+"/kustomization.yaml"] = fmt.Sprintf("resources:\n  - ../base\nimages:\n  - name: %s\n", img)
+		}
+	}
+	files["conveyor.yaml"] = cfg.String()
+	if f.gitops, err = demo.InitRepo(filepath.Join(dir, "gitops")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.gitops.Commit(files, "fleet", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.gitops.AcceptPushes(); err != nil {
+		t.Fatal(err)
+	}
+	source := local.PipelineSource(f.gitops.Dir, "main")
+	if f.g, err = f.rt.OpenGitOps(ctx, f.gitops.Dir, source); err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		f.g.Forge = wrap(f.g.Forge)
+	}
+	if err := f.rt.RegisterAll(local.FunctionNames(), source, f.g, f.rt.Logger()); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- f.rt.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		f.rt.Close()
+		if t.Failed() {
+			t.Logf("runtime logs (tail):\n%s", tail(f.logs.String(), 60))
+		}
+	})
+	return f
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (f *fleet) post(delivery string, body []byte) int {
+	req, _ := http.NewRequest(http.MethodPost, f.ingress+webhook.PathGitHub, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", webhook.SignatureHeader([]byte(demo.Secret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (f *fleet) settle(limit time.Duration) map[string]local.QueueStats {
+	f.t.Helper()
+	var stats map[string]local.QueueStats
+	quiet := 0
+	waitFor(f.t, "the fleet to settle", limit, func() bool {
+		stats, _ = f.rt.QueueStats(context.Background())
+		busy := false
+		for _, q := range f.rt.Consumed() {
+			if s := stats[q]; s.Visible+s.InFlight+s.Delayed > 0 {
+				busy = true
+			}
+		}
+		// Idle for a few polls in a row: a merge event may be in transit.
+		if busy {
+			quiet = 0
+			return false
+		}
+		quiet++
+		return quiet >= 5
+	})
+	return stats
+}
+
+func (f *fleet) deployed(app, env string) string {
+	data, _, err := gitops.ReadFile(context.Background(), f.gitops.Dir, "main", "apps/"+app+"/"+env+"/kustomization.yaml", nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if d, ok := strings.CutPrefix(strings.TrimSpace(line), "digest: "); ok {
+			return d
+		}
+	}
+	return ""
+}
+
+func (f *fleet) digestOf(app, sha string) string {
+	p := &pipeline{t: f.t, image: f.host + "/demo/" + app}
+	d, err := p.digestOf("sha-" + sha[:12])
+	if err != nil {
+		f.t.Fatalf("no image for %s@%s: %v", app, sha[:12], err)
+	}
+	return d
+}
+
+func (f *fleet) deadLetters() int {
+	stats, _ := f.rt.QueueStats(context.Background())
+	n := 0
+	for _, s := range stats {
+		n += s.Dead
+	}
+	return n
+}
+
+// TestBurst sends 1,000 signed webhooks — 800 distinct deliveries of 20
+// commits of 4 apps and 200 redeliveries — shuffled, from 8 concurrent
+// senders: none is lost, each commit is built once, every environment ends
+// on its app's newest image, and no app has more than one open PR per
+// environment.
+func TestBurst(t *testing.T) {
+	names := []string{"web", "api", "worker", "cron"}
+	f := newFleet(t, names, nil)
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	type delivery struct {
+		id   string
+		body []byte
+	}
+	var deliveries []delivery
+	newest := map[string]string{}
+	for _, n := range names {
+		for k := 0; k < 5; k++ {
+			files := demo.AppFiles()
+			files["app/index.html"] = fmt.Sprintf("<h1>%s v%d</h1>\n", n, k)
+			c, err := f.apps[n].Commit(files, fmt.Sprintf("%s v%d", n, k), t0.Add(time.Duration(k)*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			newest[n] = c.Hash.String()
+			body := demo.PushWebhook("demo/"+n, f.apps[n].Dir, "main", "", c, []string{"app/index.html"})
+			for d := 0; d < 40; d++ {
+				deliveries = append(deliveries, delivery{fmt.Sprintf("%s-%d-%d", n, k, d), body})
+			}
+		}
+	}
+	for i := 0; i < 200; i++ {
+		deliveries = append(deliveries, deliveries[rand.IntN(800)])
+	}
+	rand.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
+
+	var mu sync.Mutex
+	accepted := map[string]int{}
+	var others atomic.Int64
+	work := make(chan delivery)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				switch code := f.post(d.id, d.body); code {
+				case http.StatusAccepted:
+					mu.Lock()
+					accepted[d.id]++
+					mu.Unlock()
+				case http.StatusOK, http.StatusConflict: // duplicate, or its twin in progress
+				default:
+					t.Errorf("delivery %s answered %d", d.id, code)
+					others.Add(1)
+				}
+			}
+		}()
+	}
+	for _, d := range deliveries {
+		work <- d
+	}
+	close(work)
+	wg.Wait()
+	if len(accepted) != 800 {
+		t.Fatalf("%d distinct deliveries accepted, want all 800", len(accepted))
+	}
+	for id, n := range accepted {
+		if n != 1 {
+			t.Fatalf("delivery %s accepted %d times", id, n)
+		}
+	}
+	f.settle(3 * time.Minute)
+	if n := f.deadLetters(); n != 0 {
+		t.Fatalf("%d dead letters after the burst", n)
+	}
+	if got := strings.Count(f.logs.String(), `"msg":"image built"`); got != 20 {
+		t.Errorf("%d images built, want one per commit (20)", got)
+	}
+	open, err := f.g.Local.List(context.Background(), forge.StateOpen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perBranch := map[string]int{}
+	for _, pr := range open {
+		perBranch[pr.Branch]++
+	}
+	for _, n := range names {
+		want := f.digestOf(n, newest[n])
+		for _, env := range []string{"dev", "staging"} {
+			if got := f.deployed(n, env); got != want {
+				t.Errorf("%s/%s runs %s, want the newest image %s", n, env, got, want)
+			}
+		}
+		if perBranch[promoter.Branch(n, "prod")] != 1 {
+			t.Errorf("%s has %d open prod PRs, want 1", n, perBranch[promoter.Branch(n, "prod")])
+		}
+	}
+	if len(open) != len(names) {
+		t.Errorf("%d open PRs, want one prod PR per app (%d)", len(open), len(names))
+	}
+}
+
+// outage fails every forge call while down, like a forge that answers 503.
+type outage struct {
+	forge.Forge
+	down atomic.Bool
+}
+
+var errOutage = errors.New("forge answered 503 Service Unavailable")
+
+func (o *outage) check() error {
+	if o.down.Load() {
+		return errOutage
+	}
+	return nil
+}
+
+func (o *outage) FindOpen(ctx context.Context, b string) (*forge.PR, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Forge.FindOpen(ctx, b)
+}
+
+func (o *outage) Create(ctx context.Context, pr forge.NewPR) (*forge.PR, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	return o.Forge.Create(ctx, pr)
+}
+
+func (o *outage) Merge(ctx context.Context, n int, m, h string) (string, error) {
+	if err := o.check(); err != nil {
+		return "", err
+	}
+	return o.Forge.Merge(ctx, n, m, h)
+}
+
+// TestForgeOutageThenReplay: a forge outage longer than the retry budget
+// leaves the promotions in the dead-letter queue with the reason; after the
+// outage a redrive completes every one of them, once.
+func TestForgeOutageThenReplay(t *testing.T) {
+	ctx := context.Background()
+	var o *outage
+	names := []string{"web", "api"}
+	f := newFleet(t, names, func(fg forge.Forge) forge.Forge { o = &outage{Forge: fg}; return o })
+	o.down.Store(true)
+	shas := map[string]string{}
+	for _, n := range names {
+		c, err := f.apps[n].Commit(demo.AppFiles(), "v1", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shas[n] = c.Hash.String()
+		if code := f.post("outage-"+n, demo.PushWebhook("demo/"+n, f.apps[n].Dir, "main", "", c, nil)); code != http.StatusAccepted {
+			t.Fatalf("push answered %d", code)
+		}
+	}
+	stats := f.settle(time.Minute)
+	if stats[queue.Promotions].Dead != len(names) {
+		t.Fatalf("promotions dead letters = %d, want %d: %+v", stats[queue.Promotions].Dead, len(names), stats)
+	}
+	dead, err := f.rt.Queues.DeadLetters(ctx, queue.Promotions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dead {
+		if !strings.Contains(d.Reason, "503") || d.ReceiveCount != 5 {
+			t.Fatalf("dead letter after %d receives with reason %q", d.ReceiveCount, d.Reason)
+		}
+	}
+
+	o.down.Store(false)
+	sum, err := replay.Redrive(ctx, replay.NewEmbedded(f.rt.Queues, queue.Promotions), replay.Filter{Queue: queue.Promotions}, replay.Options{})
+	if err != nil || sum.Moved != len(names) {
+		t.Fatalf("redrive: %+v %v", sum, err)
+	}
+	f.settle(time.Minute)
+	if n := f.deadLetters(); n != 0 {
+		t.Fatalf("%d dead letters after the replay", n)
+	}
+	for _, n := range names {
+		want := f.digestOf(n, shas[n])
+		if got := f.deployed(n, "staging"); got != want {
+			t.Fatalf("%s/staging runs %q after the replay, want %s", n, got, want)
+		}
+	}
+	open, _ := f.g.Local.List(ctx, forge.StateOpen)
+	if len(open) != len(names) {
+		t.Fatalf("%d open PRs after the replay, want one prod PR per app", len(open))
+	}
+	_ = object.Signature{}
+}

@@ -91,3 +91,5 @@ type Forge interface {
 	// pending counts as not passed.
 	ChecksPassed(ctx context.Context, sha string) (bool, error)
 }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -46,7 +46,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 		if tok == "" {
 			return nil, fmt.Errorf("the GitOps repository is on GitHub: set CONVEYOR_GITHUB_TOKEN")
 		}
-		g.Forge = githubforge.New(github.NewClient(nil).WithAuthToken(tok), owner, name)
+		g.Forge = &forge.Retrying{Forge: githubforge.New(github.NewClient(nil).WithAuthToken(tok), owner, name)}
 		return g, nil
 	}
 	if !localforge.IsLocal(location) {
@@ -64,7 +64,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	if err != nil {
 		return nil, err
 	}
-	g.Forge = g.Local
+	g.Forge = &forge.Retrying{Forge: g.Local}
 	return g, nil
 }
 

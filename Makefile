@@ -3,7 +3,7 @@ SHELL      := /bin/bash
 GO         ?= go
 TOOLS      := $(CURDIR)/.tools
 export CONVEYOR_TOOLS := $(TOOLS)
-FUNCTIONS  := $(notdir $(wildcard functions/*))
+FUNCTIONS  := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 # Each fuzz target runs this long in `make test` (iterations keep it
 # deterministic on a busy machine) and FUZZTIME_LONG in `make fuzz`.
 FUZZTIME      ?= 2000x
@@ -53,3 +53,6 @@ clean:
 	rm -rf build .conveyor
 
 FORCE:
+
+# make localstack-up / localstack-e2e, for users with Docker.
+-include localstack/Makefile.inc

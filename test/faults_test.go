@@ -8,7 +8,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +31,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // fleet is the local pipeline for several apps, each with its own source
@@ -43,19 +49,38 @@ type fleet struct {
 
 func newFleet(t *testing.T, names []string, wrap func(forge.Forge) forge.Forge) *fleet {
 	t.Helper()
+	return newFleetWith(t, names, fleetOptions{wrapForge: wrap})
+}
+
+type fleetOptions struct {
+	wrapForge func(forge.Forge) forge.Forge
+	// registryFaults is the share of registry requests a proxy in front of
+	// the embedded registry fails with 503 or 429.
+	registryFaults float64
+}
+
+func newFleetWith(t *testing.T, names []string, o fleetOptions) *fleet {
+	t.Helper()
+	wrap := o.wrapForge
 	ctx := context.Background()
 	dir := t.TempDir()
 	f := &fleet{t: t, apps: map[string]*demo.Repo{}, logs: &bytes.Buffer{}}
 	var err error
 	f.rt, err = local.Open(ctx, local.Options{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
 		GitHubSecret: []byte(demo.Secret), PollInterval: 10 * time.Millisecond, Backoff: retry.Backoff{Base: 10 * time.Millisecond, Max: 40 * time.Millisecond},
-		Logger: slog.New(logging.Wrap(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)))})
+		// Registry retries in place, as go-containerregistry does by
+		// default, but on a test's time scale.
+		RemoteOptions: []remote.Option{remote.WithRetryBackoff(remote.Backoff{Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 4})},
+		Logger:        slog.New(logging.Wrap(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg, _ := f.rt.ListenRegistry()
 	addr, _ := f.rt.Listen()
 	f.host, f.ingress = reg.String(), "http://"+addr.String()
+	if o.registryFaults > 0 {
+		f.host = faultyProxy(t, reg.String(), o.registryFaults)
+	}
 	files := map[string]string{}
 	var cfg strings.Builder
 	cfg.WriteString("version: 1\napps:\n")
@@ -383,4 +408,130 @@ func TestForgeOutageThenReplay(t *testing.T) {
 		t.Fatalf("%d open PRs after the replay, want one prod PR per app", len(open))
 	}
 	_ = object.Signature{}
+}
+
+// faultyProxy serves target through a reverse proxy that fails a share of
+// requests with 503, or 429 and a Retry-After, and returns its host:port.
+func faultyProxy(t *testing.T, target string, share float64) string {
+	t.Helper()
+	u, _ := url.Parse("http://" + target)
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.Host = r.In.Host // the registry names the host clients used
+	}}
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rand.Float64() < share {
+			n.Add(1)
+			if rand.IntN(2) == 0 {
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "slow down", http.StatusTooManyRequests)
+				return
+			}
+			http.Error(w, "injected fault", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { srv.Close(); t.Logf("registry proxy injected %d faults", n.Load()) })
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// flaky fails a share of forge calls with a transient error.
+type flaky struct {
+	forge.Forge
+	share float64
+	n     atomic.Int64
+}
+
+func (f *flaky) fail() error {
+	if rand.Float64() < f.share {
+		f.n.Add(1)
+		return errors.New("forge answered 502 Bad Gateway (injected)")
+	}
+	return nil
+}
+
+func (f *flaky) FindOpen(ctx context.Context, b string) (*forge.PR, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Forge.FindOpen(ctx, b)
+}
+
+func (f *flaky) Create(ctx context.Context, pr forge.NewPR) (*forge.PR, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Forge.Create(ctx, pr)
+}
+
+func (f *flaky) Update(ctx context.Context, n int, title, body string, labels []string) (*forge.PR, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Forge.Update(ctx, n, title, body, labels)
+}
+
+func (f *flaky) Merge(ctx context.Context, n int, m, h string) (string, error) {
+	if err := f.fail(); err != nil {
+		return "", err
+	}
+	return f.Forge.Merge(ctx, n, m, h)
+}
+
+// TestTwentyPercentFaults: with one registry request and one forge call in
+// five failing (503, 429 with Retry-After, 502), a 100-push run over four
+// apps still ends with every environment on its app's newest image, one
+// prod PR per app, and an empty dead-letter queue.
+func TestTwentyPercentFaults(t *testing.T) {
+	pushesPerApp := 25
+	if s := os.Getenv("CONVEYOR_FAULT_PUSHES"); s != "" {
+		pushesPerApp, _ = strconv.Atoi(s)
+	}
+	names := []string{"web", "api", "worker", "cron"}
+	var fl *flaky
+	f := newFleetWith(t, names, fleetOptions{registryFaults: 0.2, wrapForge: func(fg forge.Forge) forge.Forge {
+		fl = &flaky{Forge: fg, share: 0.2}
+		return &forge.Retrying{Forge: fl, Backoff: retry.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}}
+	}})
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	newest := map[string]string{}
+	for k := 0; k < pushesPerApp; k++ {
+		for _, n := range names {
+			files := demo.AppFiles()
+			files["app/index.html"] = fmt.Sprintf("<h1>%s v%d</h1>\n", n, k)
+			c, err := f.apps[n].Commit(files, fmt.Sprintf("v%d", k), t0.Add(time.Duration(k)*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			newest[n] = c.Hash.String()
+			if code := f.post(fmt.Sprintf("%s-%d", n, k), demo.PushWebhook("demo/"+n, f.apps[n].Dir, "main", "", c, nil)); code != http.StatusAccepted {
+				t.Fatalf("push answered %d", code)
+			}
+		}
+	}
+	f.settle(4 * time.Minute)
+	t.Logf("forge faults injected: %d", fl.n.Load())
+	if n := f.deadLetters(); n != 0 {
+		dead, _ := f.rt.Queues.DeadLetters(context.Background(), queue.Promotions)
+		t.Fatalf("%d dead letters (promotions: %+v)", n, dead)
+	}
+	open, _ := f.g.Local.List(context.Background(), forge.StateOpen)
+	for _, n := range names {
+		want := f.digestOf(n, newest[n])
+		for _, env := range []string{"dev", "staging"} {
+			if got := f.deployed(n, env); got != want {
+				t.Errorf("%s/%s runs %s, want the newest image %s", n, env, got, want)
+			}
+		}
+	}
+	if len(open) != len(names) {
+		t.Errorf("%d open PRs, want one prod PR per app", len(open))
+	}
+	for _, pr := range open {
+		if !strings.HasPrefix(pr.Branch, "conveyor/prod/") {
+			t.Errorf("open PR on %s: lower environments should all be merged", pr.Branch)
+		}
+	}
 }

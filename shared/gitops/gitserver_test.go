@@ -139,7 +139,7 @@ func serveHTTP(t testing.TB, root, user, password string) string {
 	t.Helper()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
-		t.Skip("git CLI not installed")
+		t.Fatalf("the git CLI is needed to serve repositories over smart HTTP: %v", err)
 	}
 	var h http.Handler = &cgi.Handler{
 		Path:       gitPath,

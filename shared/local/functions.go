@@ -39,7 +39,8 @@ type Constructor func(Deps) (Function, error)
 func Consumers() map[string]Constructor {
 	return map[string]Constructor{
 		"build": func(d Deps) (Function, error) {
-			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger}
+			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger,
+				RemoteOptions: d.Runtime.opts.RemoteOptions}
 			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
 		},
 		"registry": func(d Deps) (Function, error) {
@@ -48,7 +49,7 @@ func Consumers() map[string]Constructor {
 				return Function{}, err
 			}
 			h := &images.Handler{Config: images.ConfigSource(d.Config), Promotions: promotions,
-				Traces: images.TraceLookup(d.Runtime.State), Log: d.Logger}
+				Traces: images.TraceLookup(d.Runtime.State), Log: d.Logger, RemoteOptions: d.Runtime.opts.RemoteOptions}
 			return Function{Name: "registry", Queue: queue.Images, Handler: h.Lambda()}, nil
 		},
 		"promote": func(d Deps) (Function, error) {
@@ -56,7 +57,9 @@ func Consumers() map[string]Constructor {
 				return Function{}, fmt.Errorf("promote needs a GitOps repository (--gitops)")
 			}
 			p := &promoter.Promoter{Config: promoter.ConfigSource(d.Config), Releases: d.Runtime.State, Repo: d.GitOps, Forge: d.GitOps.Forge,
-				Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) }, Log: d.Logger}
+				Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
+					return images.Inspect(ctx, ref, d.Runtime.opts.RemoteOptions...)
+				}, Log: d.Logger}
 			return Function{Name: "promote", Queue: queue.Promotions, Handler: p.Lambda(), BatchSize: 1}, nil
 		},
 		"approval": func(d Deps) (Function, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // DefaultAddr and DefaultDataDir are the defaults of `conveyor dev`.
@@ -45,6 +46,9 @@ type Options struct {
 	// PollInterval bounds how long an idle mapping waits for messages sent
 	// by another process (in-process sends wake it at once).
 	PollInterval time.Duration
+	// RemoteOptions are added to every registry call (auth, transport,
+	// retry policy).
+	RemoteOptions []remote.Option
 	// Backoff spaces retries of failed messages (retry.DefaultBackoff when
 	// zero); tests of failure handling shorten it.
 	Backoff retry.Backoff

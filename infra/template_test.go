@@ -1,0 +1,269 @@
+package infra_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// What each function may do (DESIGN.md invariant 8), as "action resource"
+// with resources written by normResource: a logical id, a parameter name,
+// or an ARN pattern.
+var (
+	consume  = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
+	send     = []string{"sqs:SendMessage"}
+	stateRW  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+	secret   = []string{"secretsmanager:GetSecretValue"}
+	ecrLogin = grants([]string{"ecr:GetAuthorizationToken"}, "*")
+	ecrRepo  = "arn:AWS::Partition:ecr:AWS::Region:AWS::AccountId:repository/EcrRepositoryPattern"
+	ecrPull  = []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+	ecrPush  = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
+	table    = []string{"Table", "Table/index/gsi1"}
+)
+
+var wantGrants = map[string][]string{
+	"WebhookFunction": concat(
+		grants(send, "BuildsQueue", "ImagesQueue", "ApprovalsQueue"),
+		grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "Table"),
+		grants(secret, "GitHubWebhookSecretArn", "RegistryWebhookTokenArn"),
+	),
+	"BuildFunction": concat(
+		grants(consume, "BuildsQueue"),
+		grants(send, "BuildsDLQ"),
+		grants(stateRW, table...),
+		ecrLogin,
+		grants(append(ecrPush, ecrPull...), ecrRepo),
+		grants(secret, "GitHubAppPrivateKeyArn"),
+	),
+	"RegistryFunction": concat(
+		grants(consume, "ImagesQueue"),
+		grants(send, "ImagesDLQ", "PromotionsQueue"),
+		grants(stateRW, table...),
+		ecrLogin,
+		grants(ecrPull, ecrRepo),
+		grants(secret, "GitHubAppPrivateKeyArn"),
+	),
+	"PromoteFunction": concat(
+		grants(consume, "PromotionsQueue"),
+		grants(send, "PromotionsDLQ"),
+		grants(stateRW, table...),
+		ecrLogin,
+		grants(ecrPull, ecrRepo),
+		grants(secret, "GitHubAppPrivateKeyArn"),
+	),
+	"ApprovalFunction": concat(
+		grants(consume, "ApprovalsQueue"),
+		grants(send, "ApprovalsDLQ", "PromotionsQueue"),
+		grants(stateRW, table...),
+		grants(secret, "GitHubAppPrivateKeyArn"),
+	),
+	"ReplayFunction": concat(
+		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
+		grants([]string{"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
+		grants([]string{"sqs:SendMessage", "sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue"),
+		grants(stateRW, table...),
+	),
+}
+
+// What each function reads from its environment.
+var (
+	githubApp = map[string]string{
+		"CONVEYOR_GITHUB_APP_ID":          "{GitHubAppId}",
+		"CONVEYOR_GITHUB_INSTALLATION_ID": "{GitHubInstallationId}",
+		"CONVEYOR_GITHUB_APP_KEY_ARN":     "{GitHubAppPrivateKeyArn}",
+		"CONVEYOR_GITOPS_REPO":            "{GitOpsRepoUrl}",
+	}
+	wantEnv = map[string]map[string]string{
+		"WebhookFunction": {
+			"CONVEYOR_BUILDS_QUEUE_URL":           "{BuildsQueue}",
+			"CONVEYOR_IMAGES_QUEUE_URL":           "{ImagesQueue}",
+			"CONVEYOR_APPROVALS_QUEUE_URL":        "{ApprovalsQueue}",
+			"CONVEYOR_TABLE":                      "{Table}",
+			"CONVEYOR_GITHUB_WEBHOOK_SECRET_ARN":  "{GitHubWebhookSecretArn}",
+			"CONVEYOR_REGISTRY_WEBHOOK_TOKEN_ARN": "{RegistryWebhookTokenArn}",
+		},
+		"BuildFunction": with(githubApp, map[string]string{
+			"CONVEYOR_BUILDS_QUEUE_URL": "{BuildsQueue}",
+			"CONVEYOR_BUILDS_DLQ_URL":   "{BuildsDLQ}",
+			"CONVEYOR_TABLE":            "{Table}",
+		}),
+		"RegistryFunction": with(githubApp, map[string]string{
+			"CONVEYOR_IMAGES_QUEUE_URL":     "{ImagesQueue}",
+			"CONVEYOR_IMAGES_DLQ_URL":       "{ImagesDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
+			"CONVEYOR_TABLE":                "{Table}",
+		}),
+		"PromoteFunction": with(githubApp, map[string]string{
+			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
+			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
+			"CONVEYOR_TABLE":                "{Table}",
+		}),
+		"ApprovalFunction": with(githubApp, map[string]string{
+			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
+			"CONVEYOR_APPROVALS_DLQ_URL":    "{ApprovalsDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
+			"CONVEYOR_TABLE":                "{Table}",
+		}),
+		"ReplayFunction": {
+			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
+			"CONVEYOR_BUILDS_DLQ_URL":       "{BuildsDLQ}",
+			"CONVEYOR_IMAGES_QUEUE_URL":     "{ImagesQueue}",
+			"CONVEYOR_IMAGES_DLQ_URL":       "{ImagesDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
+			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
+			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
+			"CONVEYOR_APPROVALS_DLQ_URL":    "{ApprovalsDLQ}",
+			"CONVEYOR_TABLE":                "{Table}",
+		},
+	}
+)
+
+// Who consumes each topology queue, and how many messages at a time:
+// builds and promotions one (a build fills a 10-minute invocation; one
+// promotion per invocation keeps each FIFO group strictly ordered).
+var (
+	wantConsumer  = map[string]string{"builds": "BuildFunction", "images": "RegistryFunction", "promotions": "PromoteFunction", "approvals": "ApprovalFunction"}
+	wantBatchSize = map[string]int{"builds": 1, "images": 10, "promotions": 1, "approvals": 10}
+)
+
+func with(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+var invariants = []struct {
+	name  string
+	check func(*stack) []string
+}{
+	{"work queues redrive to their own DLQ", checkRedrive},
+	{"SQS event sources report batch item failures", checkBatchFailures},
+	{"visibility at least 6x the consumer's timeout", checkVisibility},
+	{"DLQ retention exceeds source retention", checkRetention},
+	{"maximum message size set explicitly", checkMessageSize},
+	{"no wildcard action", checkNoWildcardActions},
+	{"no EKS action", checkNoClusterActions},
+	{"no sts:AssumeRole or IAM grant", checkNoRoleEscalation},
+	{"roles trust Lambda only", checkTrustPolicies},
+	{"Resource * only for ecr:GetAuthorizationToken", checkResourceStar},
+	{"one distinct role per function", checkDistinctRoles},
+	{"least privilege per function", checkLeastPrivilege},
+	{"an alarm on every DLQ", checkAlarms},
+	{"queues match the topology; FIFO settings", checkTopology},
+	{"table keys, TTL and PITR", checkTable},
+	{"functions are make build's arm64 zips", checkFunctions},
+	{"environment per function", checkEnvironment},
+	{"HTTP routes", checkRoutes},
+	{"ECR push rule with DLQ and queue policies", checkEcrRule},
+	{"outputs", checkOutputs},
+}
+
+func TestTemplateInvariants(t *testing.T) {
+	s := loadStack(t)
+	for _, inv := range invariants {
+		t.Run(inv.name, func(t *testing.T) {
+			for _, p := range inv.check(s) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// TestChecksCatchMutations breaks the template one way at a time and
+// expects the matching check to notice: a check that cannot fail proves
+// nothing.
+func TestChecksCatchMutations(t *testing.T) {
+	const (
+		webhookPolicy = "Resources.WebhookRole.Properties.Policies.0.PolicyDocument.Statement"
+		buildPolicy   = "Resources.BuildRole.Properties.Policies.0.PolicyDocument.Statement"
+		replayPolicy  = "Resources.ReplayRole.Properties.Policies.0.PolicyDocument.Statement"
+		promoteEvent  = "Resources.PromoteFunction.Properties.Events.Promotions.Properties"
+	)
+	allow := func(action, resource any) map[string]any {
+		return map[string]any{"Effect": "Allow", "Action": action, "Resource": resource}
+	}
+	tests := []struct {
+		name   string
+		check  func(*stack) []string
+		mutate func(*testing.T, map[string]any)
+	}{
+		{"redrive policy removed", checkRedrive, del("Resources.BuildsQueue.Properties.RedrivePolicy")},
+		{"two queues share a DLQ", checkRedrive, set("Resources.ImagesQueue.Properties.RedrivePolicy.deadLetterTargetArn", "{BuildsDLQ.Arn}")},
+		{"queue dead-letters into itself", checkRedrive, set("Resources.ApprovalsQueue.Properties.RedrivePolicy.deadLetterTargetArn", "{ApprovalsQueue.Arn}")},
+		{"FIFO queue with a standard DLQ", checkRedrive, del("Resources.PromotionsDLQ.Properties.FifoQueue")},
+		{"maxReceiveCount zero", checkRedrive, set("Resources.BuildsQueue.Properties.RedrivePolicy.maxReceiveCount", 0)},
+		{"no ReportBatchItemFailures", checkBatchFailures, del(promoteEvent + ".FunctionResponseTypes")},
+		{"no MaximumConcurrency", checkBatchFailures, del(promoteEvent + ".ScalingConfig")},
+		{"MaximumConcurrency literal", checkBatchFailures, set(promoteEvent+".ScalingConfig.MaximumConcurrency", 4)},
+		{"visibility below 6x timeout", checkVisibility, set("Resources.BuildsQueue.Properties.VisibilityTimeout", 900)},
+		{"timeout raised past visibility", checkVisibility, set("Resources.RegistryFunction.Properties.Timeout", 120)},
+		{"visibility left at the default", checkVisibility, del("Resources.ApprovalsQueue.Properties.VisibilityTimeout")},
+		{"DLQ retention equal to source", checkRetention, set("Resources.BuildsDLQ.Properties.MessageRetentionPeriod", 345600)},
+		{"DLQ retention left at the default", checkRetention, del("Resources.ImagesDLQ.Properties.MessageRetentionPeriod")},
+		{"message size unset", checkMessageSize, del("Resources.ImagesQueue.Properties.MaximumMessageSize")},
+		{"sqs:*", checkNoWildcardActions, appendTo(webhookPolicy, allow("sqs:*", "{BuildsQueue.Arn}"))},
+		{"*", checkNoWildcardActions, appendTo(webhookPolicy, allow([]any{"*"}, "{BuildsQueue.Arn}"))},
+		{"partial wildcard", checkNoWildcardActions, appendTo(buildPolicy, allow("ecr:Put*", "*"))},
+		{"NotAction", checkNoWildcardActions, appendTo(webhookPolicy, map[string]any{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})},
+		{"wildcard in a queue policy", checkNoWildcardActions, set("Resources.ImagesQueuePolicy.Properties.PolicyDocument.Statement.0.Action", "sqs:*")},
+		{"eks action", checkNoClusterActions, appendTo(buildPolicy, allow("eks:DescribeCluster", "*"))},
+		{"EKS action in capitals", checkNoClusterActions, appendTo(buildPolicy, allow([]any{"EKS:ListClusters"}, "*"))},
+		{"sts:AssumeRole granted", checkNoRoleEscalation, appendTo(replayPolicy, allow("sts:AssumeRole", "*"))},
+		{"sts:AssumeRoleWithWebIdentity granted", checkNoRoleEscalation, appendTo(replayPolicy, allow("STS:AssumeRoleWithWebIdentity", "*"))},
+		{"iam:PassRole granted", checkNoRoleEscalation, appendTo(replayPolicy, allow("iam:PassRole", "*"))},
+		{"trust policy open to anyone", checkTrustPolicies, set("Resources.BuildRole.Properties.AssumeRolePolicyDocument.Statement.0.Principal", "*")},
+		{"sqs on Resource *", checkResourceStar, set(webhookPolicy+".0.Resource", "*")},
+		{"shared role", checkDistinctRoles, set("Resources.PromoteFunction.Properties.Role", "{BuildRole.Arn}")},
+		{"role outside the template", checkDistinctRoles, set("Resources.ReplayFunction.Properties.Role", "arn:aws:iam::123456789012:role/admin")},
+		{"SAM policies", checkDistinctRoles, set("Resources.WebhookFunction.Properties.Policies", []any{"AmazonSQSFullAccess"})},
+		{"managed admin policy", checkDistinctRoles, appendTo("Resources.WebhookRole.Properties.ManagedPolicyArns", "arn:aws:iam::aws:policy/AdministratorAccess")},
+		{"webhook may send promotions", checkLeastPrivilege, appendTo(webhookPolicy, allow("sqs:SendMessage", "{PromotionsQueue.Arn}"))},
+		{"build may push anywhere", checkLeastPrivilege, set(buildPolicy+".4.Resource", "arn:aws:ecr:us-east-1:123456789012:repository/other")},
+		{"promote lost its DLQ", checkLeastPrivilege, del("Resources.PromoteRole.Properties.Policies.0.PolicyDocument.Statement.1.Action")},
+		{"DLQ alarm removed", checkAlarms, del("Resources.ImagesDLQAlarm")},
+		{"EventBridge DLQ alarm removed", checkAlarms, del("Resources.EcrEventsDLQAlarm")},
+		{"alarm threshold too high", checkAlarms, set("Resources.BuildsDLQAlarm.Properties.Threshold", 10)},
+		{"alarm notifies no one", checkAlarms, del("Resources.PromotionsDLQAlarm.Properties.AlarmActions")},
+		{"promotions not FIFO", checkTopology, del("Resources.PromotionsQueue.Properties.FifoQueue")},
+		{"FIFO batch over 10", checkTopology, set(promoteEvent+".BatchSize", 11)},
+		{"FIFO batching window", checkTopology, set(promoteEvent+".MaximumBatchingWindowInSeconds", 5)},
+		{"content-based deduplication", checkTopology, set("Resources.PromotionsQueue.Properties.ContentBasedDeduplication", true)},
+		{"dedupe per queue", checkTopology, set("Resources.PromotionsQueue.Properties.DeduplicationScope", "queue")},
+		{"builds consumed by the wrong function", checkTopology, set("Resources.BuildFunction.Properties.Events.Builds.Properties.Queue", "{ImagesQueue.Arn}")},
+		{"max receives differ from the topology", checkTopology, set("Parameters.MaxReceiveCount.Default", 3)},
+		{"queue renamed", checkTopology, set("Resources.ImagesQueue.Properties.QueueName", "conveyor-images")},
+		{"DLQ renamed", checkTopology, set("Resources.BuildsDLQ.Properties.QueueName", "builds-dead")},
+		{"TTL removed", checkTable, del("Resources.Table.Properties.TimeToLiveSpecification")},
+		{"PITR disabled", checkTable, set("Resources.Table.Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", false)},
+		{"GSI removed", checkTable, del("Resources.Table.Properties.GlobalSecondaryIndexes")},
+		{"provisioned billing", checkTable, set("Resources.Table.Properties.BillingMode", "PROVISIONED")},
+		{"x86 function", checkFunctions, set("Resources.BuildFunction.Properties.Architectures", []any{"x86_64"})},
+		{"function removed", checkFunctions, del("Resources.ReplayFunction")},
+		{"webhook sees the App key", checkEnvironment, set("Resources.WebhookFunction.Properties.Environment.Variables.CONVEYOR_GITHUB_APP_KEY_ARN", "{GitHubAppPrivateKeyArn}")},
+		{"promote's queue URL points elsewhere", checkEnvironment, set("Resources.PromoteFunction.Properties.Environment.Variables.CONVEYOR_PROMOTIONS_QUEUE_URL", "{BuildsQueue}")},
+		{"harbor route removed", checkRoutes, del("Resources.WebhookFunction.Properties.Events.Harbor")},
+		{"rule target without DLQ", checkEcrRule, del("Resources.EcrPushRule.Properties.Targets.0.DeadLetterConfig")},
+		{"rule pattern accepts failures", checkEcrRule, del("Resources.EcrPushRule.Properties.EventPattern.detail.result")},
+		{"queue policy without condition", checkEcrRule, del("Resources.ImagesQueuePolicy.Properties.PolicyDocument.Statement.0.Condition")},
+		{"webhook URL output removed", checkOutputs, del("Outputs.GitHubWebhookUrl")},
+	}
+	s := loadStack(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := s.mutated(t, tt.mutate)
+			if problems := tt.check(m); len(problems) == 0 {
+				t.Errorf("the check did not notice: %s", tt.name)
+			} else {
+				t.Logf("caught: %s", strings.Join(problems, "; "))
+			}
+			// The original stays intact: mutations work on a copy.
+			if problems := tt.check(s); len(problems) != 0 {
+				t.Errorf("the original changed: %v", problems)
+			}
+		})
+	}
+}

@@ -31,6 +31,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(local.FunctionNames(), ",")+")")
 	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
 	registryAddr := fs.String("registry-addr", "127.0.0.1:5000", `embedded OCI registry listen address ("" for none); images named <this address>/<repo> are pushed to it`)
+	visibility := fs.Duration("visibility", 0, "override every queue's visibility timeout (how soon work in flight when the process died is retried); default: each queue's own")
 	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -74,7 +75,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
 	}
-	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, Logger: logger}
+	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, Visibility: *visibility, Logger: logger}
 	serveIngress := false
 	for _, n := range names {
 		if n == "webhook" {

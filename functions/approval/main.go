@@ -56,6 +56,6 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 		return nil, err
 	}
 	dl := awsenv.NewDeadLetter(q)
-	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: forge, Promotions: promotions, DeadLetter: dl, Log: log}
+	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout}
 	return dl.Wrap(a.Lambda()), nil
 }

@@ -2,8 +2,10 @@ package approver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
@@ -32,6 +35,10 @@ type Approver struct {
 	DeadLetter runtime.DeadLetterer
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Metrics receives one CloudWatch Embedded Metric Format line per
+	// production release (stdout in Lambda, where CloudWatch turns it into
+	// the DORA metrics); nil writes none.
+	Metrics io.Writer
 }
 
 // Lambda returns the SQS handler for the approvals queue.
@@ -128,14 +135,11 @@ func (a *Approver) merged(ctx context.Context, r event.Review, app, env string, 
 		if rel.MergedAt.IsZero() {
 			rel.MergedAt = a.Now().UTC()
 		}
+		crashpoint.Hit(crashpoint.BeforeStateWrite)
 		if err := a.Releases.PutRelease(ctx, rel); err != nil {
 			return fmt.Errorf("recording the merge of #%d: %w", r.Number, err)
 		}
 		log.InfoContext(ctx, "release recorded", "digest", rel.Digest, "merged_by", r.MergedBy, "merge_commit", r.MergeCommit)
-	}
-	if rel.Rollback {
-		// A rollback restores one environment; it is not promoted onward.
-		return nil
 	}
 	cfg, err := a.Config(ctx)
 	if err != nil {
@@ -144,6 +148,13 @@ func (a *Approver) merged(ctx context.Context, r event.Review, app, env string, 
 	appCfg, ok := cfg.App(app)
 	if !ok {
 		return retry.Permanent(fmt.Errorf("app %q is no longer in conveyor.yaml", app))
+	}
+	if last := appCfg.Environments[len(appCfg.Environments)-1].Name; last == env && a.Metrics != nil {
+		a.Metrics.Write(append(releaseEMF(app, rel), '\n'))
+	}
+	if rel.Rollback {
+		// A rollback restores one environment; it is not promoted onward.
+		return nil
 	}
 	cur, _, ok := appCfg.Env(env)
 	if !ok {
@@ -281,4 +292,33 @@ func Satisfied(e *config.Environment, reviews []forge.Review, headSHA string) (b
 		return true, ""
 	}
 	return false, fmt.Sprintf("%d of %d approval(s) from %v on %.12s", len(got), need, e.Reviewers, headSHA)
+}
+
+// releaseEMF is one production release as an Embedded Metric Format line:
+// a deployment with its lead time, or a rollback with its time to restore.
+// CloudWatch sums and averages them into deployment frequency, lead time,
+// change failure rate (Rollbacks / Deployments) and time to restore.
+func releaseEMF(app string, r *state.Release) []byte {
+	metrics := []map[string]string{}
+	doc := map[string]any{"App": app, "Digest": r.Digest, "TraceId": r.TraceID}
+	if r.Rollback {
+		metrics = append(metrics, map[string]string{"Name": "Rollbacks", "Unit": "Count"}, map[string]string{"Name": "TimeToRestore", "Unit": "Seconds"})
+		doc["Rollbacks"] = 1
+		doc["TimeToRestore"] = r.MergedAt.Sub(r.CreatedAt).Seconds()
+	} else {
+		metrics = append(metrics, map[string]string{"Name": "Deployments", "Unit": "Count"})
+		doc["Deployments"] = 1
+		if !r.SourceTime.IsZero() {
+			metrics = append(metrics, map[string]string{"Name": "LeadTimeForChanges", "Unit": "Seconds"})
+			doc["LeadTimeForChanges"] = r.MergedAt.Sub(r.SourceTime).Seconds()
+		}
+	}
+	doc["_aws"] = map[string]any{
+		"Timestamp": r.MergedAt.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace": "Conveyor", "Dimensions": [][]string{{"App"}, {}}, "Metrics": metrics,
+		}},
+	}
+	b, _ := json.Marshal(doc)
+	return b
 }

@@ -1,7 +1,9 @@
 package approver_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -27,6 +29,8 @@ apps:
       - {name: prod, path: envs/prod, release: manual, reviewers: [alice, Bob], approvals: 2}
 `
 
+var emf bytes.Buffer
+
 func setup(t *testing.T) (*approver.Approver, *sqlitestate.Store, *sqlitequeue.Queue) {
 	t.Helper()
 	ctx := context.Background()
@@ -42,7 +46,7 @@ func setup(t *testing.T) (*approver.Approver, *sqlitestate.Store, *sqlitequeue.Q
 	store, _ := sqlitestate.Open(ctx, db)
 	b, _ := sqlitequeue.Open(ctx, db, queue.Topology)
 	promotions, _ := b.Queue(queue.Promotions)
-	a := &approver.Approver{Config: func(context.Context) (*config.Config, error) { return cfg, nil }, Releases: store, Promotions: promotions}
+	a := &approver.Approver{Config: func(context.Context) (*config.Config, error) { return cfg, nil }, Releases: store, Promotions: promotions, Metrics: &emf}
 	return a, store, promotions
 }
 
@@ -123,5 +127,27 @@ func TestSatisfied(t *testing.T) {
 				t.Fatalf("Satisfied = %v (%s), want %v", got, why, tc.want)
 			}
 		})
+	}
+}
+
+// TestProductionReleaseEmitsEMF: a prod merge writes one Embedded Metric
+// Format line with the deployment and its lead time.
+func TestProductionReleaseEmitsEMF(t *testing.T) {
+	ctx := context.Background()
+	a, store, _ := setup(t)
+	emf.Reset()
+	src := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	rel := state.Release{ID: "web/prod/d", App: "web", Env: "prod", Digest: "d", SourceTime: src, State: state.Proposed, PR: 5}
+	_ = store.PutRelease(ctx, &rel)
+	merged := src.Add(90 * time.Minute)
+	if err := a.Handle(ctx, event.Review{Action: event.ReviewMerged, Number: 5, HeadRef: "conveyor/prod/web", Labels: []string{"conveyor"}, At: merged}); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(emf.Bytes()), &doc); err != nil {
+		t.Fatalf("EMF line %q: %v", emf.String(), err)
+	}
+	if doc["Deployments"] != 1.0 || doc["LeadTimeForChanges"] != 5400.0 || doc["_aws"] == nil {
+		t.Fatalf("EMF %v, want one deployment with a 5400 s lead time", doc)
 	}
 }

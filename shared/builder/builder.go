@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
@@ -152,6 +153,7 @@ func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, lo
 		}
 		return fmt.Errorf("building %s at %.12s: %w", a.Name, p.After, err)
 	}
+	crashpoint.Hit(crashpoint.AfterImagePush)
 	out, _ := json.Marshal(Built{App: a.Name, Commit: p.After, Digest: res.Digest.String(), Ref: res.Ref, Tag: res.Tag, Pushed: res.Pushed})
 	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
 		log.ErrorContext(ctx, "recording build", "error", err.Error())

@@ -49,6 +49,9 @@ type Options struct {
 	// RemoteOptions are added to every registry call (auth, transport,
 	// retry policy).
 	RemoteOptions []remote.Option
+	// Visibility, when set, replaces every queue's visibility timeout: how
+	// soon a message in flight when the process died is delivered again.
+	Visibility time.Duration
 	// Backoff spaces retries of failed messages (retry.DefaultBackoff when
 	// zero); tests of failure handling shorten it.
 	Backoff retry.Backoff
@@ -249,6 +252,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 	for _, fn := range fns {
 		q, _ := r.Queues.Queue(fn.Queue)
 		spec, _ := queue.Lookup(fn.Queue)
+		if r.opts.Visibility > 0 {
+			spec.Visibility = r.opts.Visibility
+		}
 		if fn.Visibility > 0 {
 			spec.Visibility = fn.Visibility
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
@@ -191,6 +192,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	if err != nil {
 		return nil, fmt.Errorf("proposing %s for %s/%s: %w", short(in.Digest), in.App, in.Environment, err)
 	}
+	crashpoint.Hit(crashpoint.AfterGitPush)
 
 	var facts *images.Provenance
 	if p.Inspect != nil {
@@ -232,6 +234,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 		}
 	}
 
+	crashpoint.Hit(crashpoint.AfterPROpened)
 	rel := state.Release{ID: id, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
 		SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Proposed, Rollback: in.Rollback,
 		PR: pr.Number, PRURL: pr.URL, Branch: branch, TraceID: logging.Trace(ctx)}

@@ -214,6 +214,9 @@ func replayShow(ctx context.Context, dead *replay.Embedded, id string, asJSON bo
 	fmt.Fprintf(tw, "sent at:\t%s\n", r.SentAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "dead at:\t%s\n", r.DeadAt.Format(time.RFC3339))
 	fmt.Fprintf(tw, "reason:\t%s\n", r.Reason)
+	if r.FirstError != "" {
+		fmt.Fprintf(tw, "first error:\t%s\n", r.FirstError)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

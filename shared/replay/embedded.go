@@ -75,5 +75,8 @@ func (e *Embedded) Redrive(ctx context.Context, r Record) error {
 func fromDead(d sqlitequeue.DeadMessage) Record {
 	r := newRecord(d.ID, d.SourceQueue, d.Body, d.Attributes)
 	r.Reason, r.ReceiveCount, r.SentAt, r.DeadAt = d.Reason, d.ReceiveCount, d.SentAt.UTC(), d.DeadAt.UTC()
+	if d.FirstError != "" && d.FirstError != d.Reason {
+		r.FirstError = d.FirstError
+	}
 	return r
 }

@@ -16,13 +16,15 @@ type Record struct {
 	// the message that was dead-lettered.
 	ID string `json:"id"`
 	// Queue is the work queue the message failed in.
-	Queue        string    `json:"queue"`
-	Kind         string    `json:"kind,omitempty"`
-	App          string    `json:"app,omitempty"`
-	TraceID      string    `json:"trace_id,omitempty"`
-	ReceiveCount int       `json:"receive_count"`
-	Reason       string    `json:"reason"`
-	SentAt       time.Time `json:"sent_at,omitzero"`
+	Queue        string `json:"queue"`
+	Kind         string `json:"kind,omitempty"`
+	App          string `json:"app,omitempty"`
+	TraceID      string `json:"trace_id,omitempty"`
+	ReceiveCount int    `json:"receive_count"`
+	Reason       string `json:"reason"`
+	// FirstError is the first failed attempt's reason, when it differs.
+	FirstError string    `json:"first_error,omitempty"`
+	SentAt     time.Time `json:"sent_at,omitzero"`
 	// DeadAt is when the message was dead-lettered. On SQS it is when the
 	// dead-letter copy was sent, or the original send time for a message
 	// SQS moved itself.

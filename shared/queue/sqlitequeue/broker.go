@@ -3,6 +3,7 @@ package sqlitequeue
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,12 @@ func Open(ctx context.Context, db *sqlitedb.DB, specs []queue.Spec, opts ...Opti
 		o(b)
 	}
 	if err := db.Migrate(ctx, schema...); err != nil {
+		return nil, err
+	}
+	// Added after the first release of the schema: tolerate databases
+	// that already have the column.
+	if err := db.Migrate(ctx, `ALTER TABLE queue_messages ADD COLUMN first_error TEXT NOT NULL DEFAULT ''`); err != nil &&
+		!strings.Contains(err.Error(), "duplicate column") {
 		return nil, err
 	}
 	for _, s := range specs {

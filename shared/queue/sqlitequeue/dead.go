@@ -10,11 +10,13 @@ import (
 // DeadMessage is a message in a dead-letter queue, read without receiving
 // it (its receive count is the source queue's).
 type DeadMessage struct {
-	ID           string
-	Body         []byte
-	Attributes   map[string]string
-	SourceQueue  string
-	Reason       string
+	ID          string
+	Body        []byte
+	Attributes  map[string]string
+	SourceQueue string
+	Reason      string
+	// FirstError is the reason of the first failed attempt; Reason the last.
+	FirstError   string
 	ReceiveCount int
 	SentAt       time.Time
 	DeadAt       time.Time
@@ -27,7 +29,7 @@ func (b *Broker) DeadLetters(ctx context.Context, source string) ([]DeadMessage,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := b.db.SQL().QueryContext(ctx, `SELECT id, body, attributes, source_queue, last_error, receive_count, sent_at, dead_at
+	rows, err := b.db.SQL().QueryContext(ctx, `SELECT id, body, attributes, source_queue, last_error, first_error, receive_count, sent_at, dead_at
 		FROM queue_messages WHERE queue = ? ORDER BY dead_at, seq`, q.dlq)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", q.dlq, err)
@@ -38,7 +40,7 @@ func (b *Broker) DeadLetters(ctx context.Context, source string) ([]DeadMessage,
 		var d DeadMessage
 		var attrs string
 		var sent, dead int64
-		if err := rows.Scan(&d.ID, &d.Body, &attrs, &d.SourceQueue, &d.Reason, &d.ReceiveCount, &sent, &dead); err != nil {
+		if err := rows.Scan(&d.ID, &d.Body, &attrs, &d.SourceQueue, &d.Reason, &d.FirstError, &d.ReceiveCount, &sent, &dead); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(attrs), &d.Attributes); err != nil {

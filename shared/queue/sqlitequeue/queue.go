@@ -187,8 +187,9 @@ func (q *Queue) moveToDead(ctx context.Context, tx *sql.Tx, id, reason string, n
 	if q.dlq == "" {
 		return fmt.Errorf("%s has no dead-letter queue", q.name)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = ?, source_queue = ?, last_error = ?, dead_at = ?, visible_at = ?, receipt = '' WHERE id = ?`,
-		q.dlq, q.name, reason, now, now, id)
+	_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET queue = ?, source_queue = ?, last_error = ?, dead_at = ?, visible_at = ?, receipt = '',
+		first_error = CASE WHEN first_error = '' THEN ? ELSE first_error END WHERE id = ?`,
+		q.dlq, q.name, reason, now, now, reason, id)
 	return err
 }
 
@@ -245,7 +246,8 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 // Fail records reason and makes the message visible again after retryIn.
 func (q *Queue) Fail(ctx context.Context, receipt, reason string, retryIn time.Duration) error {
 	err := q.owned(ctx, receipt, func(tx *sql.Tx, id string, now int64) error {
-		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ?, last_error = ? WHERE id = ?`, now+retryIn.Milliseconds(), reason, id)
+		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ?, last_error = ?,
+			first_error = CASE WHEN first_error = '' THEN ? ELSE first_error END WHERE id = ?`, now+retryIn.Milliseconds(), reason, reason, id)
 		return err
 	})
 	if err != nil {

@@ -78,8 +78,8 @@ func (b *Broker) deadLetter(ctx context.Context, db querier, id string) (DeadMes
 	var d DeadMessage
 	var dlq, attrs string
 	var sent, dead int64
-	err := db.QueryRowContext(ctx, `SELECT id, queue, body, attributes, source_queue, last_error, receive_count, sent_at, dead_at
-		FROM queue_messages WHERE id = ?`, id).Scan(&d.ID, &dlq, &d.Body, &attrs, &d.SourceQueue, &d.Reason, &d.ReceiveCount, &sent, &dead)
+	err := db.QueryRowContext(ctx, `SELECT id, queue, body, attributes, source_queue, last_error, first_error, receive_count, sent_at, dead_at
+		FROM queue_messages WHERE id = ?`, id).Scan(&d.ID, &dlq, &d.Body, &attrs, &d.SourceQueue, &d.Reason, &d.FirstError, &d.ReceiveCount, &sent, &dead)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeadMessage{}, ErrNotDead
 	}
@@ -140,7 +140,7 @@ func (b *Broker) Redrive(ctx context.Context, id string, opts ...RedriveOption) 
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE queue_messages SET queue = ?, body = ?, attributes = ?, source_queue = '', dead_at = 0,
-			receive_count = 0, first_received_at = 0, receipt = '', last_error = '', visible_at = ? WHERE id = ?`,
+			receive_count = 0, first_received_at = 0, receipt = '', last_error = '', first_error = '', visible_at = ? WHERE id = ?`,
 			source, body, string(raw), now, id)
 		return err
 	})

@@ -37,7 +37,12 @@ fuzz:
 
 ## bench: the benchmarks whose numbers the closing notes report
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./...
+	$(GO) test -run '^$$' -bench Ingress -benchtime 2000x ./shared/local/
+	$(GO) test -run '^$$' -bench 'Build$$' -benchtime 3x ./shared/build/
+	$(GO) test -run '^$$' -bench BuildVsCrane -benchtime 3x ./test/
+	$(GO) test -run '^$$' -bench Propose -benchtime 5x ./shared/gitops/
+	$(GO) test -run '^$$' -bench Reaction -benchtime 50x ./test/
+	$(GO) test -run '^$$' -bench ColdStart -benchtime 1x ./test/
 
 ## demo: the pipeline end to end on embedded defaults
 demo:

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/approver"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
+	fg "github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/runtime"
 )
@@ -56,6 +57,6 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 		return nil, err
 	}
 	dl := awsenv.NewDeadLetter(q)
-	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout}
+	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: &fg.Retrying{Forge: forge}, Teams: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout}
 	return dl.Wrap(a.Lambda()), nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
+	fg "github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -53,7 +54,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 		return nil, err
 	}
 	dl, auth := awsenv.NewDeadLetter(q), remote.WithAuthFromKeychain(env.Keychain())
-	p := &promoter.Promoter{Config: env.Pipeline().Config, Releases: st, Repo: env.GitOpsRepo(), Forge: forge, DeadLetter: dl, Log: log,
+	p := &promoter.Promoter{Config: env.Pipeline().Config, Releases: st, Repo: env.GitOpsRepo(), Forge: &fg.Retrying{Forge: forge}, DeadLetter: dl, Log: log,
 		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 			return images.Inspect(ctx, ref, auth)
 		}}

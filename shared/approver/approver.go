@@ -35,6 +35,9 @@ type Approver struct {
 	DeadLetter runtime.DeadLetterer
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Teams resolves "org/team" reviewers (nil: only users listed by
+	// name count).
+	Teams TeamChecker
 	// Metrics receives one CloudWatch Embedded Metric Format line per
 	// production release (stdout in Lambda, where CloudWatch turns it into
 	// the DORA metrics); nil writes none.
@@ -236,7 +239,7 @@ func (a *Approver) approved(ctx context.Context, r event.Review, app, env string
 	if err != nil {
 		return err
 	}
-	ok, why := Satisfied(e, reviews, pr.HeadSHA)
+	ok, why := Satisfied(e, reviews, pr.HeadSHA, a.member(ctx))
 	if !ok {
 		log.InfoContext(ctx, "approval recorded; policy not yet satisfied", "reviewer", r.Reviewer, "why", why)
 		return nil
@@ -262,10 +265,34 @@ func (a *Approver) approved(ctx context.Context, r event.Review, app, env string
 	return nil
 }
 
-// Satisfied evaluates the approval rule: distinct listed reviewers whose
-// latest review approves headSHA. Teams ("org/team") cannot be resolved
-// without the forge's team API; only users listed by name count.
-func Satisfied(e *config.Environment, reviews []forge.Review, headSHA string) (bool, string) {
+// TeamChecker tells whether a user belongs to a team of the forge.
+type TeamChecker interface {
+	IsTeamMember(ctx context.Context, org, team, user string) (bool, error)
+}
+
+// member returns the team test Satisfied uses; errors count as "not a
+// member", so an unreachable team API never merges by accident.
+func (a *Approver) member(ctx context.Context) func(team, user string) bool {
+	if a.Teams == nil {
+		return nil
+	}
+	return func(team, user string) bool {
+		org, slug, ok := strings.Cut(team, "/")
+		if !ok {
+			return false
+		}
+		yes, err := a.Teams.IsTeamMember(ctx, org, slug, user)
+		if err != nil {
+			a.Log.WarnContext(ctx, "checking team membership", "team", team, "user", user, "error", err.Error())
+		}
+		return err == nil && yes
+	}
+}
+
+// Satisfied evaluates the approval rule: distinct reviewers whose latest
+// review approves headSHA and who are listed by name or belong to a listed
+// "org/team" (member may be nil: teams then match nobody).
+func Satisfied(e *config.Environment, reviews []forge.Review, headSHA string, member func(team, user string) bool) (bool, string) {
 	need := max(e.Approvals, 1)
 	latest := map[string]forge.Review{}
 	for _, r := range reviews {
@@ -276,6 +303,12 @@ func Satisfied(e *config.Environment, reviews []forge.Review, headSHA string) (b
 			return true
 		}
 		for _, r := range e.Reviewers {
+			if strings.Contains(r, "/") {
+				if member != nil && member(r, user) {
+					return true
+				}
+				continue
+			}
 			if strings.EqualFold(r, user) {
 				return true
 			}

@@ -26,7 +26,7 @@ apps:
     image: registry.example.com/acme/web
     environments:
       - {name: dev, path: envs/dev, release: auto}
-      - {name: prod, path: envs/prod, release: manual, reviewers: [alice, Bob], approvals: 2}
+      - {name: prod, path: envs/prod, release: manual, reviewers: [alice, Bob, acme/sre], approvals: 2}
 `
 
 var emf bytes.Buffer
@@ -121,9 +121,12 @@ func TestSatisfied(t *testing.T) {
 		{"approval of an older head does not count", []forge.Review{{User: "alice", State: "approved", CommitID: head}, {User: "bob", State: "approved", CommitID: "h1"}}, false},
 		{"a later change request withdraws", []forge.Review{{User: "alice", State: "approved", CommitID: head}, {User: "bob", State: "approved", CommitID: head}, {User: "bob", State: "changes_requested", CommitID: head}}, false},
 		{"same person twice counts once", []forge.Review{{User: "alice", State: "approved", CommitID: head}, {User: "Alice", State: "approved", CommitID: head}}, false},
+		{"a member of a listed team counts", []forge.Review{{User: "alice", State: "approved", CommitID: head}, {User: "carol", State: "approved", CommitID: head}}, true},
+		{"a non-member of the team does not", []forge.Review{{User: "alice", State: "approved", CommitID: head}, {User: "dave", State: "approved", CommitID: head}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got, why := approver.Satisfied(prod, tc.reviews, head); got != tc.want {
+			member := func(team, user string) bool { return team == "acme/sre" && user == "carol" }
+			if got, why := approver.Satisfied(prod, tc.reviews, head, member); got != tc.want {
 				t.Fatalf("Satisfied = %v (%s), want %v", got, why, tc.want)
 			}
 		})

@@ -26,6 +26,10 @@ type GitOps struct {
 	Forge    forge.Forge
 	// Local is the local forge when Forge is one (for `conveyor pr`).
 	Local *localforge.Forge
+	// Teams answers team membership for "org/team" reviewers.
+	Teams interface {
+		IsTeamMember(ctx context.Context, org, team, user string) (bool, error)
+	}
 }
 
 // OpenGitOps connects the runtime to a GitOps repository: the local forge
@@ -46,7 +50,8 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 		if tok == "" {
 			return nil, fmt.Errorf("the GitOps repository is on GitHub: set CONVEYOR_GITHUB_TOKEN")
 		}
-		g.Forge = &forge.Retrying{Forge: githubforge.New(github.NewClient(nil).WithAuthToken(tok), owner, name)}
+		gh := githubforge.New(github.NewClient(nil).WithAuthToken(tok), owner, name)
+		g.Forge, g.Teams = &forge.Retrying{Forge: gh}, gh
 		return g, nil
 	}
 	if !localforge.IsLocal(location) {
@@ -64,7 +69,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	if err != nil {
 		return nil, err
 	}
-	g.Forge = &forge.Retrying{Forge: g.Local}
+	g.Forge, g.Teams = &forge.Retrying{Forge: g.Local}, g.Local
 	return g, nil
 }
 

@@ -41,8 +41,14 @@ type checkRuns interface {
 	ListCheckRunsForRef(ctx context.Context, owner, repo, ref string, opts *github.ListCheckRunsOptions) (*github.ListCheckRunsResults, *github.Response, error)
 }
 
+// teams is the part of go-github's TeamsService the adapter uses.
+type teams interface {
+	GetTeamMembershipBySlug(ctx context.Context, org, slug, user string) (*github.Membership, *github.Response, error)
+}
+
 // Forge is the forge.Forge adapter for one GitHub repository.
 type Forge struct {
+	teams    teams
 	pulls    pullRequests
 	issues   issues
 	statuses statuses
@@ -116,6 +122,7 @@ func New(client *github.Client, owner, repo string, opts ...Option) *Forge {
 		opt(&o)
 	}
 	return &Forge{
+		teams:    client.Teams,
 		pulls:    client.PullRequests,
 		issues:   client.Issues,
 		statuses: client.Repositories,

@@ -485,3 +485,23 @@ func IsLocal(location string) bool {
 	_, err := os.Stat(filepath.Clean(location))
 	return err == nil
 }
+
+// TeamsEnv lists the local forge's teams, as GitHub would know them:
+// "org/team=alice,bob;org/other=carol".
+const TeamsEnv = "CONVEYOR_LOCAL_TEAMS"
+
+// IsTeamMember answers from $CONVEYOR_LOCAL_TEAMS.
+func (f *Forge) IsTeamMember(_ context.Context, org, team, user string) (bool, error) {
+	for _, entry := range strings.Split(os.Getenv(TeamsEnv), ";") {
+		name, members, ok := strings.Cut(entry, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), org+"/"+team) {
+			continue
+		}
+		for _, m := range strings.Split(members, ",") {
+			if strings.EqualFold(strings.TrimSpace(m), user) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

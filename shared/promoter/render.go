@@ -9,6 +9,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
+	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -23,30 +24,24 @@ const maxRenderFiles = 20000
 // matches no container, which would otherwise merge and deploy nothing.
 func verifyRender(snap fs.FS, writes map[string][]byte, dir string, ref manifest.Ref, keepTag bool) error {
 	mem := filesys.MakeFsInMemory()
-	n := 0
-	err := fs.WalkDir(snap, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if n++; n > maxRenderFiles {
-			return fs.SkipAll
-		}
+	files := map[string]bool{}
+	if err := kustomizeFiles(snap, path.Clean(dir), map[string]bool{}, files); err != nil {
+		return fmt.Errorf("collecting the files of %s for the render check: %w", dir, err)
+	}
+	if len(files) > maxRenderFiles {
+		return nil
+	}
+	for p := range files {
 		data, ok := writes[p]
 		if !ok {
+			var err error
 			if data, err = fs.ReadFile(snap, p); err != nil {
-				return err
+				return fmt.Errorf("reading %s for the render check: %w", p, err)
 			}
 		}
-		return mem.WriteFile("/"+p, data)
-	})
-	if err != nil {
-		return fmt.Errorf("copying the repository for the render check: %w", err)
-	}
-	if n > maxRenderFiles {
-		return nil
+		if err := mem.WriteFile("/"+p, data); err != nil {
+			return err
+		}
 	}
 	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+path.Clean(dir))
 	if err != nil {
@@ -71,4 +66,67 @@ func shortRef(s string) string {
 		return s[:i+20] + "…"
 	}
 	return s
+}
+
+// kustomizeFiles collects what rendering dir can read: every file of each
+// kustomization directory it reaches through resources, bases and
+// components (only those directories, not the whole repository, so a
+// thousand-app repository costs what one app does).
+func kustomizeFiles(snap fs.FS, dir string, seen, out map[string]bool) error {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	entries, err := fs.ReadDir(snap, dir)
+	if err != nil {
+		return err
+	}
+	var kfile string
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		out[path.Join(dir, e.Name())] = true
+		for _, n := range kustomizationNames {
+			if e.Name() == n {
+				kfile = path.Join(dir, n)
+			}
+		}
+	}
+	if kfile == "" {
+		return nil
+	}
+	data, err := fs.ReadFile(snap, kfile)
+	if err != nil {
+		return err
+	}
+	var k struct {
+		Resources  []string `yaml:"resources"`
+		Bases      []string `yaml:"bases"`
+		Components []string `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		return nil // kustomize reports it, with its own words
+	}
+	for _, ref := range append(append(k.Resources, k.Bases...), k.Components...) {
+		if strings.Contains(ref, "://") || strings.HasPrefix(ref, "github.com/") {
+			continue // remote bases are fetched by kustomize, not read here
+		}
+		p := path.Clean(path.Join(dir, ref))
+		if p == ".." || strings.HasPrefix(p, "../") {
+			continue
+		}
+		info, err := fs.Stat(snap, p)
+		if err != nil {
+			continue
+		}
+		if info.IsDir() {
+			if err := kustomizeFiles(snap, p, seen, out); err != nil {
+				return err
+			}
+		} else {
+			out[p] = true
+		}
+	}
+	return nil
 }

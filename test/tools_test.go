@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -78,7 +79,9 @@ http:
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve", path)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// distribution v3 exports traces to localhost:4318 unless told not to.
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}

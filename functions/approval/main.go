@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/approver"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	fg "github.com/conveyor-gitops/conveyor/shared/forge"
@@ -21,14 +20,7 @@ func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 }
 
 func main() {
-	log := awsenv.Logger()
-	slog.SetDefault(log)
-	h, err := newHandler(context.Background(), log)
-	if err != nil {
-		log.Error("starting the approval function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	awsenv.Main("approval", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
@@ -36,18 +28,11 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	env, err := awsenv.Open(ctx, cfg, log)
+	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Approvals)
 	if err != nil {
 		return nil, err
 	}
-	st, err := env.State()
-	if err != nil {
-		return nil, err
-	}
-	q, err := env.Queue(queue.Approvals, st)
-	if err != nil {
-		return nil, err
-	}
+	env, st, dl := c.Env, c.State, c.DeadLetter
 	promotions, err := env.Queue(queue.Promotions, nil)
 	if err != nil {
 		return nil, err
@@ -56,7 +41,6 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	dl := awsenv.NewDeadLetter(q)
 	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: &fg.Retrying{Forge: forge}, Teams: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout}
 	return dl.Wrap(a.Lambda()), nil
 }

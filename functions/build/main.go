@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -19,14 +18,7 @@ func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 }
 
 func main() {
-	log := awsenv.Logger()
-	slog.SetDefault(log)
-	h, err := newHandler(context.Background(), log)
-	if err != nil {
-		log.Error("starting the build function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	awsenv.Main("build", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
@@ -34,19 +26,11 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	env, err := awsenv.Open(ctx, cfg, log)
+	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Builds)
 	if err != nil {
 		return nil, err
 	}
-	st, err := env.State()
-	if err != nil {
-		return nil, err
-	}
-	q, err := env.Queue(queue.Builds, st)
-	if err != nil {
-		return nil, err
-	}
-	dl := awsenv.NewDeadLetter(q)
+	env, st, dl := c.Env, c.State, c.DeadLetter
 	b := &builder.Builder{Config: env.Pipeline().Config, Idem: st, GitAuth: env.GitAuth(), Keychain: env.Keychain(), DeadLetter: dl, Log: log}
 	return dl.Wrap(b.Handler()), nil
 }

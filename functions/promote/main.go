@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	fg "github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/images"
@@ -22,14 +21,7 @@ func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 }
 
 func main() {
-	log := awsenv.Logger()
-	slog.SetDefault(log)
-	h, err := newHandler(context.Background(), log)
-	if err != nil {
-		log.Error("starting the promote function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	awsenv.Main("promote", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
@@ -37,23 +29,16 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	env, err := awsenv.Open(ctx, cfg, log)
+	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Promotions)
 	if err != nil {
 		return nil, err
 	}
-	st, err := env.State()
-	if err != nil {
-		return nil, err
-	}
-	q, err := env.Queue(queue.Promotions, st)
-	if err != nil {
-		return nil, err
-	}
+	env, st, dl := c.Env, c.State, c.DeadLetter
 	forge, err := env.Forge()
 	if err != nil {
 		return nil, err
 	}
-	dl, auth := awsenv.NewDeadLetter(q), remote.WithAuthFromKeychain(env.Keychain())
+	auth := remote.WithAuthFromKeychain(env.Keychain())
 	p := &promoter.Promoter{Config: env.Pipeline().Config, Releases: st, Repo: env.GitOpsRepo(), Forge: &fg.Retrying{Forge: forge}, DeadLetter: dl, Log: log,
 		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 			return images.Inspect(ctx, ref, auth)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -20,14 +19,7 @@ func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 }
 
 func main() {
-	log := awsenv.Logger()
-	slog.SetDefault(log)
-	h, err := newHandler(context.Background(), log)
-	if err != nil {
-		log.Error("starting the registry function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	awsenv.Main("registry", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
@@ -35,23 +27,15 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	env, err := awsenv.Open(ctx, cfg, log)
+	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Images)
 	if err != nil {
 		return nil, err
 	}
-	st, err := env.State()
-	if err != nil {
-		return nil, err
-	}
-	q, err := env.Queue(queue.Images, st)
-	if err != nil {
-		return nil, err
-	}
+	env, st, dl := c.Env, c.State, c.DeadLetter
 	promotions, err := env.Queue(queue.Promotions, nil)
 	if err != nil {
 		return nil, err
 	}
-	dl := awsenv.NewDeadLetter(q)
 	h := &images.Handler{Config: env.Pipeline().Config, Promotions: promotions, Traces: images.TraceLookup(st),
 		RemoteOptions: []remote.Option{remote.WithAuthFromKeychain(env.Keychain())}, DeadLetter: dl, Log: log}
 	return dl.Wrap(h.Lambda()), nil

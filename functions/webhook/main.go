@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 )
@@ -18,14 +17,7 @@ func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 }
 
 func main() {
-	log := awsenv.Logger()
-	slog.SetDefault(log)
-	h, err := newHandler(context.Background(), log)
-	if err != nil {
-		log.Error("starting the webhook function", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	awsenv.Main("webhook", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
 func newHandler(ctx context.Context, log *slog.Logger) (awsenv.WebhookHandler, error) {

@@ -1,0 +1,53 @@
+package awsenv
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
+	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
+)
+
+// Main is every function's main: the JSON logger, the handler built once
+// per container, lambda.Start. An init error is logged and exits 1, so the
+// Lambda console shows the reason instead of a timeout.
+func Main(function string, newHandler func(ctx context.Context, log *slog.Logger) (any, error)) {
+	log := Logger()
+	slog.SetDefault(log)
+	h, err := newHandler(context.Background(), log)
+	if err != nil {
+		log.Error("starting the "+function+" function", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}
+
+// ConsumerDeps is what a queue-consuming function starts from.
+type ConsumerDeps struct {
+	Env   *Env
+	State *dynamostate.Store
+	// Queue is the function's own queue, whose dead-letter queue
+	// DeadLetter sends permanent failures to.
+	Queue      *sqsqueue.Queue
+	DeadLetter *DeadLetter
+}
+
+// OpenConsumer opens the environment, the state table and the consumer's
+// queue (with failure reasons kept in the table).
+func OpenConsumer(ctx context.Context, cfg Config, log *slog.Logger, queueName string) (*ConsumerDeps, error) {
+	env, err := Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := env.State()
+	if err != nil {
+		return nil, err
+	}
+	q, err := env.Queue(queueName, st)
+	if err != nil {
+		return nil, err
+	}
+	return &ConsumerDeps{Env: env, State: st, Queue: q, DeadLetter: NewDeadLetter(q)}, nil
+}

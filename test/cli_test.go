@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 )
 
@@ -198,5 +200,100 @@ func TestCLIUsageErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.code, tc.stderr)
 			}
 		})
+	}
+}
+
+// TestBuildTwoProcesses builds the same context from two copies in two
+// processes, in different time zones and at different times of day: the
+// digest is the same; one changed byte changes it.
+func TestBuildTwoProcesses(t *testing.T) {
+	bin := conveyorBin(t)
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "Dockerfile"), "FROM scratch\nENV PORT=8080\nCOPY site/ /srv/\nENTRYPOINT [\"/srv/server\"]\n")
+	writeFile(t, filepath.Join(src, "site", "index.html"), "<h1>hello</h1>\n")
+	writeFile(t, filepath.Join(src, "site", "server"), "#!/bin/true\n")
+	build := func(dir, tz string) string {
+		t.Helper()
+		cmd := exec.Command(bin, "build", "--context", dir, "--revision", "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "--created", "2026-11-20T10:00:00Z")
+		cmd.Env = append(os.Environ(), "TZ="+tz)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("conveyor build: %v", err)
+		}
+		d := regexp.MustCompile(`sha256:[0-9a-f]{64}`).FindString(string(out))
+		if d == "" {
+			t.Fatalf("no digest in %q", out)
+		}
+		return d
+	}
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	if err := copyTree(src, a); err != nil {
+		t.Fatal(err)
+	}
+	first := build(a, "UTC")
+	time.Sleep(1100 * time.Millisecond)
+	if err := copyTree(src, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(b, "site", "index.html"), time.Now().Add(-72*time.Hour), time.Now().Add(-72*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if second := build(b, "Pacific/Kiritimati"); second != first {
+		t.Fatalf("two processes built %s and %s from the same commit", first, second)
+	}
+	writeFile(t, filepath.Join(b, "site", "index.html"), "<h1>hello</h1>\n ")
+	if third := build(b, "UTC"); third == first {
+		t.Fatal("a one-byte change kept the digest")
+	}
+}
+
+// TestOperatorCommands runs the demo, then the commands an operator uses
+// on its data directory.
+func TestOperatorCommands(t *testing.T) {
+	bin := conveyorBin(t)
+	dir := t.TempDir()
+	var out bytes.Buffer
+	res, err := demo.Run(context.Background(), &out, demo.Options{Dir: dir, All: true})
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--data-dir", res.DataDir)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("conveyor %v: %v\n%s", args, err, stderr.String())
+		}
+		return string(b)
+	}
+	digest := strings.TrimPrefix(res.Image[strings.Index(res.Image, "@"):], "@")
+	var cells []struct{ App, Env, Digest string }
+	if err := json.Unmarshal([]byte(run("status", "--json")), &cells); err != nil || len(cells) != 3 {
+		t.Fatalf("status --json: %v %+v", err, cells)
+	}
+	for _, c := range cells {
+		if c.Digest != digest {
+			t.Fatalf("status says %s/%s runs %s, want %s", c.App, c.Env, c.Digest, digest)
+		}
+	}
+	if got := run("promote", "web", "prod", res.Image); !strings.Contains(got, "current: already released") {
+		t.Fatalf("promote of the released digest printed %q", got)
+	}
+	if got := run("history", "web"); strings.Count(got, " merged 20") != 3 {
+		t.Fatalf("history:\n%s", got)
+	}
+	if got := run("pr", "list", "--state", "merged"); strings.Count(got, "merged") != 3 {
+		t.Fatalf("pr list:\n%s", got)
+	}
+	if got := run("metrics"); !strings.Contains(got, "deployments         1 to production") {
+		t.Fatalf("metrics:\n%s", got)
+	}
+	cmd := exec.Command(bin, "rollback", "web", "prod", "--data-dir", res.DataDir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "nothing earlier to restore") {
+		t.Fatalf("rollback with one release: %v %q, want a refusal naming why", err, stderr.String())
 	}
 }

@@ -30,11 +30,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.Close()
-	cfg, err := s.config(ctx)
-	if err != nil {
-		return err
-	}
-	rels, err := s.rt.State.ListReleases(ctx, state.ReleaseFilter{})
+	cfg, rels, err := s.records(ctx, state.ReleaseFilter{})
 	if err != nil {
 		return err
 	}
@@ -77,17 +73,13 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer s.Close()
-	cfg, err := s.config(ctx)
+	cfg, rels, err := s.records(ctx, state.ReleaseFilter{App: fs.Arg(0)})
 	if err != nil {
 		return err
 	}
 	a, ok := cfg.App(fs.Arg(0))
 	if !ok {
 		return fmt.Errorf("no app %q in conveyor.yaml", fs.Arg(0))
-	}
-	rels, err := s.rt.State.ListReleases(ctx, state.ReleaseFilter{App: a.Name})
-	if err != nil {
-		return err
 	}
 	js := lineage.History(a, rels)
 	if *asJSON {
@@ -128,11 +120,7 @@ func runMetrics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer s.Close()
-	cfg, err := s.config(ctx)
-	if err != nil {
-		return err
-	}
-	rels, err := s.rt.State.ListReleases(ctx, state.ReleaseFilter{})
+	cfg, rels, err := s.records(ctx, state.ReleaseFilter{})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
 // settingGitOps is where `conveyor dev` records its GitOps repository.
@@ -69,3 +70,17 @@ func (p pipelineFlags) open(ctx context.Context, stderr io.Writer, needGitOps bo
 }
 
 func (s *session) Close() { s.rt.Close() }
+
+// records reads what status, history and metrics report from: the pipeline
+// and the release records matching f.
+func (s *session) records(ctx context.Context, f state.ReleaseFilter) (*config.Config, []state.Release, error) {
+	cfg, err := s.config(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rels, err := s.rt.State.ListReleases(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, rels, nil
+}

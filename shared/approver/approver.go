@@ -24,7 +24,7 @@ import (
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
-type ConfigSource func(ctx context.Context) (*config.Config, error)
+type ConfigSource = config.Loader
 
 // Approver reacts to pull request events.
 type Approver struct {
@@ -144,7 +144,7 @@ func (a *Approver) merged(ctx context.Context, r event.Review, app, env string, 
 		}
 		log.InfoContext(ctx, "release recorded", "digest", rel.Digest, "merged_by", r.MergedBy, "merge_commit", r.MergeCommit)
 	}
-	cfg, err := a.Config(ctx)
+	cfg, err := a.Config.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (a *Approver) closed(ctx context.Context, r event.Review, app, env string, 
 // holds: enough approvals from listed reviewers on the current head, no
 // freeze window open, and green checks when the environment verifies.
 func (a *Approver) approved(ctx context.Context, r event.Review, app, env string, log *slog.Logger) error {
-	cfg, err := a.Config(ctx)
+	cfg, err := a.Config.Load(ctx)
 	if err != nil {
 		return err
 	}

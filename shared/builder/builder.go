@@ -27,7 +27,7 @@ import (
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
-type ConfigSource func(ctx context.Context) (*config.Config, error)
+type ConfigSource = config.Loader
 
 // Builder builds images for pushes.
 type Builder struct {
@@ -88,13 +88,9 @@ func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
 		log.InfoContext(ctx, "not a branch push: nothing to build")
 		return nil
 	}
-	cfg, err := b.Config(ctx)
+	cfg, err := b.Config.Load(ctx)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			return retry.Permanent(fmt.Errorf("loading conveyor.yaml: %w", err))
-		}
-		return fmt.Errorf("loading conveyor.yaml: %w", err)
+		return err
 	}
 	var files []string
 	if !p.Truncated {

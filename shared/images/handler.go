@@ -2,7 +2,6 @@ package images
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,7 +19,7 @@ import (
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
-type ConfigSource func(ctx context.Context) (*config.Config, error)
+type ConfigSource = config.Loader
 
 // Handler turns image events into first-environment promotions.
 type Handler struct {
@@ -70,9 +69,9 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 		log.InfoContext(ctx, "untagged manifest: ignored")
 		return nil
 	}
-	cfg, err := h.Config(ctx)
+	cfg, err := h.Config.Load(ctx)
 	if err != nil {
-		return configError(err)
+		return err
 	}
 	repo := repoName(img.Registry + "/" + img.Repository)
 	var apps []*config.App
@@ -120,14 +119,6 @@ func repoName(s string) string {
 		return strings.ToLower(s)
 	}
 	return strings.ToLower(r.Name())
-}
-
-func configError(err error) error {
-	var errs config.Errors
-	if errors.As(err, &errs) {
-		return retry.Permanent(fmt.Errorf("loading conveyor.yaml: %w", err))
-	}
-	return fmt.Errorf("loading conveyor.yaml: %w", err)
 }
 
 // TraceLookup finds the trace id the builder recorded for a digest under

@@ -19,7 +19,7 @@ import (
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
-type ConfigSource func(ctx context.Context) (*config.Config, error)
+type ConfigSource = config.Loader
 
 // Deps is what a consumer function is built from.
 type Deps struct {

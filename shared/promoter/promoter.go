@@ -25,7 +25,7 @@ import (
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
-type ConfigSource func(ctx context.Context) (*config.Config, error)
+type ConfigSource = config.Loader
 
 // Repo is the GitOps repository, as promotions use it (a *gitops.Repo).
 type Repo interface {
@@ -111,13 +111,9 @@ func ReleaseID(app, env, digest string) string { return app + "/" + env + "/" + 
 func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, error) {
 	p.defaults()
 	log := p.Log.With("app", in.App, "env", in.Environment, "digest", in.Digest)
-	cfg, err := p.Config(ctx)
+	cfg, err := p.Config.Load(ctx)
 	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			return nil, retry.Permanent(fmt.Errorf("loading conveyor.yaml: %w", err))
-		}
-		return nil, fmt.Errorf("loading conveyor.yaml: %w", err)
+		return nil, err
 	}
 	app, ok := cfg.App(in.App)
 	if !ok {

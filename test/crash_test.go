@@ -104,9 +104,12 @@ func TestKilledAtEachBoundary(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the prod PR after the restart", 60*time.Second, func() bool {
+			// The prod release record is written just after its PR opens:
+			// wait for both, then check nothing was duplicated.
+			waitFor(t, "the prod PR and its release record after the restart", 60*time.Second, func() bool {
 				open, err := gg.Local.List(ctx, forge.StateOpen)
-				return err == nil && len(open) == 1 && open[0].Branch == "conveyor/prod/web"
+				rels, _ := rt.State.ListReleases(ctx, state.ReleaseFilter{Env: "prod"})
+				return err == nil && len(open) == 1 && open[0].Branch == "conveyor/prod/web" && len(rels) > 0
 			})
 			prs, _ := gg.Local.List(ctx, "")
 			if len(prs) != 3 {

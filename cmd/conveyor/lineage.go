@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/lineage"
+	"github.com/conveyor-gitops/conveyor/shared/reconcile"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -35,11 +36,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cells := lineage.Status(cfg, rels, time.Now())
+	pins, err := reconcile.Pins(ctx, s.gitops, cfg, 1)
+	if err != nil {
+		return fmt.Errorf("reading what the GitOps repository pins (status shows git's truth, not only records): %w", err)
+	}
+	cells = lineage.WithPins(cells, lineagePins(pins))
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(cells)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tENV\tRELEASE\tDIGEST\tCOMMIT\tRELEASED\tOPEN PR\tFROZEN")
+	fmt.Fprintln(tw, "APP\tENV\tRELEASE\tDIGEST (GIT)\tCOMMIT\tRELEASED\tOPEN PR\tFROZEN\tDRIFT")
 	for _, c := range cells {
 		pr := "-"
 		if c.PR > 0 {
@@ -53,7 +59,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !c.ReleasedAt.IsZero() {
 			released = c.ReleasedAt.Format(time.RFC3339) + " by " + c.MergedBy
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.App, c.Env, c.Release, shortDigest(c.Digest), short12(c.SourceCommit), released, pr, frozen)
+		drift := "-"
+		if c.Drift {
+			drift = "DRIFT: " + c.DriftReason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.App, c.Env, c.Release, shortDigest(c.Digest), short12(c.SourceCommit), released, pr, frozen, drift)
 	}
 	return tw.Flush()
 }

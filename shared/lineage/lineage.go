@@ -23,6 +23,12 @@ type Cell struct {
 	Frozen         bool      `json:"frozen"`
 	FrozenUntil    time.Time `json:"frozen_until,omitzero"`
 	Release        string    `json:"release"`
+	// Drift is set when the records disagree with what the GitOps
+	// repository pins (see WithPins): Digest is then git's, Recorded the
+	// records', and DriftReason says what to do.
+	Drift       bool   `json:"drift,omitempty"`
+	Recorded    string `json:"recorded_digest,omitempty"`
+	DriftReason string `json:"drift_reason,omitempty"`
 }
 
 // Status builds the app × environment table in pipeline order.

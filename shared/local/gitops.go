@@ -87,6 +87,20 @@ func (g *GitOps) Propose(ctx context.Context, branch string, edit gitops.Edit, m
 	return repo.Propose(ctx, branch, edit, message, when)
 }
 
+// History implements reconcile.History: the base branch's newest commits,
+// read with the current conveyor.yaml's base branch.
+func (g *GitOps) History(ctx context.Context, depth int) ([]*gitops.Snapshot, error) {
+	c, err := g.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := newRepo(g.Location, c)
+	if err != nil {
+		return nil, err
+	}
+	return repo.History(ctx, depth)
+}
+
 func newRepo(location string, c *config.Config) (*gitops.Repo, error) {
 	auth, _ := EnvGitAuth(context.Background(), location)
 	return gitops.New(location, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})

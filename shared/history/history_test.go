@@ -57,7 +57,6 @@ func forkedRepo(t *testing.T) (string, map[string]string) {
 		"rewritten": rewritten.Hash.String(), "unknown": strings.Repeat("ab", 20)}
 }
 
-
 func TestLocal(t *testing.T) {
 	dir, c := forkedRepo(t)
 	ctx := context.Background()

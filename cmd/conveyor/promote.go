@@ -11,6 +11,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/images"
+	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/state"
@@ -24,7 +25,7 @@ func init() {
 func newPromoter(s *session) *promoter.Promoter {
 	return &promoter.Promoter{Config: promoter.ConfigSource(s.config), Releases: s.rt.State, Repo: s.gitops, Forge: s.gitops.Forge,
 		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) },
-		Log:     s.rt.Logger()}
+		Log:     s.rt.Logger(), Ancestry: local.SourceHistory()}
 }
 
 func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) error {

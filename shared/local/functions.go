@@ -42,7 +42,7 @@ func Consumers() map[string]Constructor {
 	return map[string]Constructor{
 		"build": func(d Deps) (Function, error) {
 			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger,
-				RemoteOptions: d.Runtime.opts.RemoteOptions}
+				Keychain: d.Runtime.RegistryKeychain(), RemoteOptions: d.Runtime.opts.RemoteOptions}
 			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
 		},
 		"registry": func(d Deps) (Function, error) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
-	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -48,18 +47,14 @@ func (p *Promoter) outdated(ctx context.Context, app *config.App, in event.Promo
 // release r. Both must come from the app's configured source repository,
 // with known revisions, for history to decide: a descendant of r (or r's
 // own commit) is newer; an ancestor is older; unrelated commits (a
-// force-push) proceed. Provenance from anywhere else is the pusher's word,
-// so build times decide only between two images of unknown origin.
+// force-push) proceed. Provenance from anywhere else is the pusher's word:
+// build times decide only when an image is of unknown origin.
 func (p *Promoter) older(ctx context.Context, app *config.App, r *state.Release, in event.Promotion, log *slog.Logger) (bool, error) {
 	repo := app.Source.Repo
 	fromSource := func(src, rev string) bool { return repo != "" && config.SameRepo(repo, src) && isCommit(rev) }
-	known, candidate := fromSource(r.SourceRepo, r.SourceCommit), fromSource(in.Source, in.Revision)
 	switch {
-	case !known && !candidate:
+	case !fromSource(r.SourceRepo, r.SourceCommit) || !fromSource(in.Source, in.Revision):
 		return p.laterBuild(r, in), nil
-	case !known || !candidate:
-		// One side's order is unknown: nothing says the candidate is older.
-		return false, nil
 	case p.Ancestry == nil:
 		log.WarnContext(ctx, "no source history configured: ordering by build time")
 		return p.laterBuild(r, in), nil
@@ -77,10 +72,9 @@ func (p *Promoter) older(ctx context.Context, app *config.App, r *state.Release,
 	case errors.Is(err, errors.ErrUnsupported):
 		log.WarnContext(ctx, "source history unreadable for this repository: ordering by build time", "repo", repo, "error", err.Error())
 		return p.laterBuild(r, in), nil
-	case err != nil && retry.IsPermanent(err):
-		return false, err
 	case err != nil:
-		// Never a silent skip: the message waits for history to answer.
+		// Never a silent skip: the message waits for history to answer
+		// (or dead-letters with the reason when the adapter says no retry helps).
 		return false, fmt.Errorf("reading the source history of %s: %w", repo, err)
 	}
 	return !descends, nil

@@ -13,12 +13,16 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
+	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
 )
 
 // Environment variables the local runtime reads its secrets from.
 const (
 	envGitHubSecret  = "CONVEYOR_GITHUB_WEBHOOK_SECRET"
 	envRegistryToken = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
+	// envRegistryPassword is the push password of an embedded registry
+	// listening beyond loopback.
+	envRegistryPassword = "CONVEYOR_REGISTRY_PASSWORD"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,7 +34,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	configFile := fs.String("config", "", "read conveyor.yaml from this file instead of the GitOps repository (development)")
 	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(local.FunctionNames(), ",")+")")
 	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
-	registryAddr := fs.String("registry-addr", "127.0.0.1:5000", `embedded OCI registry listen address ("" for none); images named <this address>/<repo> are pushed to it`)
+	registryAddr := fs.String("registry-addr", "127.0.0.1:5000", `embedded OCI registry listen address ("" for none); images named <this address>/<repo> are pushed to it; beyond loopback, pushes need user `+ociregistry.PushUser+` and a password`)
+	passwordFile := fs.String("registry-password-file", "", "file holding the embedded registry's push password, needed when --registry-addr is not loopback (default: $"+envRegistryPassword+", else generated and printed once)")
 	visibility := fs.Duration("visibility", 0, "override every queue's visibility timeout (how soon work in flight when the process died is retried); default: each queue's own")
 	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
 	if err := parse(fs, args); err != nil {
@@ -51,6 +56,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	token, err := secretValue(*tokenFile, envRegistryToken)
+	if err != nil {
+		return err
+	}
+	password, err := secretValue(*passwordFile, envRegistryPassword)
 	if err != nil {
 		return err
 	}
@@ -75,7 +84,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
 	}
-	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, Visibility: *visibility, Logger: logger}
+	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Logger: logger}
 	serveIngress := false
 	for _, n := range names {
 		if n == "webhook" {
@@ -121,6 +130,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		fmt.Fprintf(stdout, "conveyor dev: registry on %s\n", a)
+		printPushCredentials(stdout, rt)
 	}
 	if serveIngress {
 		a, err := rt.Listen()
@@ -169,4 +179,17 @@ func absLocation(l string) string {
 		return abs
 	}
 	return l
+}
+
+// printPushCredentials tells the operator, once at start and never in the
+// log, what pushes to a registry reachable from other machines present.
+func printPushCredentials(stdout io.Writer, rt *local.Runtime) {
+	switch pw, generated := rt.RegistryPassword(); {
+	case pw == "":
+	case generated:
+		fmt.Fprintf(stdout, "conveyor dev: registry pushes need user %s, password %s (generated for this run; set $%s to choose one)\n",
+			ociregistry.PushUser, pw, envRegistryPassword)
+	default:
+		fmt.Fprintf(stdout, "conveyor dev: registry pushes need user %s and the password given\n", ociregistry.PushUser)
+	}
 }

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/images"
+	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/state"
@@ -24,17 +28,22 @@ func init() {
 func newPromoter(s *session) *promoter.Promoter {
 	return &promoter.Promoter{Config: promoter.ConfigSource(s.config), Releases: s.rt.State, Repo: s.gitops, Forge: s.gitops.Forge,
 		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) },
-		Log:     s.rt.Logger()}
+		Log:     s.rt.Logger(), Ancestry: local.SourceHistory()}
 }
 
 func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("promote", stderr)
 	pf := addPipelineFlags(fs)
+	force := fs.Bool("force", false, "override the checks (the digest was built, the previous environment runs it, it is not older than what runs); needs --reason, recorded with the release")
+	reason := fs.String("reason", "", "why --force is needed (recorded with the release)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 3 {
-		return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] APP ENV IMAGE@DIGEST", errUsage)
+		return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] [--force --reason TEXT] APP ENV IMAGE@DIGEST", errUsage)
+	}
+	if *force != (strings.TrimSpace(*reason) != "") {
+		return fmt.Errorf("%w: --force and --reason go together: an override says why", errUsage)
 	}
 	app, env, ref := fs.Arg(0), fs.Arg(1), fs.Arg(2)
 	repo, digest, ok := strings.Cut(ref, "@")
@@ -57,13 +66,77 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if repo != a.Image && !strings.HasPrefix(repo, a.Image+":") {
 		return fmt.Errorf("%s is not %s's image repository %s", repo, app, a.Image)
 	}
+	_, idx, found := a.Env(env)
+	if !found {
+		return fmt.Errorf("app %s has no environment %q", app, env)
+	}
 	p := event.Promotion{App: app, Environment: env, Image: a.Image, Digest: digest}
-	if prov, err := images.Inspect(ctx, a.Image+"@"+digest); err == nil {
+	prov, inspectErr := images.Inspect(ctx, a.Image+"@"+digest)
+	if inspectErr == nil {
 		p.Source, p.Revision, p.Created = prov.Source, prov.Revision, prov.Created
-	} else {
-		fmt.Fprintf(stderr, "note: image facts unavailable (%v); promoting without provenance\n", err)
+	}
+	if *force {
+		p.Force, p.Reason, p.By = true, *reason, operator()
+		if inspectErr != nil {
+			fmt.Fprintf(stderr, "note: image facts unavailable (%v); promoting without provenance\n", inspectErr)
+		}
+	} else if err := checkManual(ctx, s.rt.State, a, idx, digest, inspectErr); err != nil {
+		return err
 	}
 	return report(ctx, stdout, newPromoter(s), p)
+}
+
+// checkManual refuses a hand promotion of a digest that was never built
+// (the registry does not have it) or that skips an environment (the one
+// before does not run it). Promoting what already runs changes nothing and
+// needs no check.
+func checkManual(ctx context.Context, st state.Releases, a *config.App, idx int, digest string, inspectErr error) error {
+	env := a.Environments[idx].Name
+	if runs, err := running(ctx, st, a.Name, env); err != nil || runs == digest {
+		return err
+	}
+	if idx > 0 {
+		prev := a.Environments[idx-1].Name
+		runs, err := running(ctx, st, a.Name, prev)
+		if err != nil {
+			return err
+		}
+		if runs != digest {
+			return fmt.Errorf("%s does not run %s (it runs %s): promote through %s first, or override with --force --reason TEXT",
+				prev, digest, orNone(runs), prev)
+		}
+	}
+	if inspectErr != nil {
+		return fmt.Errorf("%s@%s is not in the registry (%v): promote a digest that was built and pushed, or override with --force --reason TEXT",
+			a.Image, digest, inspectErr)
+	}
+	return nil
+}
+
+// running returns the digest of app's latest merged release to env, or "".
+func running(ctx context.Context, st state.Releases, app, env string) (string, error) {
+	rels, err := st.ListReleases(ctx, state.ReleaseFilter{App: app, Env: env, State: state.Merged})
+	if err != nil {
+		return "", fmt.Errorf("reading %s's releases to %s: %w", app, env, err)
+	}
+	var last *state.Release
+	for i := range rels {
+		if last == nil || !rels[i].MergedAt.Before(last.MergedAt) {
+			last = &rels[i]
+		}
+	}
+	if last == nil {
+		return "", nil
+	}
+	return last.Digest, nil
+}
+
+// operator names who runs the command, for the override's record.
+func operator() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }
 
 func report(ctx context.Context, stdout io.Writer, pr *promoter.Promoter, p event.Promotion) error {

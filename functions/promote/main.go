@@ -9,6 +9,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	fg "github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -38,8 +39,13 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
+	ancestry, err := env.History()
+	if err != nil {
+		return nil, err
+	}
 	auth := remote.WithAuthFromKeychain(env.Keychain())
 	p := &promoter.Promoter{Config: env.Pipeline().Config, Releases: st, Repo: env.GitOpsRepo(), Forge: &fg.Retrying{Forge: forge}, DeadLetter: dl, Log: log,
+		Ancestry: history.Repos{GitHub: ancestry},
 		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 			return images.Inspect(ctx, ref, auth)
 		}}

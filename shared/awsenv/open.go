@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
+	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -177,6 +178,19 @@ func (e *Env) Forge() (*githubforge.Forge, error) {
 		return nil, err
 	}
 	return githubforge.New(c, g.Owner, g.Repo, githubforge.WithLogger(e.Log)), nil
+}
+
+// History returns the source history of repositories on the GitHub host
+// the API serves, read with the same credentials as the forge.
+func (e *Env) History() (*history.GitHub, error) {
+	if e.github == nil {
+		return nil, fmt.Errorf("opening the source history: GitHub credentials %w", ErrNotConfigured)
+	}
+	c, err := NewGitHubClient(e.github, e.Config.GitHub.API, nil)
+	if err != nil {
+		return nil, err
+	}
+	return history.NewGitHub(c, gitHost(e.Config.GitHub.API)), nil
 }
 
 func (e *Env) appKey(ctx context.Context) (*rsa.PrivateKey, error) {

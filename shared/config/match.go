@@ -107,6 +107,18 @@ func ownerPath(p string) string {
 	return strings.ToLower(p)
 }
 
+// SameRepo reports whether a and b name the same repository, compared
+// normalised as MatchesPush compares them.
+func SameRepo(a, b string) bool { return sameRepo(a, b) }
+
+// RepoLocation splits a repository location as SameRepo reads it: a local
+// path (local true, path cleaned), or a host (lower case, "" when not given)
+// and owner/name (lower case, without ".git").
+func RepoLocation(s string) (host, path string, local bool) {
+	r := parseRepo(s)
+	return r.host, r.path, r.local
+}
+
 func sameRepo(a, b string) bool {
 	x, y := parseRepo(a), parseRepo(b)
 	if x.local || y.local {

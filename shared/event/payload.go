@@ -81,6 +81,13 @@ type Promotion struct {
 	From string `json:"from,omitempty"`
 	// Rollback marks a promotion that restores an earlier digest.
 	Rollback bool `json:"rollback,omitempty"`
+	// Force is an operator's override of the ordering check (`conveyor
+	// promote --force`): the digest is proposed even when source history
+	// says it is older than what runs. Reason and By are recorded with the
+	// release; an override without a reason is refused.
+	Force  bool   `json:"force,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
 }
 
 // GroupID is the FIFO group of a promotion: one app/environment at a time.

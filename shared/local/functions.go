@@ -11,11 +11,13 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/approver"
 	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/google/go-github/v60/github"
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
@@ -40,7 +42,7 @@ func Consumers() map[string]Constructor {
 	return map[string]Constructor{
 		"build": func(d Deps) (Function, error) {
 			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger,
-				RemoteOptions: d.Runtime.opts.RemoteOptions}
+				Keychain: d.Runtime.RegistryKeychain(), RemoteOptions: d.Runtime.opts.RemoteOptions}
 			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
 		},
 		"registry": func(d Deps) (Function, error) {
@@ -59,7 +61,7 @@ func Consumers() map[string]Constructor {
 			p := &promoter.Promoter{Config: promoter.ConfigSource(d.Config), Releases: d.Runtime.State, Repo: d.GitOps, Forge: d.GitOps.Forge,
 				Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 					return images.Inspect(ctx, ref, d.Runtime.opts.RemoteOptions...)
-				}, Log: d.Logger}
+				}, Log: d.Logger, Ancestry: SourceHistory()}
 			return Function{Name: "promote", Queue: queue.Promotions, Handler: p.Lambda(), BatchSize: 1}, nil
 		},
 		"approval": func(d Deps) (Function, error) {
@@ -114,4 +116,15 @@ func EnvGitAuth(_ context.Context, repoURL string) (transport.AuthMethod, error)
 		return nil, nil
 	}
 	return &githttp.BasicAuth{Username: "x-access-token", Password: tok}, nil
+}
+
+// SourceHistory reads source repositories' history for the promoter: local
+// ones with go-git, GitHub ones through api.github.com, with
+// $CONVEYOR_GIT_TOKEN when set (sent to the API host only).
+func SourceHistory() history.Repos {
+	c := github.NewClient(nil)
+	if tok := os.Getenv("CONVEYOR_GIT_TOKEN"); tok != "" {
+		c = c.WithAuthToken(tok)
+	}
+	return history.Repos{GitHub: history.NewGitHub(c, "github.com")}
 }

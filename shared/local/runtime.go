@@ -43,6 +43,10 @@ type Options struct {
 	// RegistryAddr is where the embedded OCI registry listens; "" runs
 	// none. Its blobs and manifests live under DataDir/registry.
 	RegistryAddr string
+	// RegistryPassword is required of pushes to the embedded registry when
+	// RegistryAddr reaches beyond loopback; one is generated when empty.
+	// On loopback pushes need none, and this is ignored.
+	RegistryPassword string
 	// PollInterval bounds how long an idle mapping waits for messages sent
 	// by another process (in-process sends wake it at once).
 	PollInterval time.Duration
@@ -81,6 +85,10 @@ type Runtime struct {
 	// Registry is the embedded OCI registry, when RegistryAddr is set.
 	Registry *ociregistry.Registry
 
+	// passwordGenerated says the registry's push password was generated
+	// here, so the operator must be told it.
+	passwordGenerated bool
+
 	mu          sync.Mutex
 	functions   []Function
 	listener    net.Listener
@@ -104,7 +112,11 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		// registry; a random token lets it in and keeps others out.
 		opts.RegistryToken = event.NewID()
 	}
-	r := &Runtime{opts: opts, DB: db}
+	generated := false
+	if opts.RegistryAddr != "" {
+		opts.RegistryPassword, generated = registryPassword(opts.RegistryAddr, opts.RegistryPassword)
+	}
+	r := &Runtime{opts: opts, DB: db, passwordGenerated: generated}
 	if r.Queues, err = sqlitequeue.Open(ctx, db, queue.Topology); err != nil {
 		db.Close()
 		return nil, err
@@ -132,7 +144,8 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	if opts.RegistryAddr != "" {
 		notify := ociregistry.HandlerNotifier(r.Ingress, webhook.PathDistribution, opts.RegistryToken)
-		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry")); err != nil {
+		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry"),
+			ociregistry.WithPushPassword(opts.RegistryPassword)); err != nil {
 			db.Close()
 			return nil, err
 		}

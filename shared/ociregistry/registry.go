@@ -35,6 +35,8 @@ type Registry struct {
 	notify  Notifier
 	log     *slog.Logger
 	id      string
+	// password, when set, is required of writes (see WithPushPassword).
+	password string
 
 	mu sync.Mutex // serialises journal writes
 }
@@ -48,7 +50,7 @@ type entry struct {
 
 // Open serves a registry whose data lives in dir, replaying the manifests
 // pushed before. notify may be nil.
-func Open(dir string, notify Notifier, logger *slog.Logger) (*Registry, error) {
+func Open(dir string, notify Notifier, logger *slog.Logger, opts ...Option) (*Registry, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -61,6 +63,9 @@ func Open(dir string, notify Notifier, logger *slog.Logger) (*Registry, error) {
 		notify: notify,
 		log:    logger,
 		id:     event.NewID(),
+	}
+	for _, o := range opts {
+		o(r)
 	}
 	path := filepath.Join(dir, "manifests.jsonl")
 	if err := r.replay(path); err != nil {
@@ -109,6 +114,10 @@ func (r *Registry) replay(path string) error {
 
 // ServeHTTP implements http.Handler.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !r.authorized(req) {
+		unauthorized(w)
+		return
+	}
 	repo, ref, ok := manifestPath(req.URL.Path)
 	if !ok || (req.Method != http.MethodPut && req.Method != http.MethodDelete) {
 		r.inner.ServeHTTP(w, req)

@@ -47,6 +47,9 @@ type Promoter struct {
 	DeadLetter runtime.DeadLetterer
 	Log        *slog.Logger
 	Now        func() time.Time
+	// Ancestry reads source history to order releases; without it, build
+	// times do (see older).
+	Ancestry Ancestry
 }
 
 // Outcome says what a promotion did.
@@ -146,10 +149,18 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	switch {
 	case deployed != nil && deployed.Digest == in.Digest && !in.Rollback:
 		return &Outcome{Action: Current, Release: *deployed, Reason: "already released"}, nil
-	case !in.Rollback && deployed != nil && newer(deployed, in):
-		return p.skip(ctx, in, id, "older than the released "+short(deployed.Digest), log)
-	case !in.Rollback && proposed != nil && proposed.Digest != in.Digest && newer(proposed, in):
-		return p.skip(ctx, in, id, "older than the proposed "+short(proposed.Digest), log)
+	case in.Force && in.Reason == "":
+		return nil, retry.Permanent(fmt.Errorf("promoting %s: an override of the ordering check needs a reason", short(in.Digest)))
+	case in.Force:
+		log.WarnContext(ctx, "ordering check overridden", "by", in.By, "reason", in.Reason)
+	case !in.Rollback:
+		why, err := p.outdated(ctx, app, in, deployed, proposed, log)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			return p.skip(ctx, in, id, why, log)
+		}
 	}
 
 	branch := Branch(in.App, in.Environment)
@@ -234,6 +245,9 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	rel := state.Release{ID: id, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
 		SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Proposed, Rollback: in.Rollback,
 		PR: pr.Number, PRURL: pr.URL, Branch: branch, TraceID: logging.Trace(ctx)}
+	if in.Force {
+		rel.Note = overrideNote(in)
+	}
 	if in.Rollback {
 		rel.ID = id + "#rollback-" + now.UTC().Format("20060102T150405")
 		if proposed != nil && proposed.Rollback && proposed.Digest == in.Digest {
@@ -314,12 +328,6 @@ func current(rels []state.Release) (deployed, proposed *state.Release) {
 		}
 	}
 	return deployed, proposed
-}
-
-// newer reports whether release r is of a later build than the promotion:
-// by source commit time, which is the image's created time.
-func newer(r *state.Release, in event.Promotion) bool {
-	return !r.SourceTime.IsZero() && !in.Created.IsZero() && r.SourceTime.After(in.Created)
 }
 
 func short(digest string) string {

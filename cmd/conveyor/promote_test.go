@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/demo"
+	"github.com/conveyor-gitops/conveyor/shared/local"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// promoteSetup is a data directory and GitOps repository for the demo
+// pipeline whose image lives in a real (in-memory) registry holding one
+// built digest, with staging running digest staging.
+type promoteSetup struct {
+	dataDir, gitops, image, built string
+}
+
+func newPromoteSetup(t *testing.T) *promoteSetup {
+	t.Helper()
+	dir := t.TempDir()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	image := strings.TrimPrefix(srv.URL, "http://") + "/acme/web"
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(image+":sha-1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	repo, err := demo.InitRepo(filepath.Join(dir, "gitops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(demo.GitOpsFiles(filepath.Join(dir, "web"), image), "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.AcceptPushes(); err != nil {
+		t.Fatal(err)
+	}
+	s := &promoteSetup{dataDir: filepath.Join(dir, "data"), gitops: repo.Dir, image: image, built: d.String()}
+	s.runs(t, "staging", s.built)
+	return s
+}
+
+// runs records env as running digest.
+func (s *promoteSetup) runs(t *testing.T, env, digest string) {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := local.Open(ctx, local.Options{DataDir: s.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	r := state.Release{ID: promoter.ReleaseID("web", env, digest), App: "web", Env: env, Image: s.image, Digest: digest,
+		State: state.Merged, MergedAt: time.Now()}
+	if err := rt.State.PutRelease(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *promoteSetup) promote(args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	err := runPromote(context.Background(), append([]string{"--data-dir", s.dataDir, "--gitops", s.gitops}, args...), &stdout, &stderr)
+	return stdout.String(), err
+}
+
+func (s *promoteSetup) release(t *testing.T, env, digest string) state.Release {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := local.Open(ctx, local.Options{DataDir: s.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	r, err := rt.State.GetRelease(ctx, promoter.ReleaseID("web", env, digest))
+	if err != nil {
+		t.Fatalf("release of %s to %s: %v", digest, env, err)
+	}
+	return r
+}
+
+// TestPromoteChecksWhatRunsBefore: a manual promotion names a digest that
+// was built (it is in the registry) and that the previous environment runs,
+// unless the operator overrides it, with a reason, on the record.
+func TestPromoteChecksWhatRunsBefore(t *testing.T) {
+	never := "sha256:" + strings.Repeat("e", 64)
+	for _, tc := range []struct {
+		name   string
+		args   func(s *promoteSetup) []string
+		setup  func(t *testing.T, s *promoteSetup)
+		want   string // in stdout, or in the error when fail
+		fail   bool
+		usage  bool
+		forced bool
+	}{
+		{name: "never built, first environment", args: func(s *promoteSetup) []string { return []string{"web", "dev", s.image + "@" + never} },
+			fail: true, want: "not in the registry"},
+		{name: "never built, straight to prod", args: func(s *promoteSetup) []string { return []string{"web", "prod", s.image + "@" + never} },
+			fail: true, want: "staging does not run " + never},
+		{name: "built, but staging runs another", args: func(s *promoteSetup) []string { return []string{"web", "prod", s.image + "@" + s.built} },
+			setup: func(t *testing.T, s *promoteSetup) { s.runs(t, "staging", never) }, fail: true, want: "staging does not run"},
+		{name: "built and run by staging", args: func(s *promoteSetup) []string { return []string{"web", "prod", s.image + "@" + s.built} },
+			want: "opened #1"},
+		{name: "built, first environment", args: func(s *promoteSetup) []string { return []string{"web", "dev", s.image + "@" + s.built} },
+			want: "merged #1"},
+		{name: "override", args: func(s *promoteSetup) []string {
+			return []string{"--force", "--reason", "hotfix built by hand", "web", "prod", s.image + "@" + never}
+		}, want: "opened #1", forced: true},
+		{name: "override without a reason", args: func(s *promoteSetup) []string { return []string{"--force", "web", "prod", s.image + "@" + never} },
+			fail: true, usage: true, want: "--reason"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newPromoteSetup(t)
+			if tc.setup != nil {
+				tc.setup(t, s)
+			}
+			out, err := s.promote(tc.args(s)...)
+			if tc.fail {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, errUsage) != tc.usage {
+					t.Fatalf("promote = %q, %v; want an error (usage %v) containing %q", out, err, tc.usage, tc.want)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("promote = %q, %v; want %q", out, err, tc.want)
+			}
+			if tc.forced {
+				r := s.release(t, "prod", never)
+				if !strings.HasPrefix(r.Note, "override by ") || !strings.HasSuffix(r.Note, ": hotfix built by hand") {
+					t.Fatalf("release note %q, want the override recorded", r.Note)
+				}
+			}
+		})
+	}
+}

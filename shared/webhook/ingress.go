@@ -56,8 +56,9 @@ type Config struct {
 	RegistryToken string
 	// MaxBody bounds a request body (default DefaultMaxBody).
 	MaxBody int64
-	// DedupeRetention is how long a delivery id is remembered (default 7
-	// days; GitHub allows manual redelivery for 3).
+	// DedupeRetention is how long a delivery id and a signed body's hash
+	// are remembered (default 7 days; GitHub allows manual redelivery for
+	// 3).
 	DedupeRetention time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time

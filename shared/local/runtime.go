@@ -95,7 +95,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	tightened, err := sqlitedb.Restrict(opts.DataDir)
+	tightened, err := sqlitedb.Restrict(opts.DataDir, "registry")
 	if err != nil {
 		return nil, err
 	}

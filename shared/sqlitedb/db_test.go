@@ -45,11 +45,11 @@ func TestOpenKeepsDataPrivate(t *testing.T) {
 		want  []string // what Restrict reports it tightened
 	}{
 		{name: "new directory", setup: func(*testing.T, string) {}},
-		{name: "existing world-readable directory and files", setup: func(t *testing.T, dir string) {
+		{name: "existing world-readable directory and files, and a file not Conveyor's", setup: func(t *testing.T, dir string) {
 			if err := os.MkdirAll(filepath.Join(dir, "registry", "blobs"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{db, db + "-wal", db + "-shm", "registry/manifests.jsonl"} {
+			for _, f := range []string{db, db + "-wal", db + "-shm", "registry/manifests.jsonl", "notes.txt"} {
 				if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -62,7 +62,7 @@ func TestOpenKeepsDataPrivate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			tc.setup(t, dir)
-			got, err := sqlitedb.Restrict(dir)
+			got, err := sqlitedb.Restrict(dir, "registry")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,6 +91,12 @@ func TestOpenKeepsDataPrivate(t *testing.T) {
 			want := map[string]fs.FileMode{".": 0o700, db: 0o600, db + "-wal": 0o600, db + "-shm": 0o600}
 			if diff := cmp.Diff(want, modes(t, dir, ".", db, db+"-wal", db+"-shm")); diff != "" {
 				t.Errorf("modes after Open (-want +got):\n%s", diff)
+			}
+			// A file that is not Conveyor's keeps its mode.
+			if tc.want != nil {
+				if got := modes(t, dir, "notes.txt")["notes.txt"]; got != 0o644 {
+					t.Errorf("notes.txt has mode %v, want it left at 0644", got)
+				}
 			}
 		})
 	}

@@ -18,11 +18,13 @@ const (
 )
 
 // Restrict creates dir with DirMode when it is missing, and otherwise
-// brings dir and everything under it down to DirMode (directories) and
-// FileMode (files), without following symlinks. It returns the paths whose
-// modes it had to tighten, in walk order, so the caller can warn: someone
-// else may already have read them.
-func Restrict(dir string) ([]string, error) {
+// brings dir, the database's files and each of entries (paths relative to
+// dir, walked recursively) down to DirMode (directories) and FileMode
+// (files), without following symlinks. Other files are left alone: a data
+// directory may have been pointed at a directory that holds more. It
+// returns the paths whose modes it had to tighten, in walk order, so the
+// caller can warn: someone else may already have read them.
+func Restrict(dir string, entries ...string) ([]string, error) {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(dir, DirMode); err != nil {
 			return nil, fmt.Errorf("creating data dir: %w", err)
@@ -37,7 +39,7 @@ func Restrict(dir string) ([]string, error) {
 		return nil, fmt.Errorf("restricting data dir %s: %w", dir, err)
 	}
 	var tightened []string
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	visit := func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -46,7 +48,21 @@ func Restrict(dir string) ([]string, error) {
 			tightened = append(tightened, path)
 		}
 		return err
-	})
+	}
+	info, err := os.Stat(root)
+	if err == nil {
+		err = visit(root, fs.FileInfoToDirEntry(info), nil)
+	}
+	names := append([]string{FileName, FileName + "-shm", FileName + "-wal"}, entries...)
+	for _, name := range names {
+		if err != nil {
+			break
+		}
+		err = filepath.WalkDir(filepath.Join(root, name), visit)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+	}
 	if err != nil {
 		return tightened, fmt.Errorf("restricting data dir %s: %w", dir, err)
 	}

@@ -47,7 +47,7 @@ func BenchmarkReaction(b *testing.B) {
 	cfg.WriteString("version: 1\napps:\n")
 	for i := 0; i < apps; i++ {
 		app := fmt.Sprintf("app-%04d", i)
-		fmt.Fprintf(&cfg, "  - name: %s\n    source: {repo: acme/%s}\n    image: %s/acme/%s\n    environments:\n      - {name: dev, path: apps/%s/dev, release: manual}\n", app, app, host, app, app)
+		fmt.Fprintf(&cfg, "  - name: %s\n    source: {repo: acme/%s}\n    image: %s/acme/%s\n    environments:\n      - {name: dev, path: apps/%s/dev, release: manual, reviewers: [alice]}\n", app, app, host, app, app)
 		files["apps/"+app+"/dev/kustomization.yaml"] = fmt.Sprintf("resources:\n  - deployment.yaml\nimages:\n  - name: %s/acme/%s\n", host, app)
 		files["apps/"+app+"/dev/deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s/acme/%s:bootstrap\n", app, app, host, app)
 	}

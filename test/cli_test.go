@@ -84,6 +84,10 @@ func queuesJSON(t *testing.T, dataDir string) queueCounts {
 // queues`, then a graceful SIGTERM.
 func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
 	bin := conveyorBin(t)
+	// The usual umask: whatever conveyor dev does not restrict itself
+	// comes out readable by every user.
+	oldMask := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(oldMask) })
 	dataDir := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Env = append(os.Environ(), "CONVEYOR_GITHUB_WEBHOOK_SECRET=It's a Secret to Everybody")
@@ -132,6 +136,16 @@ func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
 	}
 	if got := queuesJSON(t, dataDir)["builds"].Visible; got != 1 {
 		t.Fatalf("after the signed push builds visible = %d, want 1", got)
+	}
+	// Deliveries, PR state and images are the owner's alone.
+	for rel, want := range map[string]os.FileMode{".": 0o700, "conveyor.db": 0o600, "conveyor.db-wal": 0o600, "conveyor.db-shm": 0o600,
+		"registry": 0o700, "registry/blobs": 0o700, "registry/manifests.jsonl": 0o600} {
+		fi, err := os.Stat(filepath.Join(dataDir, rel))
+		if err != nil {
+			t.Errorf("%s in the data directory: %v", rel, err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s in the data directory has mode %v, want %v", rel, fi.Mode().Perm(), want)
+		}
 	}
 	tampered := bytes.Replace(body, []byte(`"octocat"`), []byte(`"mallory"`), 1)
 	if code := post(tampered, "cli-2"); code != 401 {

@@ -394,9 +394,9 @@ apps:
     source: {repo: https://git.example.invalid/acme/other}
     image: %s/acme/web
     environments:
-      - {name: dev, path: envs/dev}
-      - {name: staging, path: envs/staging}
-      - {name: prod, path: envs/prod}
+      - {name: dev, path: envs/dev, reviewers: [alice]}
+      - {name: staging, path: envs/staging, reviewers: [alice]}
+      - {name: prod, path: envs/prod, reviewers: [alice]}
 `, regHost)
 	if _, err := config.Parse("conveyor.yaml", []byte(yaml)); err != nil {
 		t.Fatal(err)

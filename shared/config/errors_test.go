@@ -22,7 +22,7 @@ apps:
 - name: web
   sourc: {repo: acme/web}
   image: acme/web
-  environments: [{name: dev, path: envs/dev, relase: auto, colour: red}]
+  environments: [{name: dev, path: envs/dev, relase: auto, colour: red, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:3:3: apps[0]: missing required field "source"`,
@@ -33,7 +33,7 @@ apps:
 		},
 		{
 			name: "missing required fields",
-			in:   "version: 1\napps:\n  - name: web\n    source: {branch: main}\n    environments:\n      - strategy: raw\n",
+			in:   "version: 1\napps:\n  - name: web\n    source: {branch: main}\n    environments:\n      - {strategy: raw, release: auto}\n",
 			want: []string{
 				`conveyor.yaml:3:5: apps[0]: missing required field "image"`,
 				`conveyor.yaml:4:13: apps[0].source: missing required field "repo"`,
@@ -51,7 +51,7 @@ apps:
 		},
 		{
 			name: "version 2",
-			in:   "version: 2\n" + head[len("version: 1\n"):] + "    environments: [{name: dev, path: envs/dev}]\n",
+			in:   "version: 2\n" + head[len("version: 1\n"):] + "    environments: [{name: dev, path: envs/dev, release: auto}]\n",
 			want: []string{`conveyor.yaml:1:10: version: unsupported version 2: must be 1`},
 		},
 		{
@@ -62,7 +62,7 @@ apps:
     source: {repo: acme/web}
     image: acme/web
     environments:
-      - {name: -dev, path: envs/dev}
+      - {name: -dev, path: envs/dev, release: auto}
 `,
 			want: []string{
 				`conveyor.yaml:3:11: apps[0].name: must be a DNS label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit), got "Web_App"`,
@@ -72,12 +72,12 @@ apps:
 		{
 			name: "duplicate app and environment names",
 			in: head + `    environments:
-      - {name: dev, path: envs/dev}
-      - {name: dev, path: envs/dev2}
+      - {name: dev, path: envs/dev, release: auto}
+      - {name: dev, path: envs/dev2, release: auto}
   - name: web
     source: {repo: acme/web}
     image: acme/web
-    environments: [{name: dev, path: envs/dev}]
+    environments: [{name: dev, path: envs/dev, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:8:16: apps[0].environments[1].name: duplicate environment name "dev" (first used at line 7)`,
@@ -86,17 +86,17 @@ apps:
 		},
 		{
 			name: "image with tag",
-			in:   strings.Replace(head, "image: acme/web", "image: registry.example.com:5000/acme/web:1.0", 1) + "    environments: [{name: dev, path: envs/dev}]\n",
+			in:   strings.Replace(head, "image: acme/web", "image: registry.example.com:5000/acme/web:1.0", 1) + "    environments: [{name: dev, path: envs/dev, release: auto}]\n",
 			want: []string{`conveyor.yaml:5:12: apps[0].image: must be an image repository without a tag, got "registry.example.com:5000/acme/web:1.0": select tags with tags.glob or tags.semver`},
 		},
 		{
 			name: "image with digest",
-			in:   strings.Replace(head, "image: acme/web", "image: acme/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 1) + "    environments: [{name: dev, path: envs/dev}]\n",
+			in:   strings.Replace(head, "image: acme/web", "image: acme/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 1) + "    environments: [{name: dev, path: envs/dev, release: auto}]\n",
 			want: []string{`conveyor.yaml:5:12: apps[0].image: must be an image repository without a digest, got "acme/web@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef": Conveyor adds the digest it promotes`},
 		},
 		{
 			name: "image not lowercase",
-			in:   strings.Replace(head, "image: acme/web", "image: Acme/Web", 1) + "    environments: [{name: dev, path: envs/dev}]\n",
+			in:   strings.Replace(head, "image: acme/web", "image: Acme/Web", 1) + "    environments: [{name: dev, path: envs/dev, release: auto}]\n",
 			want: []string{`conveyor.yaml:5:12: apps[0].image: invalid image repository "Acme/Web": path component "Acme" must be lowercase letters and digits, separated by '.', '_' or '-'`},
 		},
 		{
@@ -105,7 +105,7 @@ apps:
       dockerfile: Dockerfile
       base: gcr.io/distroless/static:nonroot
       args: {1BAD: x}
-    environments: [{name: dev, path: envs/dev}]
+    environments: [{name: dev, path: envs/dev, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:8:13: apps[0].build.base: cannot be combined with dockerfile: choose a Dockerfile or the Dockerfile-less form`,
@@ -118,7 +118,7 @@ apps:
 			in: head + `    build:
       entrypoint: [/app]
       files: [{src: /etc/passwd, dst: app}]
-    environments: [{name: dev, path: envs/dev}]
+    environments: [{name: dev, path: envs/dev, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:7:19: apps[0].build.entrypoint: only allowed with base (the Dockerfile-less form); a Dockerfile sets this itself`,
@@ -148,24 +148,28 @@ apps:
       - name: dev
         path: envs/dev
         strategy: kustomize
+        release: auto
         helm: {image: image.ref}
       - name: staging
         path: envs/staging
         strategy: helm
+        release: auto
         helm: {image: image.ref, tag: image.tag}
       - name: prod
         path: envs/prod
         strategy: helm
+        release: auto
         helm: {repository: image.repository}
       - name: qa
         path: envs/qa
         strategy: helm
+        release: auto
 `,
 			want: []string{
-				`conveyor.yaml:10:15: apps[0].environments[0].helm: only allowed with strategy "helm"`,
-				`conveyor.yaml:14:23: apps[0].environments[1].helm.image: cannot be combined with repository, digest or tag`,
-				`conveyor.yaml:18:28: apps[0].environments[2].helm.repository: needs digest and/or tag as well`,
-				`conveyor.yaml:19:9: apps[0].environments[3]: missing required field "helm"`,
+				`conveyor.yaml:11:15: apps[0].environments[0].helm: only allowed with strategy "helm"`,
+				`conveyor.yaml:16:23: apps[0].environments[1].helm.image: cannot be combined with repository, digest or tag`,
+				`conveyor.yaml:21:28: apps[0].environments[2].helm.repository: needs digest and/or tag as well`,
+				`conveyor.yaml:22:9: apps[0].environments[3]: missing required field "helm"`,
 			},
 		},
 		{
@@ -193,6 +197,24 @@ apps:
 			},
 		},
 		{
+			name: "manual release without reviewers",
+			in: head + `    environments:
+      - name: dev
+        path: envs/dev
+      - name: staging
+        path: envs/staging
+        release: manual
+      - {name: qa, path: envs/qa, release: manual, reviewers: []}
+      - {name: prod, path: envs/prod, release: manual, reviewers: [alice]}
+      - {name: preview, path: envs/preview, release: auto}
+`,
+			want: []string{
+				`conveyor.yaml:7:9: apps[0].environments[0]: environment "dev" is released manually (the default) but lists no reviewers, so anyone who can approve a pull request could release it: add reviewers: [user or org/team], or set release: auto`,
+				`conveyor.yaml:11:18: apps[0].environments[1].release: environment "staging" is released manually but lists no reviewers, so anyone who can approve a pull request could release it: add reviewers: [user or org/team], or set release: auto`,
+				`conveyor.yaml:12:63: apps[0].environments[2].reviewers: environment "qa" is released manually but lists no reviewers, so anyone who can approve a pull request could release it: add reviewers: [user or org/team], or set release: auto`,
+			},
+		},
+		{
 			name: "bad freeze windows",
 			in: head + `    environments:
       - name: prod
@@ -204,6 +226,7 @@ apps:
           - cron: "@weekly"
             duration: -1h
           - {cron: "0 18 * * FRI"}
+        reviewers: [alice]
 `,
 			want: []string{
 				`conveyor.yaml:10:19: apps[0].environments[0].freeze[0].cron: invalid cron expression "0 25 * * *": end of range (25) above maximum (23): 25 (want minute hour day-of-month month day-of-week)`,
@@ -219,7 +242,7 @@ apps:
 			in: head + `    tags:
       glob: ["sha-[", ""]
       semver: ">=1.0.0 <<2"
-    environments: [{name: dev, path: envs/dev}]
+    environments: [{name: dev, path: envs/dev, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:7:14: apps[0].tags.glob[0]: invalid glob "sha-["`,
@@ -235,7 +258,7 @@ apps:
     source: {repo: acme/web, paths: ["../secrets/**", "src/a**b"]}
     image: acme/web
     build: {context: services/../.., dockerfile: ../Dockerfile}
-    environments: [{name: dev, path: envs/../../etc}]
+    environments: [{name: dev, path: envs/../../etc, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:4:38: apps[0].source.paths[0]: must not escape the repository with "..", got "../secrets/**"`,
@@ -309,7 +332,7 @@ apps:
 		},
 		{
 			name: "duplicate key",
-			in:   head + "    image: acme/other\n    environments: [{name: dev, path: envs/dev, path: envs/dev2}]\n",
+			in:   head + "    image: acme/other\n    environments: [{name: dev, path: envs/dev, path: envs/dev2, release: auto}]\n",
 			want: []string{
 				`conveyor.yaml:6:5: apps[0].image: duplicate key "image" (first defined at line 5)`,
 				`conveyor.yaml:7:48: apps[0].environments[0].path: duplicate key "path" (first defined at line 7)`,
@@ -332,7 +355,7 @@ apps:
       base: "Gcr.io/distroless:"
       workdir: app
       expose: ["80/sctp", "70000", http]
-    environments: [{name: dev, path: envs/dev}]
+    environments: [{name: dev, path: envs/dev, release: auto}]
 `,
 			want: []string{
 				`conveyor.yaml:7:13: apps[0].build.base: invalid tag "" in image reference "Gcr.io/distroless:"`,
@@ -349,7 +372,7 @@ apps:
 		},
 		{
 			name: "null list items",
-			in:   head + "    environments:\n      -\n      - {name: dev, path: envs/dev, freeze: [~]}\n  -\n",
+			in:   head + "    environments:\n      -\n      - {name: dev, path: envs/dev, freeze: [~], release: auto}\n  -\n",
 			want: []string{
 				`conveyor.yaml:7:8: apps[0].environments[0]: expected a map, got null`,
 				`conveyor.yaml:8:46: apps[0].environments[1].freeze[0]: expected a map, got null`,
@@ -358,7 +381,7 @@ apps:
 		},
 		{
 			name: "a mistake in an anchor is reported at each use",
-			in:   head + "    environments:\n      - &e {name: dev, path: envs/dev, keeptag: true}\n      - <<: *e\n        name: prod\n",
+			in:   head + "    environments:\n      - &e {name: dev, path: envs/dev, keeptag: true, release: auto}\n      - <<: *e\n        name: prod\n",
 			want: []string{`conveyor.yaml:7:40: apps[0].environments[0].keeptag: unknown field "keeptag" (did you mean "keepTag"?)`,
 				`conveyor.yaml:7:40: apps[0].environments[1].keeptag: unknown field "keeptag" (did you mean "keepTag"?)`},
 		},

@@ -20,7 +20,7 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	f.Add([]byte(head + "    environments: [{name: dev, path: envs/dev, freeze: [{cron: '0 18 * * FRI', duration: 1h}]}]\n"))
+	f.Add([]byte(head + "    environments: [{name: dev, path: envs/dev, release: auto, freeze: [{cron: '0 18 * * FRI', duration: 1h}]}]\n"))
 	f.Add([]byte("version: 1\napps: &a [*a]\n"))
 	f.Add([]byte("a: &a {<<: *a}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

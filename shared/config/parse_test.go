@@ -74,7 +74,7 @@ func TestParseValid(t *testing.T) {
 				},
 				Environments: []Environment{
 					{Name: "dev", Path: "apps/api/dev", Strategy: StrategyMarker, Release: ReleaseAuto, MergeMethod: MergeMerge},
-					{Name: "prod", Path: "apps/api/prod", Container: "api", Release: ReleaseManual, Approvals: 1, MergeMethod: MergeMerge},
+					{Name: "prod", Path: "apps/api/prod", Container: "api", Release: ReleaseManual, Reviewers: []string{"acme/api-owners"}, Approvals: 1, MergeMethod: MergeMerge},
 				},
 			},
 		},
@@ -125,7 +125,7 @@ func TestParseDefaults(t *testing.T) {
 					Image:  "localhost:5000/hello",
 					Build:  Build{Context: ".", Dockerfile: "Dockerfile"},
 					Environments: []Environment{
-						{Name: "dev", Path: "envs/dev", Container: "hello", Release: ReleaseManual, Approvals: 1, MergeMethod: MergeMerge},
+						{Name: "dev", Path: "envs/dev", Container: "hello", Release: ReleaseManual, Reviewers: []string{"alice"}, Approvals: 1, MergeMethod: MergeMerge},
 					},
 				}},
 			},
@@ -196,11 +196,14 @@ func TestValidateBuiltConfig(t *testing.T) {
 			Build:  Build{Context: ".", Dockerfile: "Dockerfile"},
 			Environments: []Environment{
 				{Pos: Pos{Line: 9, Column: 9, Path: "apps[0].environments[0]"}, Name: "dev", Path: "envs/dev", Release: "sometimes", MergeMethod: MergeMerge},
+				{Pos: Pos{Line: 10, Column: 9, Path: "apps[0].environments[1]"}, Name: "prod", Path: "envs/prod", Release: ReleaseManual, MergeMethod: MergeMerge},
 			},
 		}},
 	}
 	want := "conveyor.yaml:3:5: apps[0].image: must be an image repository without a tag, got \"acme/web:latest\": select tags with tags.glob or tags.semver\n" +
-		"conveyor.yaml:9:9: apps[0].environments[0].release: must be \"auto\" or \"manual\", got \"sometimes\""
+		"conveyor.yaml:9:9: apps[0].environments[0].release: must be \"auto\" or \"manual\", got \"sometimes\"\n" +
+		"conveyor.yaml:10:9: apps[0].environments[1]: environment \"prod\" is released manually (the default) but lists no reviewers, " +
+		"so anyone who can approve a pull request could release it: add reviewers: [user or org/team], or set release: auto"
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate() = nil, want errors")

@@ -138,7 +138,7 @@ type Environment struct {
 	Container   string // container to edit with StrategyRaw; defaults to the app name when Strategy is raw or empty
 	KeepTag     bool   // write repo:tag@sha256:… rather than repo@sha256:…
 	Release     Release
-	Reviewers   []string // GitHub users or "org/team" slugs, with ReleaseManual only
+	Reviewers   []string // GitHub users or "org/team" slugs: required with ReleaseManual, refused with ReleaseAuto
 	Approvals   int      // approvals required from Reviewers; default 1 with ReleaseManual
 	MergeMethod MergeMethod
 	Verify      bool // require green checks on the GitOps commit before promoting onward

@@ -281,6 +281,7 @@ func validateEnv(e *Environment, p, app string, r *reporter) {
 	if e.Release == ReleaseAuto && len(e.Reviewers) > 0 {
 		r.errorf(p+".reviewers", "only allowed with release \"manual\"")
 	}
+	checkGate(e, p, r)
 	switch {
 	case e.Approvals < 0:
 		r.errorf(p+".approvals", "must be 0 or more, got %d", e.Approvals)
@@ -350,4 +351,22 @@ func checkName(r *reporter, field, name string) {
 	case !dnsLabel.MatchString(name):
 		r.errorf(field, "must be a DNS label (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit), got %s", strconv.Quote(name))
 	}
+}
+
+// checkGate refuses a manual release nobody in particular guards: with no
+// reviewers any approval of the pull request would count, and manual is
+// the default, so an environment that says nothing would be open to all.
+func checkGate(e *Environment, p string, r *reporter) {
+	if e.Release != ReleaseManual || len(e.Reviewers) > 0 {
+		return
+	}
+	field, how := p, "manually (the default)"
+	switch {
+	case r.present(p + ".reviewers"):
+		field, how = p+".reviewers", "manually"
+	case r.present(p + ".release"):
+		field, how = p+".release", "manually"
+	}
+	r.errorf(field, "environment %q is released %s but lists no reviewers, so anyone who can approve a pull request could release it: "+
+		"add reviewers: [user or org/team], or set release: auto", e.Name, how)
 }

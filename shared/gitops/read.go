@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
@@ -59,7 +63,7 @@ func open(ctx context.Context, location, branch string, auth transport.AuthMetho
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("opening repository %s: %w", location, err)
 		}
-		repo, err := git.PlainOpenWithOptions(filepath.Clean(dir), &git.PlainOpenOptions{DetectDotGit: false})
+		repo, err := openLocal(filepath.Clean(dir))
 		if err != nil {
 			return nil, fmt.Errorf("opening repository %s: %w", location, err)
 		}
@@ -76,6 +80,22 @@ func open(ctx context.Context, location, branch string, auth transport.AuthMetho
 	return repo, nil
 }
 
+// openLocal opens a repository on disk with storage that leaves objects
+// over MaxFileSize unread until their content is asked for: by default
+// go-git loads a whole object to learn its size. A linked worktree (.git
+// is a file) is left to go-git's own resolution.
+func openLocal(dir string) (*git.Repository, error) {
+	dot := dir
+	if fi, err := os.Stat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
+		dot = filepath.Join(dir, ".git")
+	} else if err == nil {
+		return git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{EnableDotGitCommonDir: true})
+	}
+	st := filesystem.NewStorageWithOptions(osfs.New(dot), cache.NewObjectLRUDefault(),
+		filesystem.Options{LargeObjectThreshold: MaxFileSize})
+	return git.Open(st, nil)
+}
+
 func fileAt(c *object.Commit, path string) ([]byte, error) {
 	f, err := c.File(strings.TrimPrefix(filepath.ToSlash(path), "/"))
 	if errors.Is(err, object.ErrFileNotFound) {
@@ -84,11 +104,15 @@ func fileAt(c *object.Commit, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := f.Contents()
+	if err := checkSize(f.Size); err != nil {
+		return nil, err
+	}
+	r, err := f.Reader()
 	if err != nil {
 		return nil, err
 	}
-	return []byte(s), nil
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, MaxFileSize))
 }
 
 func orHead(branch string) string {

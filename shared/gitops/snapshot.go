@@ -130,6 +130,9 @@ func (s *Snapshot) read(op, name string, info *entryInfo) ([]byte, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
+	if err := checkSize(b.Size); err != nil {
+		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+	}
 	r, err := b.Reader()
 	if err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: err}

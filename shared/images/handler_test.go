@@ -80,14 +80,14 @@ apps:
     image: %s/acme/web
     %s
     environments:
-      - {name: dev, path: envs/dev}
-      - {name: prod, path: envs/prod}
+      - {name: dev, path: envs/dev, reviewers: [alice]}
+      - {name: prod, path: envs/prod, reviewers: [alice]}
   - name: web-canary
     source: {repo: acme/web}
     image: %s/acme/web
     tags: {glob: ["canary-*"]}
     environments:
-      - {name: canary, path: envs/canary}
+      - {name: canary, path: envs/canary, reviewers: [alice]}
 `, host, tags, host)))
 	if err != nil {
 		t.Fatal(err)

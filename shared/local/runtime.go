@@ -103,6 +103,14 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	tightened, err := sqlitedb.Restrict(opts.DataDir, "registry")
+	if err != nil {
+		return nil, err
+	}
+	if len(tightened) > 0 {
+		opts.Logger.WarnContext(ctx, "data directory was readable by other users: restricted it to its owner",
+			"data_dir", opts.DataDir, "paths", len(tightened), "first", tightened[0])
+	}
 	db, err := sqlitedb.Open(ctx, opts.DataDir)
 	if err != nil {
 		return nil, err

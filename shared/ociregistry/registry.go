@@ -54,7 +54,11 @@ func Open(dir string, notify Notifier, logger *slog.Logger, opts ...Option) (*Re
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
+	// Blobs are the images: private to the owner, like the rest of the
+	// data directory.
+	// The disk blob handler would create blobs/sha256 with 0777 less the
+	// umask.
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o700); err != nil {
 		return nil, fmt.Errorf("creating registry dir: %w", err)
 	}
 	r := &Registry{
@@ -71,7 +75,7 @@ func Open(dir string, notify Notifier, logger *slog.Logger, opts ...Option) (*Re
 	if err := r.replay(path); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening manifest journal: %w", err)
 	}

@@ -59,7 +59,12 @@ func newFixture(t *testing.T, release string) *fixture {
 	if err := repo.AcceptPushes(); err != nil {
 		t.Fatal(err)
 	}
-	cfgText := strings.Replace(files["conveyor.yaml"], "release: auto\n      - name: staging", "release: "+release+"\n      - name: staging", 1)
+	policy := "release: " + release
+	if release == "manual" {
+		// A manual release must name who approves it.
+		policy += "\n        reviewers: [alice]"
+	}
+	cfgText := strings.Replace(files["conveyor.yaml"], "release: auto\n      - name: staging", policy+"\n      - name: staging", 1)
 	cfg, err := config.Parse("conveyor.yaml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)

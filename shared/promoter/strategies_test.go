@@ -36,10 +36,10 @@ apps:
     source: {repo: %s}
     image: %s
     environments:
-      - {name: dev, path: envs/dev, strategy: kustomize}
-      - {name: helm, path: helm/values.yaml, strategy: helm, helm: {repository: image.repository, digest: image.digest}}
-      - {name: raw, path: raw, strategy: raw}
-      - {name: marker, path: marker/app.yaml, strategy: marker}
+      - {name: dev, path: envs/dev, strategy: kustomize, reviewers: [alice]}
+      - {name: helm, path: helm/values.yaml, strategy: helm, helm: {repository: image.repository, digest: image.digest}, reviewers: [alice]}
+      - {name: raw, path: raw, strategy: raw, reviewers: [alice]}
+      - {name: marker, path: marker/app.yaml, strategy: marker, reviewers: [alice]}
 `, filepath.Join(t.TempDir(), "web"), image)))
 	if err != nil {
 		t.Fatal(err)

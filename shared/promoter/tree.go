@@ -63,9 +63,9 @@ func editTree(fsys fs.FS, env *config.Environment, t manifest.Target, ref manife
 	found := 0
 	var notFound []error
 	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
+		data, err := readManifest(fsys, f)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", f, err)
+			return nil, nil, err
 		}
 		ft := t
 		if info.IsDir() && len(files) > 1 && ft.Strategy == "" {
@@ -97,6 +97,24 @@ func editTree(fsys fs.FS, env *config.Environment, t manifest.Target, ref manife
 		return nil, nil, retry.Permanent(fmt.Errorf("environment %s: no manifest under %s names %s (strategy %q)", env.Name, p, t.App, t.Strategy))
 	}
 	return out, changes, nil
+}
+
+// readManifest reads one file of an environment after checking its size:
+// a file the manifest package would refuse is refused before it is read,
+// so memory does not grow with it.
+func readManifest(fsys fs.FS, f string) ([]byte, error) {
+	info, err := fs.Stat(fsys, f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", f, err)
+	}
+	if info.Size() > manifest.MaxFileSize {
+		return nil, retry.Permanent(fmt.Errorf("%s: %w: %d bytes, over the limit of %d", f, manifest.ErrTooLarge, info.Size(), manifest.MaxFileSize))
+	}
+	data, err := fs.ReadFile(fsys, f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", f, err)
+	}
+	return data, nil
 }
 
 // detect picks the strategy for one file of a multi-file directory, or ""

@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,8 +56,9 @@ type Config struct {
 	RegistryToken string
 	// MaxBody bounds a request body (default DefaultMaxBody).
 	MaxBody int64
-	// DedupeRetention is how long a delivery id is remembered (default 7
-	// days; GitHub allows manual redelivery for 3).
+	// DedupeRetention is how long a delivery id and a signed body's hash
+	// are remembered (default 7 days; GitHub allows manual redelivery for
+	// 3).
 	DedupeRetention time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
@@ -164,6 +167,7 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		in.fail(ctx, w, http.StatusUnauthorized, err, attrs...)
 		return
 	}
+	raw := body
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(body))
 		if err != nil || form.Get("payload") == "" {
@@ -197,7 +201,7 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 	case event.KindImage:
 		target = in.queues.Images
 	}
-	res, err := in.enqueue(ctx, "github-delivery:"+delivery, c.Kind, "github", delivery, c.Payload, target)
+	res, err := in.enqueue(ctx, githubKeys(delivery, raw), c.Kind, "github", delivery, c.Payload, target)
 	if err != nil {
 		in.fail(ctx, w, statusOf(err), err, attrs...)
 		return
@@ -208,6 +212,15 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusOK
 	}
 	reply(w, code, resp)
+}
+
+// githubKeys are the idempotency keys of a GitHub delivery: its delivery id,
+// which a redelivery keeps, and the SHA-256 of the signed raw body, because
+// the delivery id is not signed: a captured body resent under a new id (or
+// Gitea's redeliver, which mints a new id) is the same event.
+func githubKeys(delivery string, raw []byte) []string {
+	sum := sha256.Sum256(raw)
+	return []string{"github-delivery:" + delivery, "github-body:" + hex.EncodeToString(sum[:])}
 }
 
 func (in *Ingress) registry(source string, parse func([]byte) ([]ImageEvent, int, error)) http.HandlerFunc {
@@ -229,7 +242,7 @@ func (in *Ingress) registry(source string, parse func([]byte) ([]ImageEvent, int
 		}
 		resp := Response{Status: "accepted", Event: source, Ignored: ignored}
 		for _, e := range evs {
-			res, err := in.enqueue(ctx, e.Key, event.KindImage, source, e.Key, e.Image, in.queues.Images)
+			res, err := in.enqueue(ctx, []string{e.Key}, event.KindImage, source, e.Key, e.Image, in.queues.Images)
 			if err != nil {
 				// Events already enqueued stay enqueued and deduplicated:
 				// the registry's retry only re-sends the rest.
@@ -300,22 +313,13 @@ type enqueued struct {
 	TraceID string `json:"trace_id"`
 }
 
-// enqueue sends one envelope unless key was already enqueued. The claim is
-// released if the send fails, so a redelivery can succeed; a crash between
-// claim and send leaves a claim that expires within the lease.
-func (in *Ingress) enqueue(ctx context.Context, key string, kind event.Kind, source, delivery string, payload any, target Sender) (enqueued, error) {
-	rec, claimed, err := in.idem.Claim(ctx, key, 30*time.Second)
-	if err != nil {
-		return enqueued{}, fmt.Errorf("%w: %v", errUnavailable, err)
-	}
-	if !claimed {
-		if rec.Status == state.Completed {
-			var prev enqueued
-			_ = json.Unmarshal(rec.Result, &prev)
-			prev.status = "duplicate"
-			return prev, nil
-		}
-		return enqueued{}, errInProgress
+// enqueue sends one envelope unless one of keys was already enqueued. Every
+// key is claimed before the send and released if it fails, so a redelivery
+// can succeed; a crash between claim and send leaves claims that expire
+// within the lease.
+func (in *Ingress) enqueue(ctx context.Context, keys []string, kind event.Kind, source, delivery string, payload any, target Sender) (enqueued, error) {
+	if prev, done, err := in.claim(ctx, keys); err != nil || done {
+		return prev, err
 	}
 	env, err := event.New(kind, source, delivery, "", payload, in.cfg.Now())
 	if err == nil {
@@ -327,19 +331,60 @@ func (in *Ingress) enqueue(ctx context.Context, key string, kind event.Kind, sou
 		}
 	}
 	if err != nil {
-		if rerr := in.idem.Release(context.WithoutCancel(ctx), key); rerr != nil {
-			in.cfg.Logger.ErrorContext(ctx, "releasing delivery claim", "key", key, "error", rerr.Error())
-		}
+		in.release(ctx, keys)
 		return enqueued{}, fmt.Errorf("%w: %v", errUnavailable, err)
 	}
 	res := enqueued{status: "accepted", ID: env.ID, TraceID: env.TraceID}
-	result, _ := json.Marshal(res)
-	if err := in.idem.Complete(context.WithoutCancel(ctx), key, result, in.cfg.DedupeRetention); err != nil {
-		// The event is safely queued; at worst a redelivery after the
-		// claim's lease is queued again, and consumers are idempotent.
-		in.cfg.Logger.ErrorContext(ctx, "recording delivery", "key", key, "error", err.Error())
-	}
+	in.complete(ctx, keys, res)
 	in.cfg.Logger.InfoContext(logging.WithTrace(ctx, env.TraceID), "webhook accepted",
 		"source", source, "kind", string(kind), "delivery_id", delivery, "envelope_id", env.ID)
 	return res, nil
+}
+
+// claim claims keys in order. It returns done when one is already
+// completed: the request duplicates what that key recorded, and the keys
+// claimed before it are completed with the same result, so a replay's own
+// delivery id answers duplicate too. A key still in progress, or a store
+// failure, releases the keys claimed so far.
+func (in *Ingress) claim(ctx context.Context, keys []string) (prev enqueued, done bool, err error) {
+	for i, key := range keys {
+		rec, claimed, err := in.idem.Claim(ctx, key, 30*time.Second)
+		switch {
+		case err != nil:
+			in.release(ctx, keys[:i])
+			return enqueued{}, false, fmt.Errorf("%w: %v", errUnavailable, err)
+		case claimed:
+			continue
+		case rec.Status == state.Completed:
+			_ = json.Unmarshal(rec.Result, &prev)
+			in.complete(ctx, keys[:i], prev)
+			prev.status = "duplicate"
+			return prev, true, nil
+		default:
+			in.release(ctx, keys[:i])
+			return enqueued{}, false, errInProgress
+		}
+	}
+	return enqueued{}, false, nil
+}
+
+// release forgets claims so a redelivery can claim them at once.
+func (in *Ingress) release(ctx context.Context, keys []string) {
+	for _, key := range keys {
+		if err := in.idem.Release(context.WithoutCancel(ctx), key); err != nil {
+			in.cfg.Logger.ErrorContext(ctx, "releasing delivery claim", "key", key, "error", err.Error())
+		}
+	}
+}
+
+// complete records keys as enqueued with res, replayed to duplicates.
+func (in *Ingress) complete(ctx context.Context, keys []string, res enqueued) {
+	result, _ := json.Marshal(res)
+	for _, key := range keys {
+		if err := in.idem.Complete(context.WithoutCancel(ctx), key, result, in.cfg.DedupeRetention); err != nil {
+			// The event is safely queued; at worst a redelivery after the
+			// claim's lease is queued again, and consumers are idempotent.
+			in.cfg.Logger.ErrorContext(ctx, "recording delivery", "key", key, "error", err.Error())
+		}
+	}
 }

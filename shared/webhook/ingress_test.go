@@ -203,6 +203,81 @@ func TestDuplicateDeliveryEnqueuesOnce(t *testing.T) {
 	}
 }
 
+// TestSignedBodyIsDedupedWhateverTheDeliveryID proves a captured signed
+// body cannot be replayed under a fresh X-GitHub-Delivery: the delivery id
+// is not signed, the body is.
+func TestSignedBodyIsDedupedWhateverTheDeliveryID(t *testing.T) {
+	push := sample(t, "github-push.json")
+	other := sample(t, "github-push-branch-deleted.json")
+	type step struct {
+		delivery string
+		body     []byte
+		code     int
+		status   string
+		builds   int
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"same body, new delivery id (replay or Gitea redeliver)", []step{
+			{"d1", push, 202, "accepted", 1},
+			{"d2", push, 200, "duplicate", 1},
+		}},
+		{"same body, same delivery id", []step{
+			{"d1", push, 202, "accepted", 1},
+			{"d1", push, 200, "duplicate", 1},
+		}},
+		{"replay under a new id, then its id redelivered", []step{
+			{"d1", push, 202, "accepted", 1},
+			{"d2", push, 200, "duplicate", 1},
+			{"d2", push, 200, "duplicate", 1},
+		}},
+		{"a different body is a new event", []step{
+			{"d1", push, 202, "accepted", 1},
+			{"d2", other, 202, "accepted", 2},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			var first webhook.Response
+			for i, s := range tc.steps {
+				code, resp := do(e.handler, githubRequest("push", s.delivery, s.body, signed(s.body)))
+				if code != s.code || resp.Status != s.status {
+					t.Fatalf("step %d (%s): got %d %+v, want %d %q", i, s.delivery, code, resp, s.code, s.status)
+				}
+				if i == 0 {
+					first = resp
+				}
+				if s.status == "duplicate" && (len(resp.IDs) != 1 || resp.IDs[0] != first.IDs[0] || resp.TraceID != first.TraceID) {
+					t.Fatalf("step %d: duplicate answered %+v, want the first envelope %v", i, resp, first.IDs)
+				}
+				if got := e.counts()[queue.Builds]; got != s.builds {
+					t.Fatalf("step %d: builds queue holds %d, want %d", i, got, s.builds)
+				}
+			}
+		})
+	}
+}
+
+// TestQueueFailureReleasesBothClaims proves a failed send frees the body's
+// claim as well as the delivery's: a redelivery under either id succeeds.
+func TestQueueFailureReleasesBothClaims(t *testing.T) {
+	fs := &failingSender{fail: true}
+	e := newEnv(t, func(_ *webhook.Config, q *webhook.Queues) { q.Builds = fs })
+	push := sample(t, "github-push.json")
+	if code, _ := do(e.handler, githubRequest("push", "d1", push, signed(push))); code != 503 {
+		t.Fatalf("got %d, want 503", code)
+	}
+	fs.fail = false
+	if code, resp := do(e.handler, githubRequest("push", "d2", push, signed(push))); code != 202 || resp.Status != "accepted" {
+		t.Fatalf("redelivery under a new id after the outage: %d %+v, want 202 accepted", code, resp)
+	}
+	if code, resp := do(e.handler, githubRequest("push", "d1", push, signed(push))); code != 200 || resp.Status != "duplicate" {
+		t.Fatalf("the first id again: %d %+v, want 200 duplicate", code, resp)
+	}
+}
+
 func TestEnvelopeIsNormalised(t *testing.T) {
 	e := newEnv(t)
 	push := sample(t, "github-push.json")

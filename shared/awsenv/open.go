@@ -149,6 +149,10 @@ func (e *Env) Keychain() authn.Keychain {
 // credentials are configured.
 func (e *Env) GitHubTokens() TokenSource { return e.github }
 
+// GitHost is the GitHub host of the configured API: where "owner/name"
+// sources live.
+func (e *Env) GitHost() string { return GitHost(e.Config.GitHub.API) }
+
 // GitAuth returns the credentials function for git over HTTPS: the GitHub
 // token for the GitHub host, nothing elsewhere or without credentials.
 func (e *Env) GitAuth() func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {

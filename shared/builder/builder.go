@@ -33,6 +33,9 @@ type ConfigSource = config.Loader
 type Builder struct {
 	Config ConfigSource
 	Idem   state.Idempotency
+	// GitHost is the host "owner/name" sources live on
+	// (config.DefaultGitHost when empty; a GitHub Enterprise host).
+	GitHost string
 	// GitAuth returns credentials for a source repository (nil: none).
 	GitAuth func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
 	// Keychain authenticates to registries (authn.DefaultKeychain when nil).
@@ -99,7 +102,9 @@ func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
 	var apps []*config.App
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
-		if a.MatchesPush(p.Repository, p.Branch, files) || (p.CloneURL != "" && a.MatchesPush(p.CloneURL, p.Branch, files)) {
+		// The payload only selects apps; their code comes from the
+		// configured source (see build).
+		if a.MatchesPush(b.GitHost, config.PushTarget{Repository: p.Repository, CloneURL: p.CloneURL, Branch: p.Branch, ChangedFiles: files}) {
 			apps = append(apps, a)
 		}
 	}
@@ -171,10 +176,9 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	location := p.CloneURL
-	if location == "" {
-		location = a.Source.Repo
-	}
+	// Never the payload's clone_url: a signed push may name any server,
+	// which would then supply the code and receive the credentials.
+	location := a.Source.Location(b.GitHost)
 	var auth transport.AuthMethod
 	if b.GitAuth != nil {
 		if auth, err = b.GitAuth(ctx, location); err != nil {
@@ -193,9 +197,10 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	if err != nil {
 		return nil, retry.Permanent(fmt.Errorf("image repository %q: %w", a.Image, err))
 	}
-	src := p.HTMLURL
-	if src == "" {
-		src = location
+	// The page link is the payload's only when it names the same repository.
+	src := location
+	if p.HTMLURL != "" && a.Source.Is(b.GitHost, p.HTMLURL) {
+		src = p.HTMLURL
 	}
 	res, err := build.Build(ctx, build.Options{
 		ContextDir: path.Join(dir, a.Build.Context), Recipe: recipe, Repository: repo,

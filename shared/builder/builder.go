@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -203,7 +202,7 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 		src = p.HTMLURL
 	}
 	res, err := build.Build(ctx, build.Options{
-		ContextDir: path.Join(dir, a.Build.Context), Recipe: recipe, Repository: repo,
+		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo,
 		SourceURL: src, Revision: p.After, Created: commit.Time,
 		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions,
 	})

@@ -19,16 +19,17 @@ import (
 
 // Options says what to build and where to push it.
 type Options struct {
-	ContextDir string // the checked-out commit; every path read stays inside it
+	ContextDir string          // the checked-out commit; every path read stays inside it
+	Recipe     *Recipe         // from ParseDockerfile or RecipeFromSpec
+	Repository name.Repository // where to push; build it with name.Insecure for plain-HTTP registries
+	SourceURL  string          // org.opencontainers.image.source
+	Revision   string          // the commit SHA (hex); tags the image sha-<first 12>
+	Created    time.Time       // the commit time: every mtime and the config's created
+
 	// ContextPath is the build context inside ContextDir, slash-separated
 	// ("" or "." for ContextDir itself). It is opened through an os.Root of
 	// ContextDir, so neither it nor a symlink on its way can leave ContextDir.
 	ContextPath string
-	Recipe      *Recipe         // from ParseDockerfile or RecipeFromSpec
-	Repository  name.Repository // where to push; build it with name.Insecure for plain-HTTP registries
-	SourceURL   string          // org.opencontainers.image.source
-	Revision    string          // the commit SHA (hex); tags the image sha-<first 12>
-	Created     time.Time       // the commit time: every mtime and the config's created
 
 	// Platform selects one platform of a multi-platform base (and sets the
 	// platform of FROM scratch, linux/amd64 by default). When nil, every

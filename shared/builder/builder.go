@@ -22,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -158,14 +159,25 @@ func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, lo
 	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
 		log.ErrorContext(ctx, "recording build", "error", err.Error())
 	}
-	// The registry's announcement of this digest carries no trace: leave
-	// ours where the registry function can pick it up.
-	if trace := logging.Trace(ctx); trace != "" {
-		if err := b.Idem.Complete(context.WithoutCancel(ctx), "trace/"+res.Digest.String(), []byte(trace), 30*24*time.Hour); err != nil {
+	return nil
+}
+
+// recordTrace leaves the build's trace id under "trace/<digest>", where the
+// registry function picks it up: the registry's announcement of the digest
+// carries none. It runs before the manifest is written, because the
+// announcement can arrive before the push call returns. A failure costs
+// only the link between the traces, not the build.
+func (b *Builder) recordTrace(log *slog.Logger) func(ctx context.Context, digest v1.Hash) error {
+	return func(ctx context.Context, digest v1.Hash) error {
+		trace := logging.Trace(ctx)
+		if trace == "" {
+			return nil
+		}
+		if err := b.Idem.Complete(context.WithoutCancel(ctx), "trace/"+digest.String(), []byte(trace), 30*24*time.Hour); err != nil {
 			log.ErrorContext(ctx, "recording build trace", "error", err.Error())
 		}
+		return nil
 	}
-	return nil
 }
 
 func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (*build.Result, error) {
@@ -204,7 +216,7 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	res, err := build.Build(ctx, build.Options{
 		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo,
 		SourceURL: src, Revision: p.After, Created: commit.Time,
-		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions,
+		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions, BeforePush: b.recordTrace(log),
 	})
 	if err != nil {
 		if build.IsPermanent(err) {

@@ -154,3 +154,23 @@ apps:
 		})
 	}
 }
+
+// commitRepo makes a repository at dir and returns a function committing a
+// new index.html (with a Dockerfile copying it), returning the commit.
+func commitRepo(t *testing.T, dir string) func(content string) string {
+	t.Helper()
+	repo, err := demo.InitRepo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	return func(content string) string {
+		t.Helper()
+		when = when.Add(time.Minute)
+		c, err := repo.Commit(map[string]string{"Dockerfile": "FROM scratch\nCOPY index.html /\n", "index.html": content}, "change", when)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Hash.String()
+	}
+}

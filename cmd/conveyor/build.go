@@ -94,7 +94,14 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: --push %q: %v", errUsage, target, err)
 	}
-	opts := build.Options{ContextDir: dir, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
+	// Inside a git worktree the context is resolved from the worktree's
+	// root, as the build function resolves it from the checkout: a
+	// committed symlink cannot pull files from outside the repository.
+	root, sub := dir, ""
+	if rel, err := filepath.Rel(head.root, dir); head.root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		root, sub = head.root, filepath.ToSlash(rel)
+	}
+	opts := build.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
 		// The rebuild shortcut trusts that a revision names its files:
 		// only true for a clean checkout of that very commit.
 		UncommittedContext: !head.clean || *revision != head.sha}
@@ -122,6 +129,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 type headInfo struct {
 	sha, origin string
+	root        string // the worktree's top directory
 	when        time.Time
 	clean       bool
 }
@@ -144,6 +152,7 @@ func gitHead(dir string) headInfo {
 		h.origin = r.Config().URLs[0]
 	}
 	if wt, err := repo.Worktree(); err == nil {
+		h.root = wt.Filesystem.Root()
 		if st, err := wt.Status(); err == nil {
 			h.clean = st.IsClean()
 		}

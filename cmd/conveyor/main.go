@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 )
 
 type command struct {
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		// Flags such as --gitops may hold a URL with a token.
+		err = logging.RedactError(err)
 		if errors.Is(err, errUsage) {
 			fmt.Fprintf(stderr, "conveyor %s: %v\n", args[0], err)
 			return 2

@@ -31,6 +31,6 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 		return nil, err
 	}
 	env, st, dl := c.Env, c.State, c.DeadLetter
-	b := &builder.Builder{Config: env.Pipeline().Config, Idem: st, GitAuth: env.GitAuth(), Keychain: env.Keychain(), DeadLetter: dl, Log: log}
+	b := &builder.Builder{Config: env.Pipeline().Config, Idem: st, GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), DeadLetter: dl, Log: log}
 	return dl.Wrap(b.Handler()), nil
 }

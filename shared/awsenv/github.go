@@ -75,14 +75,15 @@ func NewGitHubClient(ts TokenSource, api string, base http.RoundTripper) (*githu
 }
 
 // GitAuth returns a go-git credential function: HTTP basic auth with
-// x-access-token and the source's token for repositories on the GitHub host
-// that serves api, and no credentials for any other location, so the token
-// never reaches another server.
+// x-access-token and the source's token for https repositories on the
+// GitHub host that serves api (GitHost), and no credentials for any other
+// location nor over plain http, so the token never reaches another server
+// nor the wire in clear.
 func GitAuth(ts TokenSource, api string) func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
-	host := gitHost(api)
+	host := GitHost(api)
 	return func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
 		u, err := url.Parse(repoURL)
-		if ts == nil || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host != host {
+		if ts == nil || err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, host) {
 			return nil, nil
 		}
 		tok, err := ts.Token(ctx)
@@ -93,9 +94,10 @@ func GitAuth(ts TokenSource, api string) func(ctx context.Context, repoURL strin
 	}
 }
 
-// gitHost is the git host of a GitHub API: github.com for api.github.com,
-// the same host for GitHub Enterprise's https://HOST/api/v3/.
-func gitHost(api string) string {
+// GitHost is the git host of a GitHub API: github.com for api.github.com,
+// the same host for GitHub Enterprise's https://HOST/api/v3/. It is where
+// "owner/name" sources live and the only host git credentials go to.
+func GitHost(api string) string {
 	u, err := url.Parse(api)
 	if err != nil {
 		return ""

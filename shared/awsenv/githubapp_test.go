@@ -150,7 +150,10 @@ func TestGitHubAppToken(t *testing.T) {
 		url  string
 		want any
 	}{
-		{"http://" + host + "/acme/gitops.git", &githttp.BasicAuth{Username: "x-access-token", Password: "ghs_token4"}},
+		{"https://" + host + "/acme/gitops.git", &githttp.BasicAuth{Username: "x-access-token", Password: "ghs_token4"}},
+		// Plain http would carry the token in clear.
+		{"http://" + host + "/acme/gitops.git", nil},
+		{"https://evil.example/" + host + "/acme/gitops.git", nil},
 		{"https://gitlab.example.com/acme/gitops.git", nil},
 		{"/srv/git/gitops", nil},
 	} {
@@ -186,8 +189,8 @@ func TestGitHost(t *testing.T) {
 		"https://api.github.com/":         "github.com",
 		"https://ghe.example.com/api/v3/": "ghe.example.com",
 	} {
-		if got := gitHost(api); got != want {
-			t.Errorf("gitHost(%s) = %q, want %q", api, got, want)
+		if got := GitHost(api); got != want {
+			t.Errorf("GitHost(%s) = %q, want %q", api, got, want)
 		}
 	}
 }

@@ -150,6 +150,10 @@ func (e *Env) Keychain() authn.Keychain {
 // credentials are configured.
 func (e *Env) GitHubTokens() TokenSource { return e.github }
 
+// GitHost is the GitHub host of the configured API: where "owner/name"
+// sources live.
+func (e *Env) GitHost() string { return GitHost(e.Config.GitHub.API) }
+
 // GitAuth returns the credentials function for git over HTTPS: the GitHub
 // token for the GitHub host, nothing elsewhere or without credentials.
 func (e *Env) GitAuth() func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
@@ -190,7 +194,7 @@ func (e *Env) History() (*history.GitHub, error) {
 	if err != nil {
 		return nil, err
 	}
-	return history.NewGitHub(c, gitHost(e.Config.GitHub.API)), nil
+	return history.NewGitHub(c, GitHost(e.Config.GitHub.API)), nil
 }
 
 func (e *Env) appKey(ctx context.Context) (*rsa.PrivateKey, error) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -52,10 +53,22 @@ type buildContext struct {
 	ignore *patternmatcher.PatternMatcher
 }
 
-func openContext(dir string) (*buildContext, error) {
+// openContext opens sub (slash-separated, relative) inside dir as the build
+// context. Every component of sub is resolved through dir's os.Root, so a
+// committed symlink such as ctx -> ../.. cannot make a directory outside
+// the checkout the context.
+func openContext(dir, sub string) (*buildContext, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening build context: %w", err)
+	}
+	if sub = path.Clean("/" + sub)[1:]; sub != "" {
+		inner, err := root.OpenRoot(filepath.FromSlash(sub))
+		root.Close()
+		if err != nil {
+			return nil, &ContextError{Path: sub, Reason: fmt.Sprintf("cannot be opened inside the checkout (a missing directory, or a symlink leaving it): %v", err)}
+		}
+		root = inner
 	}
 	c := &buildContext{root: root}
 	f, err := root.Open(".dockerignore")

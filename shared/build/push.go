@@ -19,12 +19,17 @@ import (
 
 // Options says what to build and where to push it.
 type Options struct {
-	ContextDir string          // the checked-out commit; the build context
+	ContextDir string          // the checked-out commit; every path read stays inside it
 	Recipe     *Recipe         // from ParseDockerfile or RecipeFromSpec
 	Repository name.Repository // where to push; build it with name.Insecure for plain-HTTP registries
 	SourceURL  string          // org.opencontainers.image.source
 	Revision   string          // the commit SHA (hex); tags the image sha-<first 12>
 	Created    time.Time       // the commit time: every mtime and the config's created
+
+	// ContextPath is the build context inside ContextDir, slash-separated
+	// ("" or "." for ContextDir itself). It is opened through an os.Root of
+	// ContextDir, so neither it nor a symlink on its way can leave ContextDir.
+	ContextPath string
 
 	// Platform selects one platform of a multi-platform base (and sets the
 	// platform of FROM scratch, linux/amd64 by default). When nil, every
@@ -39,6 +44,12 @@ type Options struct {
 	// Progress, when set, is called as layers are uploaded; calls are
 	// serialised.
 	Progress func(Progress)
+	// BeforePush, when set, is called with the image's digest before any
+	// manifest is written (the push, or the tag restored on an image the
+	// registry already holds): a registry announces the image as soon as
+	// that write returns, so what its listeners read must exist by then.
+	// An error stops the build before the write.
+	BeforePush func(ctx context.Context, digest v1.Hash) error
 	// UncommittedContext says the context may differ from Revision's tree
 	// (a local worktree with changes). Build then always reads the context,
 	// instead of trusting an image the tag holds from the same recipe and
@@ -114,7 +125,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	meta := imageMeta{source: o.SourceURL, revision: strings.ToLower(o.Revision), created: o.Created.UTC().Truncate(time.Second)}
 	report := serialised(o.Progress)
 
-	bctx, err := openContext(o.ContextDir)
+	bctx, err := openContext(o.ContextDir, o.ContextPath)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +217,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if d, err := remote.Head(tag, ropts...); err == nil && d.Digest == res.Digest {
 			return res, nil
 		}
+		if err := o.beforePush(ctx, res.Digest); err != nil {
+			return nil, err
+		}
 		if err := remote.Tag(tag, taggable, ropts...); err != nil {
 			return nil, fmt.Errorf("tagging %s: %w", tag, err)
 		}
@@ -214,6 +228,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pushing %s: %w", digestRef, err)
+	}
+	if err := o.beforePush(ctx, res.Digest); err != nil {
+		return nil, err
 	}
 	// Writing to the tag writes the manifest once: it is then reachable by
 	// digest too. The new layers are found by their HEAD check.
@@ -227,6 +244,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Pushed = true
 	return res, nil
+}
+
+func (o *Options) beforePush(ctx context.Context, digest v1.Hash) error {
+	if o.BeforePush == nil {
+		return nil
+	}
+	if err := o.BeforePush(ctx, digest); err != nil {
+		return fmt.Errorf("preparing the push of %s: %w", digest, err)
+	}
+	return nil
 }
 
 // planLayers plans the final stage: the entries of each layer, from

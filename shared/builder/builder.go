@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -33,6 +33,9 @@ type ConfigSource = config.Loader
 type Builder struct {
 	Config ConfigSource
 	Idem   state.Idempotency
+	// GitHost is the host "owner/name" sources live on
+	// (config.DefaultGitHost when empty; a GitHub Enterprise host).
+	GitHost string
 	// GitAuth returns credentials for a source repository (nil: none).
 	GitAuth func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
 	// Keychain authenticates to registries (authn.DefaultKeychain when nil).
@@ -99,7 +102,9 @@ func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
 	var apps []*config.App
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
-		if a.MatchesPush(p.Repository, p.Branch, files) || (p.CloneURL != "" && a.MatchesPush(p.CloneURL, p.Branch, files)) {
+		// The payload only selects apps; their code comes from the
+		// configured source (see build).
+		if a.MatchesPush(b.GitHost, config.PushTarget{Repository: p.Repository, CloneURL: p.CloneURL, Branch: p.Branch, ChangedFiles: files}) {
 			apps = append(apps, a)
 		}
 	}
@@ -154,14 +159,25 @@ func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, lo
 	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
 		log.ErrorContext(ctx, "recording build", "error", err.Error())
 	}
-	// The registry's announcement of this digest carries no trace: leave
-	// ours where the registry function can pick it up.
-	if trace := logging.Trace(ctx); trace != "" {
-		if err := b.Idem.Complete(context.WithoutCancel(ctx), "trace/"+res.Digest.String(), []byte(trace), 30*24*time.Hour); err != nil {
+	return nil
+}
+
+// recordTrace leaves the build's trace id under "trace/<digest>", where the
+// registry function picks it up: the registry's announcement of the digest
+// carries none. It runs before the manifest is written, because the
+// announcement can arrive before the push call returns. A failure costs
+// only the link between the traces, not the build.
+func (b *Builder) recordTrace(log *slog.Logger) func(ctx context.Context, digest v1.Hash) error {
+	return func(ctx context.Context, digest v1.Hash) error {
+		trace := logging.Trace(ctx)
+		if trace == "" {
+			return nil
+		}
+		if err := b.Idem.Complete(context.WithoutCancel(ctx), "trace/"+digest.String(), []byte(trace), 30*24*time.Hour); err != nil {
 			log.ErrorContext(ctx, "recording build trace", "error", err.Error())
 		}
+		return nil
 	}
-	return nil
 }
 
 func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (*build.Result, error) {
@@ -171,10 +187,9 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	location := p.CloneURL
-	if location == "" {
-		location = a.Source.Repo
-	}
+	// Never the payload's clone_url: a signed push may name any server,
+	// which would then supply the code and receive the credentials.
+	location := a.Source.Location(b.GitHost)
 	var auth transport.AuthMethod
 	if b.GitAuth != nil {
 		if auth, err = b.GitAuth(ctx, location); err != nil {
@@ -193,14 +208,15 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	if err != nil {
 		return nil, retry.Permanent(fmt.Errorf("image repository %q: %w", a.Image, err))
 	}
-	src := p.HTMLURL
-	if src == "" {
-		src = location
+	// The page link is the payload's only when it names the same repository.
+	src := location
+	if p.HTMLURL != "" && a.Source.Is(b.GitHost, p.HTMLURL) {
+		src = p.HTMLURL
 	}
 	res, err := build.Build(ctx, build.Options{
-		ContextDir: path.Join(dir, a.Build.Context), Recipe: recipe, Repository: repo,
+		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo,
 		SourceURL: src, Revision: p.After, Created: commit.Time,
-		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions,
+		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions, BeforePush: b.recordTrace(log),
 	})
 	if err != nil {
 		if build.IsPermanent(err) {

@@ -46,7 +46,7 @@ func FuzzParse(f *testing.F) {
 		now := time.Date(2024, time.March, 31, 2, 30, 0, 0, time.UTC)
 		for i := range cfg.Apps {
 			a := &cfg.Apps[i]
-			if !a.MatchesPush(a.Source.Repo, a.Source.Branch, nil) {
+			if !a.MatchesPush("", PushTarget{Repository: a.Source.Repo, CloneURL: a.Source.Location(""), Branch: a.Source.Branch}) {
 				t.Fatalf("app %q does not match a push to its own source %q", a.Name, a.Source.Repo)
 			}
 			a.AcceptsTag("v1.2.3")

@@ -8,28 +8,47 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
-// MatchesPush reports whether a push of changedFiles to branch of repo
-// should build a: same repository, same branch, and, when a.Source.Paths is
-// set, at least one changed file matching one of its globs.
+// DefaultGitHost is the host an "owner/name" source lives on when the
+// deployment names no GitHub Enterprise host.
+const DefaultGitHost = "github.com"
+
+// PushTarget is what a push says about itself that may select an app: the
+// repository as the forge names it ("owner/name" or a URL), where the push
+// says it can be cloned from (optional), the branch and the changed files.
+// None of it says where code is fetched from: that is Source.Location.
+type PushTarget struct {
+	Repository   string
+	CloneURL     string
+	Branch       string
+	ChangedFiles []string
+}
+
+// MatchesPush reports whether push should build a: same repository, same
+// branch, and, when a.Source.Paths is set, at least one changed file
+// matching one of its globs. gitHost is the host "owner/name" sources live
+// on (DefaultGitHost when empty).
 //
 // Repositories are compared normalised: https (and http, ssh, scp-style
 // git@host:owner/name) URLs with or without ".git" compare by host and
-// owner/name, case-insensitively, and "owner/name" means GitHub; when
-// either side gives no host, owner/name alone is compared. Local paths and
-// file:// URLs compare as cleaned paths. branch may be given as
-// "refs/heads/<name>". A push that lists no changed files matches even
-// when paths are set, because GitHub leaves the list out of large pushes.
-func (a *App) MatchesPush(repo, branch string, changedFiles []string) bool {
-	if !sameRepo(a.Source.Repo, repo) {
+// owner/name, case-insensitively. Every location the push gives must name
+// the configured source; one that gives no host (a bare "owner/name")
+// compares by owner/name alone, one that gives a host must give the
+// source's. A local source (path or file:// URL) is selected by a local
+// location naming the same cleaned path; its forge name is ignored. branch
+// may be given as "refs/heads/<name>". A push that lists no changed files
+// matches even when paths are set, because GitHub leaves the list out of
+// large pushes.
+func (a *App) MatchesPush(gitHost string, push PushTarget) bool {
+	if !a.Source.selectedBy(gitHost, push.Repository, push.CloneURL) {
 		return false
 	}
-	if strings.TrimPrefix(branch, "refs/heads/") != a.Source.Branch {
+	if strings.TrimPrefix(push.Branch, "refs/heads/") != a.Source.Branch {
 		return false
 	}
-	if len(a.Source.Paths) == 0 || len(changedFiles) == 0 {
+	if len(a.Source.Paths) == 0 || len(push.ChangedFiles) == 0 {
 		return true
 	}
-	for _, f := range changedFiles {
+	for _, f := range push.ChangedFiles {
 		f = strings.TrimPrefix(path.Clean("/"+f), "/")
 		for _, g := range a.Source.Paths {
 			if matchGlob(g, f) {
@@ -38,6 +57,55 @@ func (a *App) MatchesPush(repo, branch string, changedFiles []string) bool {
 		}
 	}
 	return false
+}
+
+// Location returns where the source's code is fetched from: "owner/name"
+// becomes https://<gitHost>/owner/name.git (gitHost defaults to
+// DefaultGitHost); URLs and local paths are returned as configured. A build
+// takes its code from here only, never from a push payload, which could name
+// any server.
+func (s Source) Location(gitHost string) string {
+	id := parseRepo(s.Repo)
+	if id.local || id.host != "" {
+		return s.Repo
+	}
+	return "https://" + hostOrDefault(gitHost) + "/" + strings.TrimSuffix(strings.Trim(strings.TrimSpace(s.Repo), "/"), ".git") + ".git"
+}
+
+// Is reports whether location (a URL, "owner/name" or a local path) names
+// the source, by the rules of MatchesPush.
+func (s Source) Is(gitHost, location string) bool {
+	want := parseRepo(s.Location(gitHost))
+	got := parseRepo(location)
+	if want.local || got.local {
+		return want.local == got.local && want.path == got.path
+	}
+	return got.path != "" && got.path == want.path && (got.host == "" || got.host == want.host)
+}
+
+// selectedBy reports whether the push's names select the source: each one
+// given must name it, and at least one must be given. A local source has no
+// forge name, so only local locations count for it.
+func (s Source) selectedBy(gitHost string, names ...string) bool {
+	local := parseRepo(s.Repo).local
+	selected := false
+	for _, n := range names {
+		if n == "" || local && !parseRepo(n).local {
+			continue
+		}
+		if !s.Is(gitHost, n) {
+			return false
+		}
+		selected = true
+	}
+	return selected
+}
+
+func hostOrDefault(h string) string {
+	if h == "" {
+		return DefaultGitHost
+	}
+	return strings.ToLower(h)
 }
 
 // AcceptsTag reports whether an image pushed with tag should be promoted.
@@ -73,7 +141,7 @@ func (a *App) AcceptsTag(tag string) bool {
 // repoID is a repository normalised for comparison.
 type repoID struct {
 	local bool
-	host  string // lower case; "" when not given
+	host  string // lower case, with the port when given; "" when not given
 	path  string // owner/name in lower case, or a cleaned local path
 }
 
@@ -92,7 +160,7 @@ func parseRepo(s string) repoID {
 		if err != nil {
 			return repoID{path: strings.ToLower(s)}
 		}
-		return repoID{host: strings.ToLower(u.Hostname()), path: ownerPath(u.Path)}
+		return repoID{host: strings.ToLower(u.Host), path: ownerPath(u.Path)}
 	}
 	// scp-like: git@github.com:owner/name.git
 	if at, colon := strings.IndexByte(s, '@'), strings.IndexByte(s, ':'); colon > 0 && at < colon && !strings.Contains(s[:colon], "/") {
@@ -107,19 +175,10 @@ func ownerPath(p string) string {
 	return strings.ToLower(p)
 }
 
-// SameRepo reports whether a and b name the same repository, compared
-// normalised as MatchesPush compares them.
-func SameRepo(a, b string) bool { return sameRepo(a, b) }
-
-// RepoLocation splits a repository location as SameRepo reads it: a local
-// path (local true, path cleaned), or a host (lower case, "" when not given)
-// and owner/name (lower case, without ".git").
-func RepoLocation(s string) (host, path string, local bool) {
-	r := parseRepo(s)
-	return r.host, r.path, r.local
-}
-
-func sameRepo(a, b string) bool {
+// SameRepo reports whether a and b name the same repository, normalised as
+// MatchesPush compares them; a bare "owner/name" matches that path on any
+// host, so callers must not let it choose where anything is fetched from.
+func SameRepo(a, b string) bool {
 	x, y := parseRepo(a), parseRepo(b)
 	if x.local || y.local {
 		return x.local == y.local && x.path == y.path
@@ -128,6 +187,14 @@ func sameRepo(a, b string) bool {
 		return false
 	}
 	return x.host == "" || y.host == "" || x.host == y.host
+}
+
+// RepoLocation splits a repository location as SameRepo reads it: a local
+// path (local true, path cleaned), or a host (lower case, "" when not given)
+// and owner/name (lower case, without ".git").
+func RepoLocation(s string) (host, path string, local bool) {
+	r := parseRepo(s)
+	return r.host, r.path, r.local
 }
 
 // matchGlob matches a slash-separated name against a glob in which "**"

@@ -12,44 +12,72 @@ func TestMatchesPush(t *testing.T) {
 	local := &App{Source: Source{Repo: "/srv/git/web", Branch: "main"}}
 	fileURL := &App{Source: Source{Repo: "file:///srv/git/web/", Branch: "main"}}
 	ghe := &App{Source: Source{Repo: "https://git.example.com/acme/web.git", Branch: "main"}}
+	short := &App{Source: Source{Repo: "acme/web", Branch: "main"}}
 	for _, tc := range []struct {
-		name   string
-		app    *App
-		repo   string
-		branch string
-		files  []string
-		want   bool
+		name    string
+		app     *App
+		gitHost string
+		push    PushTarget
+		want    bool
 	}{
-		{"same URL", web, "https://github.com/acme/web", "main", []string{"src/main.go"}, true},
-		{"case and .git ignored", web, "https://GitHub.com/Acme/Web.git", "main", []string{"src/main.go"}, true},
-		{"owner/name", web, "acme/web", "main", []string{"Dockerfile"}, true},
-		{"scp-style ssh", web, "git@github.com:acme/web.git", "main", []string{"Dockerfile"}, true},
-		{"ssh URL", web, "ssh://git@github.com/acme/web", "main", []string{"Dockerfile"}, true},
-		{"full ref", web, "acme/web", "refs/heads/main", []string{"Dockerfile"}, true},
-		{"other branch", web, "acme/web", "develop", []string{"Dockerfile"}, false},
-		{"other repo", web, "acme/website", "main", []string{"Dockerfile"}, false},
-		{"other host", web, "https://gitlab.com/acme/web", "main", []string{"Dockerfile"}, false},
-		{"no changed files listed", web, "acme/web", "main", nil, true},
-		{"unrelated files", web, "acme/web", "main", []string{"README.md", "docs/Dockerfile"}, false},
-		{"** matches deep files", web, "acme/web", "main", []string{"README.md", "src/a/b/c.txt"}, true},
-		{"**/*.go matches at the root", web, "acme/web", "main", []string{"main.go"}, true},
-		{"**/*.go matches deep", web, "acme/web", "main", []string{"cmd/x/main.go"}, true},
-		{"leading ./ in a changed file", web, "acme/web", "main", []string{"./Dockerfile"}, true},
-		{"no paths means any file", anyFile, "https://github.com/ACME/api", "release", []string{"README.md"}, true},
-		{"owner/name against a GHE URL", ghe, "acme/web", "main", nil, true},
-		{"GHE host differs", ghe, "https://github.com/acme/web", "main", nil, false},
-		{"local path", local, "/srv/git/web", "main", nil, true},
-		{"local path cleaned", local, "/srv/git/../git/web/", "main", nil, true},
-		{"file URL against a path", local, "file:///srv/git/web", "main", nil, true},
-		{"path against a file URL", fileURL, "/srv/git/web", "main", nil, true},
-		{"other local path", local, "/srv/git/web2", "main", nil, false},
-		{"local never matches remote", local, "srv/git", "main", nil, false},
+		{"same URL", web, "", PushTarget{Repository: "https://github.com/acme/web", Branch: "main", ChangedFiles: []string{"src/main.go"}}, true},
+		{"case and .git ignored", web, "", PushTarget{Repository: "https://GitHub.com/Acme/Web.git", Branch: "main", ChangedFiles: []string{"src/main.go"}}, true},
+		{"owner/name", web, "", PushTarget{Repository: "acme/web", Branch: "main", ChangedFiles: []string{"Dockerfile"}}, true},
+		{"owner/name and its clone URL", web, "", PushTarget{Repository: "acme/web", CloneURL: "https://github.com/acme/web.git", Branch: "main"}, true},
+		{"scp-style ssh", web, "", PushTarget{Repository: "git@github.com:acme/web.git", Branch: "main", ChangedFiles: []string{"Dockerfile"}}, true},
+		{"ssh URL", web, "", PushTarget{Repository: "ssh://git@github.com/acme/web", Branch: "main", ChangedFiles: []string{"Dockerfile"}}, true},
+		{"full ref", web, "", PushTarget{Repository: "acme/web", Branch: "refs/heads/main", ChangedFiles: []string{"Dockerfile"}}, true},
+		{"other branch", web, "", PushTarget{Repository: "acme/web", Branch: "develop", ChangedFiles: []string{"Dockerfile"}}, false},
+		{"other repo", web, "", PushTarget{Repository: "acme/website", Branch: "main", ChangedFiles: []string{"Dockerfile"}}, false},
+		{"other host", web, "", PushTarget{Repository: "https://gitlab.com/acme/web", Branch: "main", ChangedFiles: []string{"Dockerfile"}}, false},
+		{"foreign clone URL", web, "", PushTarget{Repository: "acme/web", CloneURL: "https://evil.example/acme/web.git", Branch: "main"}, false},
+		{"foreign clone URL, other port", web, "", PushTarget{Repository: "acme/web", CloneURL: "https://github.com:4443/acme/web.git", Branch: "main"}, false},
+		{"clone URL of another repository", web, "", PushTarget{Repository: "acme/web", CloneURL: "https://github.com/evil/web.git", Branch: "main"}, false},
+		{"local clone URL for a remote source", web, "", PushTarget{Repository: "acme/web", CloneURL: "file:///tmp/evil", Branch: "main"}, false},
+		{"no changed files listed", web, "", PushTarget{Repository: "acme/web", Branch: "main"}, true},
+		{"unrelated files", web, "", PushTarget{Repository: "acme/web", Branch: "main", ChangedFiles: []string{"README.md", "docs/Dockerfile"}}, false},
+		{"** matches deep files", web, "", PushTarget{Repository: "acme/web", Branch: "main", ChangedFiles: []string{"README.md", "src/a/b/c.txt"}}, true},
+		{"**/*.go matches at the root", web, "", PushTarget{Repository: "acme/web", Branch: "main", ChangedFiles: []string{"main.go"}}, true},
+		{"**/*.go matches deep", web, "", PushTarget{Repository: "acme/web", Branch: "main", ChangedFiles: []string{"cmd/x/main.go"}}, true},
+		{"leading ./ in a changed file", web, "", PushTarget{Repository: "acme/web", Branch: "main", ChangedFiles: []string{"./Dockerfile"}}, true},
+		{"no paths means any file", anyFile, "", PushTarget{Repository: "https://github.com/ACME/api", Branch: "release", ChangedFiles: []string{"README.md"}}, true},
+		{"owner/name source is on github.com", short, "", PushTarget{Repository: "acme/web", CloneURL: "https://github.com/acme/web.git", Branch: "main"}, true},
+		{"owner/name source refuses another host", short, "", PushTarget{Repository: "acme/web", CloneURL: "https://evil.example/acme/web.git", Branch: "main"}, false},
+		{"owner/name source refuses another host's URL", short, "", PushTarget{Repository: "https://evil.example/acme/web", Branch: "main"}, false},
+		{"owner/name source on GitHub Enterprise", short, "ghe.example.com", PushTarget{Repository: "acme/web", CloneURL: "https://GHE.example.com/acme/web.git", Branch: "main"}, true},
+		{"owner/name source on GitHub Enterprise refuses github.com", short, "ghe.example.com", PushTarget{Repository: "acme/web", CloneURL: "https://github.com/acme/web.git", Branch: "main"}, false},
+		{"owner/name against a GHE URL", ghe, "", PushTarget{Repository: "acme/web", Branch: "main"}, true},
+		{"GHE host differs", ghe, "", PushTarget{Repository: "https://github.com/acme/web", Branch: "main"}, false},
+		{"local path", local, "", PushTarget{Repository: "/srv/git/web", Branch: "main"}, true},
+		{"local path cleaned", local, "", PushTarget{Repository: "/srv/git/../git/web/", Branch: "main"}, true},
+		{"file URL against a path", local, "", PushTarget{Repository: "demo/web", CloneURL: "file:///srv/git/web", Branch: "main"}, true},
+		{"path against a file URL", fileURL, "", PushTarget{Repository: "demo/web", CloneURL: "/srv/git/web", Branch: "main"}, true},
+		{"other local path", local, "", PushTarget{Repository: "demo/web", CloneURL: "/srv/git/web2", Branch: "main"}, false},
+		{"local never matches remote", local, "", PushTarget{Repository: "srv/git", Branch: "main"}, false},
+		{"local source needs a local location", local, "", PushTarget{Repository: "demo/web", CloneURL: "https://github.com/srv/git/web", Branch: "main"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.app.MatchesPush(tc.repo, tc.branch, tc.files); got != tc.want {
-				t.Errorf("MatchesPush(%q, %q, %q) = %v, want %v", tc.repo, tc.branch, tc.files, got, tc.want)
+			if got := tc.app.MatchesPush(tc.gitHost, tc.push); got != tc.want {
+				t.Errorf("MatchesPush(%q, %+v) = %v, want %v", tc.gitHost, tc.push, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSourceLocation(t *testing.T) {
+	for _, tc := range []struct {
+		repo, gitHost, want string
+	}{
+		{"acme/web", "", "https://github.com/acme/web.git"},
+		{"acme/web.git", "", "https://github.com/acme/web.git"},
+		{"acme/web", "ghe.example.com", "https://ghe.example.com/acme/web.git"},
+		{"https://git.example.com/acme/web", "", "https://git.example.com/acme/web"},
+		{"file:///srv/git/web", "", "file:///srv/git/web"},
+		{"/srv/git/web", "ghe.example.com", "/srv/git/web"},
+	} {
+		if got := (Source{Repo: tc.repo}).Location(tc.gitHost); got != tc.want {
+			t.Errorf("Source{Repo: %q}.Location(%q) = %q, want %q", tc.repo, tc.gitHost, got, tc.want)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -44,15 +45,15 @@ func ReadFile(ctx context.Context, location, branch, path string, auth transport
 		ref, err = repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("resolving %s in %s: %w", orHead(branch), location, err)
+		return nil, "", fmt.Errorf("resolving %s in %s: %w", orHead(branch), logging.RedactURLs(location), err)
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return nil, "", fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), location, err)
+		return nil, "", fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), logging.RedactURLs(location), err)
 	}
 	data, err := fileAt(commit, path)
 	if err != nil {
-		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(ref.Hash().String()), location, err)
+		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(ref.Hash().String()), logging.RedactURLs(location), err)
 	}
 	return data, ref.Hash().String(), nil
 }
@@ -75,7 +76,8 @@ func open(ctx context.Context, location, branch string, auth transport.AuthMetho
 	}
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, opts)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s of %s: %w", orHead(branch), location, err)
+		// go-git's error repeats the URL: redact the whole message.
+		return nil, logging.RedactError(fmt.Errorf("fetching %s of %s: %w", orHead(branch), location, err))
 	}
 	return repo, nil
 }

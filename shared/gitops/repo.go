@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
 
@@ -188,18 +188,15 @@ func (r *Repo) endpoint() (string, error) {
 	return "file://" + filepath.ToSlash(abs), nil
 }
 
-// where is the URL without credentials, for error messages.
-func (r *Repo) where() string {
-	u, err := url.Parse(r.URL)
-	if err != nil || u.User == nil {
-		return r.URL
-	}
-	return u.Redacted()
-}
+// where is the URL without credentials (a token may be the user name), for
+// error messages.
+func (r *Repo) where() string { return logging.RedactURLs(r.URL) }
 
 // classify marks the failures no retry can fix as permanent; anything else
 // (network errors, timeouts, server errors) stays transient.
 func classify(err error) error {
+	// go-git's remote errors repeat the URL, credentials included.
+	err = logging.RedactError(err)
 	switch {
 	case err == nil, retry.IsPermanent(err):
 		return err

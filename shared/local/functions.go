@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -41,7 +42,7 @@ type Constructor func(Deps) (Function, error)
 func Consumers() map[string]Constructor {
 	return map[string]Constructor{
 		"build": func(d Deps) (Function, error) {
-			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitAuth: EnvGitAuth, Log: d.Logger,
+			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Log: d.Logger,
 				Keychain: d.Runtime.RegistryKeychain(), RemoteOptions: d.Runtime.opts.RemoteOptions}
 			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
 		},
@@ -108,11 +109,18 @@ func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, g *GitOps, log *
 	return nil
 }
 
-// EnvGitAuth authenticates HTTPS git with $CONVEYOR_GIT_TOKEN (a GitHub
-// token or installation token) and uses nothing for local repositories.
+// EnvGitAuth authenticates git with $CONVEYOR_GIT_TOKEN (a GitHub token or
+// installation token) to the one host it belongs to, EnvGitHost, over
+// https only. Any other host, plain http and local repositories get no
+// credentials: the token never reaches another server, nor the wire in
+// clear.
 func EnvGitAuth(_ context.Context, repoURL string) (transport.AuthMethod, error) {
 	tok := os.Getenv("CONVEYOR_GIT_TOKEN")
-	if tok == "" || !strings.HasPrefix(repoURL, "https://") {
+	if tok == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(repoURL)
+	if err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, EnvGitHost()) {
 		return nil, nil
 	}
 	return &githttp.BasicAuth{Username: "x-access-token", Password: tok}, nil
@@ -127,4 +135,14 @@ func SourceHistory() history.Repos {
 		c = c.WithAuthToken(tok)
 	}
 	return history.Repos{GitHub: history.NewGitHub(c, "github.com")}
+}
+
+// EnvGitHost is the git host $CONVEYOR_GIT_TOKEN belongs to and the host
+// "owner/name" sources live on: $CONVEYOR_GIT_TOKEN_HOST (host[:port]), or
+// github.com.
+func EnvGitHost() string {
+	if h := os.Getenv("CONVEYOR_GIT_TOKEN_HOST"); h != "" {
+		return h
+	}
+	return config.DefaultGitHost
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 )
 
 type traceKey struct{}
@@ -25,26 +24,38 @@ func Trace(ctx context.Context) string {
 }
 
 // New returns a JSON logger writing to w at level, adding the context's
-// trace id and redacting attributes whose key names a secret.
+// trace id, redacting attributes whose key names a secret and the
+// credentials of URLs anywhere in a record.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(Wrap(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact})))
 }
 
 // Wrap adds trace ids from the context to any handler (for example the one
-// aws-lambda-go's lambdacontext builds).
+// aws-lambda-go's lambdacontext builds) and redacts secrets as New does,
+// so a handler without New's ReplaceAttr still writes none.
 func Wrap(h slog.Handler) slog.Handler { return traceHandler{h} }
 
 type traceHandler struct{ slog.Handler }
 
 func (t traceHandler) Handle(ctx context.Context, r slog.Record) error {
+	// Records are shared with the caller: build a new one.
+	out := slog.NewRecord(r.Time, r.Level, RedactURLs(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redactAttr(a))
+		return true
+	})
 	if id := Trace(ctx); id != "" {
-		r.AddAttrs(slog.String("trace_id", id))
+		out.AddAttrs(slog.String("trace_id", id))
 	}
-	return t.Handler.Handle(ctx, r)
+	return t.Handler.Handle(ctx, out)
 }
 
 func (t traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return traceHandler{t.Handler.WithAttrs(as)}
+	red := make([]slog.Attr, len(as))
+	for i, a := range as {
+		red[i] = redactAttr(a)
+	}
+	return traceHandler{t.Handler.WithAttrs(red)}
 }
 
 func (t traceHandler) WithGroup(name string) slog.Handler {
@@ -57,12 +68,4 @@ var secretWords = []string{"secret", "token", "password", "authorization", "priv
 // Redacted replaces the value of a secret-named attribute.
 const Redacted = "[REDACTED]"
 
-func redact(_ []string, a slog.Attr) slog.Attr {
-	k := strings.ToLower(a.Key)
-	for _, w := range secretWords {
-		if strings.Contains(k, w) {
-			return slog.String(a.Key, Redacted)
-		}
-	}
-	return a
-}
+func redact(_ []string, a slog.Attr) slog.Attr { return redactAttr(a) }

@@ -68,6 +68,9 @@ func EachDecoded(ctx context.Context, ev events.SQSEvent, log *slog.Logger, dlq 
 }
 
 func one(ctx context.Context, rec events.SQSMessage, log *slog.Logger, decode func([]byte) (*event.Envelope, error), fn MessageFunc) (err error) {
+	// The one place a failure becomes a log line, a retry reason and a
+	// dead-letter reason: no URL credentials past it.
+	defer func() { err = logging.RedactError(err) }()
 	env, err := decode([]byte(rec.Body))
 	if err != nil {
 		err = retry.Permanent(fmt.Errorf("message %s: %w", rec.MessageId, err))
@@ -80,6 +83,7 @@ func one(ctx context.Context, rec events.SQSMessage, log *slog.Logger, decode fu
 			err = fmt.Errorf("handling %s %s panicked: %v", env.Kind, env.ID, r)
 		}
 		if err != nil {
+			err = logging.RedactError(err)
 			log.ErrorContext(ctx, "message failed", "message_id", rec.MessageId, "envelope_id", env.ID, "kind", string(env.Kind),
 				"receive_count", rec.Attributes["ApproximateReceiveCount"], "permanent", retry.IsPermanent(err), "error", err.Error())
 		}

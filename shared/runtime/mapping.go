@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
@@ -169,7 +170,7 @@ func (m *Mapping) settle(ctx context.Context, msgs []queue.Message, resp events.
 		reason := "reported in batchItemFailures"
 		switch {
 		case batchErr != nil:
-			reason = batchErr.Error()
+			reason = logging.RedactURLs(batchErr.Error())
 		case known && o.Err != nil:
 			reason = o.Err.Error()
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -32,7 +33,10 @@ type Commit struct {
 // Checkout clones branch of the repository at location (https URL, file://
 // URL or local path) into dir, at depth 1, and moves to sha — fetching
 // deeper in steps when newer commits landed on the branch since the push.
-func Checkout(ctx context.Context, location, branch, sha, dir string, auth transport.AuthMethod) (*Commit, error) {
+// Its errors never carry credentials a URL holds.
+func Checkout(ctx context.Context, location, branch, sha, dir string, auth transport.AuthMethod) (_ *Commit, err error) {
+	// location and go-git's errors repeat the URL as given.
+	defer func() { err = logging.RedactError(err) }()
 	u := location
 	if !strings.Contains(u, "://") {
 		abs, err := filepath.Abs(u)

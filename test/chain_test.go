@@ -157,6 +157,11 @@ func TestChain(t *testing.T) {
 	if got, _ := c.g.Local.Get(ctx, pr.Number); got.State != forge.StateMerged || got.MergedBy != "conveyor" {
 		t.Fatalf("after alice's approval #%d is %s", pr.Number, got.State)
 	}
+	// The release names everyone who approved the merged head (bob's
+	// approval did not count, but he gave it) and who merged.
+	if rels := c.releases("prod"); len(rels) != 1 || strings.Join(rels[0].ApprovedBy, ",") != "alice,bob" || rels[0].MergedBy != "conveyor" {
+		t.Fatalf("prod releases %+v, want one approved by alice and bob and merged by conveyor", rels)
+	}
 	for _, env := range []string{"dev", "staging", "prod"} {
 		if got := c.deployed(env); got != digest1 {
 			t.Fatalf("%s runs %s, want %s everywhere (byte-for-byte the digest that passed dev)", env, got, digest1)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -298,6 +299,22 @@ func TestOperatorCommands(t *testing.T) {
 	if got := run("history", "web"); strings.Count(got, " merged 20") != 3 {
 		t.Fatalf("history:\n%s", got)
 	}
+	// Who approved and who merged prod, as the records keep it.
+	var journeys []struct {
+		Steps []struct {
+			Env        string
+			MergedBy   string   `json:"merged_by"`
+			ApprovedBy []string `json:"approved_by"`
+		}
+	}
+	if err := json.Unmarshal([]byte(run("history", "web", "--json")), &journeys); err != nil || len(journeys) != 1 {
+		t.Fatalf("history --json: %v %+v", err, journeys)
+	}
+	for _, s := range journeys[0].Steps {
+		if s.Env == "prod" && (s.MergedBy != "conveyor" || strings.Join(s.ApprovedBy, ",") != "alice") {
+			t.Fatalf("prod step %+v, want merged by conveyor on alice's approval", s)
+		}
+	}
 	if got := run("pr", "list", "--state", "merged"); strings.Count(got, "merged") != 3 {
 		t.Fatalf("pr list:\n%s", got)
 	}
@@ -309,5 +326,27 @@ func TestOperatorCommands(t *testing.T) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "nothing earlier to restore") {
 		t.Fatalf("rollback with one release: %v %q, want a refusal naming why", err, stderr.String())
+	}
+
+	// prod is released manually: `pr merge` by anyone is refused as branch
+	// protection would refuse it; an explicit override merges and is kept.
+	other := res.Image[:strings.Index(res.Image, "@")] + "@sha256:" + strings.Repeat("ab", 32)
+	run("promote", "web", "prod", other)
+	var open []struct{ Number int }
+	if err := json.Unmarshal([]byte(run("pr", "list", "--state", "open", "--json")), &open); err != nil || len(open) != 1 {
+		t.Fatalf("open PRs: %v %+v, want the prod promotion", err, open)
+	}
+	n := strconv.Itoa(open[0].Number)
+	cmd = exec.Command(bin, "pr", "merge", n, "--as", "mallory", "--data-dir", res.DataDir)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "not approved") || !strings.Contains(stderr.String(), "--override") {
+		t.Fatalf("pr merge without approval: %v %q, want a refusal naming the policy and the override", err, stderr.String())
+	}
+	if got := run("pr", "merge", n, "--as", "mallory", "--override", "incident 7"); !strings.Contains(got, `"incident 7" is recorded`) {
+		t.Fatalf("pr merge --override printed %q", got)
+	}
+	if got := run("pr", "show", n); !strings.Contains(got, "by mallory") || !strings.Contains(got, "override: incident 7") {
+		t.Fatalf("pr show after the override:\n%s", got)
 	}
 }

@@ -348,11 +348,11 @@ func (o *outage) Create(ctx context.Context, pr forge.NewPR) (*forge.PR, error) 
 	return o.Forge.Create(ctx, pr)
 }
 
-func (o *outage) Merge(ctx context.Context, n int, m, h string) (string, error) {
+func (o *outage) Merge(ctx context.Context, n int, opts forge.MergeOptions) (string, error) {
 	if err := o.check(); err != nil {
 		return "", err
 	}
-	return o.Forge.Merge(ctx, n, m, h)
+	return o.Forge.Merge(ctx, n, opts)
 }
 
 // TestForgeOutageThenReplay: a forge outage longer than the retry budget
@@ -474,11 +474,11 @@ func (f *flaky) Update(ctx context.Context, n int, title, body string, labels []
 	return f.Forge.Update(ctx, n, title, body, labels)
 }
 
-func (f *flaky) Merge(ctx context.Context, n int, m, h string) (string, error) {
+func (f *flaky) Merge(ctx context.Context, n int, opts forge.MergeOptions) (string, error) {
 	if err := f.fail(); err != nil {
 		return "", err
 	}
-	return f.Forge.Merge(ctx, n, m, h)
+	return f.Forge.Merge(ctx, n, opts)
 }
 
 // TestTwentyPercentFaults: with one registry request and one forge call in

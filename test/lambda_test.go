@@ -112,11 +112,21 @@ func TestLambdaFunctions(t *testing.T) {
 	}
 	digest, _ := img.Digest()
 	gitopsDir := gitopsRepo(t, regHost)
-	// The forge is never reached in these cases; a GitHub that answers
-	// nothing proves it.
+	// The forge is only asked to confirm the review events: pull requests
+	// 42 and 43 merged, as the envelopes say. Any other request fails the
+	// test.
 	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("unexpected GitHub request %s %s", r.Method, r.URL)
-		http.Error(w, "{}", http.StatusNotFound)
+		n := strings.TrimPrefix(r.URL.Path, "/api-v3/repos/acme/gitops/pulls/")
+		if r.Method != http.MethodGet || (n != "42" && n != "43") {
+			t.Errorf("unexpected GitHub request %s %s", r.Method, r.URL)
+			http.Error(w, "{}", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"number": %s, "state": "closed", "merged": true, "merged_at": "2026-11-29T00:20:00Z",
+			"merge_commit_sha": "9a8b7c6d5e4f30211a2b3c4d5e6f708192a3b4c5", "merged_by": {"login": "alice"},
+			"labels": [{"name": "conveyor"}], "base": {"ref": "main"},
+			"head": {"ref": "conveyor/staging/web", "sha": "5b4e3d2c1b0a99887766554433221100ffeeddcc", "repo": {"full_name": "acme/gitops"}}}`, n)
 	}))
 	t.Cleanup(gh.Close)
 

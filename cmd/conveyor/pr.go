@@ -21,7 +21,7 @@ func init() {
 
 func runPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: conveyor pr list|show N|approve N|merge N|close N [flags]", errUsage)
+		return fmt.Errorf("%w: conveyor pr list|show N|approve N|merge N [--override reason]|close N [flags]", errUsage)
 	}
 	sub := args[0]
 	fs := newFlags("pr "+sub, stderr)
@@ -30,6 +30,7 @@ func runPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	stateFilter := fs.String("state", "", "with list: open, merged or closed")
 	comment := fs.String("comment", "closed with conveyor pr close", "with close: the closing comment")
+	override := fs.String("override", "", "with merge: merge past the release policy, for this reason (recorded on the PR, in the merge commit and in the release)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -84,6 +85,9 @@ func runPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if pr.State == forge.StateMerged {
 			fmt.Fprintf(stdout, " by %s as %.12s", pr.MergedBy, pr.MergeCommit)
 		}
+		if pr.Override != "" {
+			fmt.Fprintf(stdout, "\noverride: %s", pr.Override)
+		}
 		fmt.Fprintf(stdout, "\nlabels: %v\n\n%s", pr.Labels, pr.Body)
 		return nil
 	case "approve":
@@ -93,11 +97,18 @@ func runPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "#%d approved by %s; the approval function merges it when the release policy holds\n", number, *as)
 		return nil
 	case "merge":
-		mc, err := lf.Merge(localforge.WithMerger(ctx, *as), number, forge.MergeMerge, "")
+		mctx := localforge.WithMerger(ctx, *as)
+		if *override != "" {
+			mctx = localforge.WithOverride(mctx, *override)
+		}
+		mc, err := lf.Merge(mctx, number, forge.MergeOptions{Method: forge.MergeMerge})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "#%d merged by %s as %s; the approval function records it and promotes onward\n", number, *as, mc)
+		if *override != "" {
+			fmt.Fprintf(stdout, "the release policy was overridden: %q is recorded\n", *override)
+		}
 		return nil
 	case "close":
 		if err := lf.Close(ctx, number, *comment); err != nil {

@@ -143,8 +143,8 @@ func TestPromoteChecksWhatRunsBefore(t *testing.T) {
 			}
 			if tc.forced {
 				r := s.release(t, "prod", never)
-				if !strings.HasPrefix(r.Note, "override by ") || !strings.HasSuffix(r.Note, ": hotfix built by hand") {
-					t.Fatalf("release note %q, want the override recorded", r.Note)
+				if !strings.HasPrefix(r.Override, "override by ") || !strings.HasSuffix(r.Override, ": hotfix built by hand") {
+					t.Fatalf("release override %q, want it recorded", r.Override)
 				}
 			}
 		})

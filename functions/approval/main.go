@@ -41,6 +41,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: &fg.Retrying{Forge: forge}, Teams: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout}
+	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: &fg.Retrying{Forge: forge}, Teams: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout,
+		Repository: cfg.GitHub.Owner + "/" + cfg.GitHub.Repo}
 	return dl.Wrap(a.Lambda()), nil
 }

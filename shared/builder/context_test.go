@@ -117,7 +117,7 @@ apps:
     image: %s
     build: {context: %s, dockerfile: %s}
     environments:
-      - {name: dev, path: envs/dev}
+      - {name: dev, path: envs/dev, release: auto}
 `, appDir, image, tc.context, tc.dockerfile)))
 			if err != nil {
 				t.Fatal(err)

@@ -134,7 +134,7 @@ apps:
     source: {repo: %q, branch: main}
     image: %s
     environments:
-      - {name: dev, path: envs/dev}
+      - {name: dev, path: envs/dev, release: auto}
 `, source(f.real.host), f.image)))
 	if err != nil {
 		t.Fatal(err)

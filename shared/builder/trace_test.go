@@ -69,7 +69,7 @@ apps:
     source: {repo: %s, branch: main}
     image: %s
     environments:
-      - {name: dev, path: envs/dev}
+      - {name: dev, path: envs/dev, release: auto}
 `, appDir, image)))
 	if err != nil {
 		t.Fatal(err)

@@ -27,8 +27,13 @@ type PR struct {
 	Title  string
 	Body   string
 	// Branch is the head branch, Base the branch it merges into.
-	Branch  string
-	Base    string
+	Branch string
+	Base   string
+	// HeadRepo is the "owner/name" of the repository the head branch
+	// lives in: a fork's pull request carries the fork's name.
+	HeadRepo string
+	// HeadSHA is the head commit; for a merged pull request, the head it
+	// was merged at.
 	HeadSHA string
 	Labels  []string
 	// State is StateOpen, StateClosed or StateMerged.
@@ -37,8 +42,12 @@ type PR struct {
 	Mergeable   *bool
 	MergeCommit string
 	MergedBy    string
-	CreatedAt   time.Time
-	MergedAt    time.Time
+	// Override is the reason given when someone merged past the release
+	// policy (the local forge's `conveyor pr merge --override`); empty
+	// when the policy held.
+	Override  string
+	CreatedAt time.Time
+	MergedAt  time.Time
 }
 
 // NewPR is a pull request to open.
@@ -68,6 +77,19 @@ const (
 	MergeRebase = "rebase"
 )
 
+// MergeOptions say how to merge a pull request.
+type MergeOptions struct {
+	// Method is MergeMerge, MergeSquash, MergeRebase, or empty for the
+	// repository's default.
+	Method string
+	// HeadSHA is the head the merge is meant for: a pull request whose
+	// head moved is not merged (empty: any head).
+	HeadSHA string
+	// Message is added to the merge commit's message (who approved, an
+	// override); empty adds nothing.
+	Message string
+}
+
 // Forge opens, updates, merges and closes pull requests on one repository.
 // Every method is idempotent where the forge allows it: creating a PR for a
 // branch that already has one returns that PR.
@@ -80,9 +102,9 @@ type Forge interface {
 	Create(ctx context.Context, pr NewPR) (*PR, error)
 	// Update sets the title, body and labels of an open PR.
 	Update(ctx context.Context, number int, title, body string, labels []string) (*PR, error)
-	// Merge merges PR number if its head is still headSHA (empty: any).
-	// It returns the merge commit.
-	Merge(ctx context.Context, number int, method, headSHA string) (string, error)
+	// Merge merges PR number as opts say, if its head is still
+	// opts.HeadSHA (empty: any). It returns the merge commit.
+	Merge(ctx context.Context, number int, opts MergeOptions) (string, error)
 	// Close closes PR number without merging, leaving comment.
 	Close(ctx context.Context, number int, comment string) error
 	// Reviews lists PR number's submitted reviews, oldest first.

@@ -79,8 +79,8 @@ func (r *Retrying) Update(ctx context.Context, n int, title, body string, labels
 }
 
 // Merge implements Forge; merging a merged PR returns its merge commit.
-func (r *Retrying) Merge(ctx context.Context, n int, method, head string) (string, error) {
-	return do(ctx, r, func() (string, error) { return r.Forge.Merge(ctx, n, method, head) })
+func (r *Retrying) Merge(ctx context.Context, n int, opts MergeOptions) (string, error) {
+	return do(ctx, r, func() (string, error) { return r.Forge.Merge(ctx, n, opts) })
 }
 
 // Close implements Forge.

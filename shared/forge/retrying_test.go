@@ -17,7 +17,7 @@ type countingForge struct {
 	err             error
 }
 
-func (c *countingForge) Merge(context.Context, int, string, string) (string, error) {
+func (c *countingForge) Merge(context.Context, int, forge.MergeOptions) (string, error) {
 	c.calls++
 	if c.calls <= c.failures {
 		return "", c.err
@@ -43,7 +43,7 @@ func TestRetrying(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &countingForge{failures: tc.failures, err: tc.err}
 			r := &forge.Retrying{Forge: c, Backoff: fast}
-			sha, err := r.Merge(context.Background(), 1, forge.MergeMerge, "")
+			sha, err := r.Merge(context.Background(), 1, forge.MergeOptions{Method: forge.MergeMerge})
 			if (err != nil) != tc.wantErr || c.calls != tc.wantCalls || (err == nil && sha != "merge-sha") {
 				t.Fatalf("Merge = %q, %v after %d calls; want error=%v after %d", sha, err, c.calls, tc.wantErr, tc.wantCalls)
 			}

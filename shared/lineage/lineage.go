@@ -16,6 +16,10 @@ type Cell struct {
 	SourceCommit string    `json:"source_commit,omitempty"`
 	ReleasedAt   time.Time `json:"released_at,omitzero"`
 	MergedBy     string    `json:"merged_by,omitempty"`
+	// ApprovedBy approved the released head; Override is the reason it
+	// merged past the release policy, if it did.
+	ApprovedBy []string `json:"approved_by,omitempty"`
+	Override   string   `json:"override,omitempty"`
 	// Proposed is the open promotion, if any.
 	ProposedDigest string    `json:"proposed_digest,omitempty"`
 	PR             int       `json:"pr,omitempty"`
@@ -47,6 +51,7 @@ func Status(cfg *config.Config, rels []state.Release, now time.Time) []Cell {
 				case state.Merged:
 					if r.MergedAt.After(c.ReleasedAt) || c.Digest == "" {
 						c.Digest, c.SourceCommit, c.ReleasedAt, c.MergedBy = r.Digest, r.SourceCommit, r.MergedAt, r.MergedBy
+						c.ApprovedBy, c.Override = r.ApprovedBy, r.Override
 					}
 				case state.Proposed:
 					c.ProposedDigest, c.PR, c.PRState = r.Digest, r.PR, "open"
@@ -60,16 +65,22 @@ func Status(cfg *config.Config, rels []state.Release, now time.Time) []Cell {
 
 // Step is one environment of a commit's journey.
 type Step struct {
-	Env       string    `json:"env"`
-	State     string    `json:"state"`
-	PR        int       `json:"pr,omitempty"`
-	Proposed  time.Time `json:"proposed_at"`
-	Merged    time.Time `json:"merged_at,omitzero"`
-	MergedBy  string    `json:"merged_by,omitempty"`
-	Rollback  bool      `json:"rollback,omitempty"`
-	LeadTime  string    `json:"lead_time,omitempty"`
-	TraceID   string    `json:"trace_id,omitempty"`
-	ReleaseID string    `json:"release_id"`
+	Env      string    `json:"env"`
+	State    string    `json:"state"`
+	PR       int       `json:"pr,omitempty"`
+	Proposed time.Time `json:"proposed_at"`
+	Merged   time.Time `json:"merged_at,omitzero"`
+	MergedBy string    `json:"merged_by,omitempty"`
+	// ApprovedBy approved the merged head; Override is the reason it
+	// merged past the release policy, if it did.
+	ApprovedBy []string `json:"approved_by,omitempty"`
+	Override   string   `json:"override,omitempty"`
+	// HeadSHA is the promotion branch's head that proposed the digest.
+	HeadSHA   string `json:"head_sha,omitempty"`
+	Rollback  bool   `json:"rollback,omitempty"`
+	LeadTime  string `json:"lead_time,omitempty"`
+	TraceID   string `json:"trace_id,omitempty"`
+	ReleaseID string `json:"release_id"`
 }
 
 // Journey is one image's way through the environments.
@@ -102,7 +113,7 @@ func History(a *config.App, rels []state.Release) []Journey {
 			keys = append(keys, r.Digest)
 		}
 		s := Step{Env: r.Env, State: string(r.State), PR: r.PR, Proposed: r.CreatedAt, Merged: r.MergedAt, MergedBy: r.MergedBy,
-			Rollback: r.Rollback, TraceID: r.TraceID, ReleaseID: r.ID}
+			ApprovedBy: r.ApprovedBy, Override: r.Override, HeadSHA: r.HeadSHA, Rollback: r.Rollback, TraceID: r.TraceID, ReleaseID: r.ID}
 		if r.State == state.Merged && !r.SourceTime.IsZero() && !r.MergedAt.IsZero() {
 			s.LeadTime = r.MergedAt.Sub(r.SourceTime).Round(time.Second).String()
 		}

@@ -73,7 +73,8 @@ func Consumers() map[string]Constructor {
 			if err != nil {
 				return Function{}, err
 			}
-			a := &approver.Approver{Config: approver.ConfigSource(d.Config), Releases: d.Runtime.State, Forge: d.GitOps.Forge, Teams: d.GitOps.Teams, Promotions: promotions, Log: d.Logger}
+			a := &approver.Approver{Config: approver.ConfigSource(d.Config), Releases: d.Runtime.State, Forge: d.GitOps.Forge, Teams: d.GitOps.Teams,
+				Promotions: promotions, Log: d.Logger, Repository: d.GitOps.Repository}
 			return Function{Name: "approval", Queue: queue.Approvals, Handler: a.Lambda()}, nil
 		},
 	}

@@ -3,11 +3,13 @@ package local
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/approver"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
@@ -23,7 +25,10 @@ import (
 type GitOps struct {
 	Location string
 	Config   ConfigSource
-	Forge    forge.Forge
+	// Repository is the repository's name on its forge ("owner/name";
+	// "local/gitops" for the local forge): review events count only from it.
+	Repository string
+	Forge      forge.Forge
 	// Local is the local forge when Forge is one (for `conveyor pr`).
 	Local *localforge.Forge
 	// Teams answers team membership for "org/team" reviewers.
@@ -31,6 +36,9 @@ type GitOps struct {
 		IsTeamMember(ctx context.Context, org, team, user string) (bool, error)
 	}
 }
+
+// LocalRepository is the local forge's name for the GitOps repository.
+const LocalRepository = "local/gitops"
 
 // OpenGitOps connects the runtime to a GitOps repository: the local forge
 // for a repository on disk, GitHub (with $CONVEYOR_GITHUB_TOKEN) for a
@@ -51,7 +59,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 			return nil, fmt.Errorf("the GitOps repository is on GitHub: set CONVEYOR_GITHUB_TOKEN")
 		}
 		gh := githubforge.New(github.NewClient(nil).WithAuthToken(tok), owner, name)
-		g.Forge, g.Teams = &forge.Retrying{Forge: gh}, gh
+		g.Forge, g.Teams, g.Repository = &forge.Retrying{Forge: gh}, gh, owner+"/"+name
 		return g, nil
 	}
 	if !localforge.IsLocal(location) {
@@ -65,11 +73,15 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	if err != nil {
 		return nil, err
 	}
-	g.Local, err = localforge.New(ctx, r.DB, repo, location, "local/gitops", approvals)
+	// The local forge enforces the release policy on every merge, as
+	// GitHub's branch protection does: `conveyor pr merge` cannot skip a
+	// manual environment's approvals without a recorded override.
+	protect := approver.Protection(cfg, localforge.EnvTeams{}, slog.Default())
+	g.Local, err = localforge.New(ctx, r.DB, repo, location, LocalRepository, approvals, localforge.WithProtection(protect))
 	if err != nil {
 		return nil, err
 	}
-	g.Forge, g.Teams = &forge.Retrying{Forge: g.Local}, g.Local
+	g.Forge, g.Teams, g.Repository = &forge.Retrying{Forge: g.Local}, g.Local, g.Local.Name()
 	return g, nil
 }
 

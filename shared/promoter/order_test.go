@@ -122,7 +122,7 @@ func TestOverrideIsExplicitAndRecorded(t *testing.T) {
 		t.Fatalf("override: %+v, %v; want opened", out, err)
 	}
 	rel, err := f.store.GetRelease(ctx, promoter.ReleaseID("web", "dev", digest(2)))
-	if err != nil || rel.State != state.Proposed || rel.Note != "override by alice: v2 corrupts sessions" {
+	if err != nil || rel.State != state.Proposed || rel.Override != "override by alice: v2 corrupts sessions" {
 		t.Fatalf("release %+v (%v), want proposed with the override recorded", rel, err)
 	}
 }

@@ -185,8 +185,18 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	msg := commitMessage(in, env, from, logging.Trace(ctx))
 	commit, err := p.Repo.Propose(ctx, branch, edit, msg, now)
 	if errors.Is(err, gitops.ErrNoChanges) {
+		if proposed != nil && proposed.Digest == in.Digest && proposed.PR != 0 {
+			// The open pull request's merge landed before its event:
+			// that event records it, with the pull request.
+			log.InfoContext(ctx, "promotion current: the base branch already holds the proposed digest", "pr", proposed.PR)
+			return &Outcome{Action: Current, Release: *proposed, Reason: "the base branch already holds this digest, proposed in #" + fmt.Sprint(proposed.PR)}, nil
+		}
 		// The base branch already runs this digest (set by hand, or a
 		// merge whose event has not arrived yet): record it as released.
+		id, err := p.releaseID(ctx, in, nil, now)
+		if err != nil {
+			return nil, err
+		}
 		r := state.Release{ID: id, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
 			SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Merged, TraceID: logging.Trace(ctx),
 			Note: "the base branch already held this digest", MergedAt: now}
@@ -242,17 +252,15 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	}
 
 	crashpoint.Hit(crashpoint.AfterPROpened)
-	rel := state.Release{ID: id, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
-		SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Proposed, Rollback: in.Rollback,
-		PR: pr.Number, PRURL: pr.URL, Branch: branch, TraceID: logging.Trace(ctx)}
-	if in.Force {
-		rel.Note = overrideNote(in)
+	relID, err := p.releaseID(ctx, in, proposed, now)
+	if err != nil {
+		return nil, err
 	}
-	if in.Rollback {
-		rel.ID = id + "#rollback-" + now.UTC().Format("20060102T150405")
-		if proposed != nil && proposed.Rollback && proposed.Digest == in.Digest {
-			rel.ID = proposed.ID
-		}
+	rel := state.Release{ID: relID, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
+		SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Proposed, Rollback: in.Rollback,
+		PR: pr.Number, PRURL: pr.URL, Branch: branch, HeadSHA: commit.SHA, TraceID: logging.Trace(ctx)}
+	if in.Force {
+		rel.Override = overrideNote(in)
 	}
 	if err := p.putRelease(ctx, &rel); err != nil {
 		return nil, err
@@ -267,7 +275,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	log.InfoContext(ctx, "promotion proposed", "action", action, "pr", pr.Number, "branch", branch, "head", commit.SHA, "pushed", commit.Changed, "changes", len(changes))
 
 	if env.Release == config.ReleaseAuto {
-		mc, err := p.Forge.Merge(ctx, pr.Number, string(env.MergeMethod), "")
+		mc, err := p.Forge.Merge(ctx, pr.Number, forge.MergeOptions{Method: string(env.MergeMethod)})
 		if err != nil {
 			return nil, fmt.Errorf("merging pull request #%d (release: auto): %w", pr.Number, err)
 		}
@@ -287,6 +295,33 @@ func (p *Promoter) skip(ctx context.Context, in event.Promotion, id, why string,
 	return &Outcome{Action: Skipped, Release: r, Reason: why}, nil
 }
 
+// releaseID picks the record a proposal of in writes: the open proposal of
+// the same digest, so that repeated calls stay one record; otherwise the
+// digest's own ID, unless a finished release (merged, rejected, superseded)
+// holds it: then a fresh ID, as for a rollback, so a roll-forward after a
+// rollback or a new proposal after a rejection is recorded rather than lost
+// behind the old record.
+func (p *Promoter) releaseID(ctx context.Context, in event.Promotion, proposed *state.Release, now time.Time) (string, error) {
+	id := ReleaseID(in.App, in.Environment, in.Digest)
+	if proposed != nil && proposed.Digest == in.Digest && proposed.Rollback == in.Rollback {
+		return proposed.ID, nil
+	}
+	stamp := now.UTC().Format("20060102T150405")
+	if in.Rollback {
+		return id + "#rollback-" + stamp, nil
+	}
+	existing, err := p.Releases.GetRelease(ctx, id)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return id, nil
+	case err != nil:
+		return "", fmt.Errorf("reading release %s: %w", id, err)
+	case existing.State == state.Proposed || existing.State == state.Skipped:
+		return id, nil
+	}
+	return id + "#" + stamp, nil
+}
+
 // putRelease creates or overwrites a release, keeping its creation time.
 func (p *Promoter) putRelease(ctx context.Context, r *state.Release) error {
 	for attempt := 0; attempt < 5; attempt++ {
@@ -299,6 +334,11 @@ func (p *Promoter) putRelease(ctx context.Context, r *state.Release) error {
 		default:
 			if existing.State == state.Merged && r.State != state.Merged {
 				// The merge event won the race: never step a release back.
+				*r = existing
+				return nil
+			}
+			if r.State == state.Skipped && existing.State != state.Skipped {
+				// A skip proposes nothing: it never hides what happened.
 				*r = existing
 				return nil
 			}

@@ -382,3 +382,71 @@ func TestRenderCheck(t *testing.T) {
 		t.Fatal("a PR was opened for an overlay that renders nothing")
 	}
 }
+
+// TestReproposalGetsItsOwnRecord: a digest whose release into the
+// environment finished (here: rejected) is proposed again under a fresh
+// ID, and repeating that promotion keeps to the one new record.
+func TestReproposalGetsItsOwnRecord(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	in := promotion(1, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+	first, err := f.p.Promote(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Release.HeadSHA != first.PR.HeadSHA || first.Release.HeadSHA == "" {
+		t.Fatalf("release head %q, PR head %q: want the pushed head recorded", first.Release.HeadSHA, first.PR.HeadSHA)
+	}
+	rejected := first.Release
+	rejected.State = state.Rejected
+	if err := f.store.PutRelease(ctx, &rejected); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.forge.Close(ctx, first.PR.Number, "not now"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		out, err := f.p.Promote(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, out.Release.ID)
+	}
+	if ids[0] == rejected.ID || ids[1] != ids[0] || ids[2] != ids[0] {
+		t.Fatalf("re-proposal IDs %v, want one fresh ID other than %s", ids, rejected.ID)
+	}
+	got, _ := f.store.GetRelease(ctx, rejected.ID)
+	if got.State != state.Rejected || got.PR != first.PR.Number {
+		t.Fatalf("the rejected release became %+v", got)
+	}
+	rels, _ := f.store.ListReleases(ctx, state.ReleaseFilter{})
+	if len(rels) != 2 {
+		t.Fatalf("%d releases, want the rejected one and one re-proposal", len(rels))
+	}
+}
+
+// TestBaseAlreadyHoldingTheProposalKeepsItsPR: when the open PR's merge
+// landed before its event, a repeated promotion leaves the proposal (and
+// its PR) for that event to record, rather than writing a release
+// without a PR.
+func TestBaseAlreadyHoldingTheProposalKeepsItsPR(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	in := promotion(1, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+	out, err := f.p.Promote(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.forge.Merge(ctx, out.PR.Number, forge.MergeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.p.Promote(ctx, in)
+	if err != nil || again.Action != promoter.Current {
+		t.Fatalf("promotion after the merge: %v %v, want current", again, err)
+	}
+	got, _ := f.store.GetRelease(ctx, out.Release.ID)
+	if got.PR != out.PR.Number || got.State != state.Proposed || got.HeadSHA != out.Release.HeadSHA {
+		t.Fatalf("release %+v, want the open proposal of #%d kept for its merge event", got, out.PR.Number)
+	}
+}

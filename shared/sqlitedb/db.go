@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -85,4 +86,36 @@ func (d *DB) Write(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
+}
+
+// AddColumns adds each column ("name TYPE …" as in CREATE TABLE) that table
+// lacks, so a database written by an older version gains the columns a newer
+// one reads; SQLite has no ADD COLUMN IF NOT EXISTS.
+func (d *DB) AddColumns(ctx context.Context, table string, defs ...string) error {
+	return d.Write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
+		if err != nil {
+			return fmt.Errorf("reading the columns of %s: %w", table, err)
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading the columns of %s: %w", table, err)
+			}
+			have[name] = true
+		}
+		rows.Close()
+		for _, def := range defs {
+			name, _, _ := strings.Cut(strings.TrimSpace(def), " ")
+			if have[name] {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` ADD COLUMN `+def); err != nil {
+				return fmt.Errorf("adding column %s to %s: %w", name, table, err)
+			}
+		}
+		return nil
+	})
 }

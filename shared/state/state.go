@@ -64,7 +64,8 @@ const (
 // Release is one digest's journey into one environment.
 type Release struct {
 	// ID is unique per release: "app/env/digest", with a suffix for a
-	// rollback to a digest released before.
+	// rollback, or for a new proposal of a digest whose earlier release
+	// into the environment has finished (merged, rejected, superseded).
 	ID           string
 	App          string
 	Env          string
@@ -79,13 +80,23 @@ type Release struct {
 	PR           int
 	PRURL        string
 	Branch       string
-	MergeCommit  string
-	MergedBy     string
-	TraceID      string
-	Note         string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	MergedAt     time.Time
+	// HeadSHA is the head commit of Branch that proposed this digest: a
+	// pull request updated in place merges the proposal whose head it
+	// merged at.
+	HeadSHA     string
+	MergeCommit string
+	MergedBy    string
+	// ApprovedBy are the reviewers whose approval stood on the merged
+	// head, sorted.
+	ApprovedBy []string
+	// Override is the reason given for merging past the release policy;
+	// empty when the policy held.
+	Override  string
+	TraceID   string
+	Note      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	MergedAt  time.Time
 	// Version is the record's revision for optimistic concurrency: Put
 	// with Version 0 creates, otherwise it must match the stored one.
 	Version int

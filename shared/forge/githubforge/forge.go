@@ -149,6 +149,7 @@ func toPR(p *github.PullRequest) *forge.PR {
 		Body:      p.GetBody(),
 		Branch:    p.GetHead().GetRef(),
 		Base:      p.GetBase().GetRef(),
+		HeadRepo:  p.GetHead().GetRepo().GetFullName(),
 		HeadSHA:   p.GetHead().GetSHA(),
 		State:     p.GetState(),
 		Mergeable: p.Mergeable,

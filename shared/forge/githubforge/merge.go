@@ -12,9 +12,11 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
 
-// Merge merges pull request number with method (forge.MergeMerge,
+// Merge merges pull request number with opts.Method (forge.MergeMerge,
 // MergeSquash, MergeRebase, or empty for the repository's default) if its
-// head is still headSHA (empty: any), and returns the merge commit.
+// head is still opts.HeadSHA (empty: any), and returns the merge commit.
+// opts.Message goes to GitHub as commit_message, which GitHub adds to the
+// merge commit's message.
 //
 // While GitHub is still computing mergeability, Merge re-fetches the pull
 // request a bounded number of times (WithMergeablePoll), then lets the merge
@@ -22,7 +24,8 @@ import (
 // moved, gives forge.ErrNotMergeable, transient; one closed without merging
 // gives it permanent. A pull request already merged at headSHA returns its
 // merge commit without merging again.
-func (f *Forge) Merge(ctx context.Context, number int, method, headSHA string) (string, error) {
+func (f *Forge) Merge(ctx context.Context, number int, opts forge.MergeOptions) (string, error) {
+	method, headSHA := opts.Method, opts.HeadSHA
 	switch method {
 	case "", forge.MergeMerge, forge.MergeSquash, forge.MergeRebase:
 	default:
@@ -59,7 +62,7 @@ func (f *Forge) Merge(ctx context.Context, number int, method, headSHA string) (
 
 	rctx, cancel := f.request(ctx)
 	defer cancel()
-	res, _, err := f.pulls.Merge(rctx, f.owner, f.repo, number, "", &github.PullRequestOptions{
+	res, _, err := f.pulls.Merge(rctx, f.owner, f.repo, number, opts.Message, &github.PullRequestOptions{
 		MergeMethod: method,
 		SHA:         headSHA,
 	})

@@ -18,7 +18,8 @@ func TestMerge(t *testing.T) {
 	computing := pull(t, map[string]any{"mergeable": nil, "mergeable_state": "unknown"})
 	mergedOK := `{"sha": "` + mergeSHA + `", "merged": true, "message": "Pull Request successfully merged"}`
 	get := call{Method: "GET", Path: pullPath}
-	put := call{Method: "PUT", Path: pullPath + "/merge", Body: map[string]any{"merge_method": "squash", "sha": headSHA}}
+	put := call{Method: "PUT", Path: pullPath + "/merge", Body: map[string]any{"merge_method": "squash", "sha": headSHA,
+		"commit_message": "Approved-by: alice, bob"}}
 
 	tests := []struct {
 		name          string
@@ -103,7 +104,7 @@ func TestMerge(t *testing.T) {
 				"GET " + pullPath:            tt.get,
 				"PUT " + pullPath + "/merge": {tt.put},
 			})
-			got, err := f.Merge(context.Background(), 42, forge.MergeSquash, tt.headSHA)
+			got, err := f.Merge(context.Background(), 42, forge.MergeOptions{Method: forge.MergeSquash, HeadSHA: tt.headSHA, Message: "Approved-by: alice, bob"})
 			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
 				t.Fatalf("Merge error = %v, want %v", err, tt.wantErr)
 			}
@@ -122,7 +123,7 @@ func TestMerge(t *testing.T) {
 
 func TestMergeRejectsUnknownMethod(t *testing.T) {
 	f, gh := newForge(t, nil)
-	_, err := f.Merge(context.Background(), 42, "fast-forward", headSHA)
+	_, err := f.Merge(context.Background(), 42, forge.MergeOptions{Method: "fast-forward", HeadSHA: headSHA})
 	if err == nil || !retry.IsPermanent(err) {
 		t.Fatalf("Merge error = %v, want a permanent error", err)
 	}

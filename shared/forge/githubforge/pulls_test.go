@@ -38,6 +38,7 @@ func wantPR() *forge.PR {
 		Body:      "Promotes `web` to `dev`.",
 		Branch:    branch,
 		Base:      "main",
+		HeadRepo:  "o/r",
 		HeadSHA:   headSHA,
 		State:     forge.StateOpen,
 		Mergeable: ptr(true),

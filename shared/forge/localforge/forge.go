@@ -38,6 +38,8 @@ var schema = []string{
 		state TEXT NOT NULL,
 		merge_commit TEXT NOT NULL DEFAULT '',
 		merged_by TEXT NOT NULL DEFAULT '',
+		head_sha TEXT NOT NULL DEFAULT '',
+		override TEXT NOT NULL DEFAULT '',
 		created_at INTEGER NOT NULL,
 		updated_at INTEGER NOT NULL,
 		merged_at INTEGER NOT NULL DEFAULT 0
@@ -53,38 +55,68 @@ var schema = []string{
 	)`,
 }
 
+// columnsAdded are the columns later versions added to local_prs, for
+// databases created before them.
+var columnsAdded = []string{
+	`head_sha TEXT NOT NULL DEFAULT ''`,
+	`override TEXT NOT NULL DEFAULT ''`,
+}
+
 // Forge is the local forge over one GitOps repository on disk.
 type Forge struct {
-	db     *sqlitedb.DB
-	repo   *gitops.Repo
-	dir    string
-	name   string
-	events queue.Sender
-	now    func() time.Time
+	db      *sqlitedb.DB
+	repo    *gitops.Repo
+	dir     string
+	name    string
+	events  queue.Sender
+	now     func() time.Time
+	protect Protection
 }
 
 var _ forge.Forge = (*Forge)(nil)
 
+// Protection decides whether pull request pr, with its submitted reviews,
+// may merge now, as a protected branch does on GitHub: an error refuses the
+// merge and says why.
+type Protection func(ctx context.Context, pr *forge.PR, reviews []forge.Review) error
+
+// Option configures a Forge.
+type Option func(*Forge)
+
+// WithProtection guards every merge with p, unless the merge carries an
+// explicit override (WithOverride). Without it every merge is allowed.
+func WithProtection(p Protection) Option { return func(f *Forge) { f.protect = p } }
+
 // New opens the local forge of the GitOps repository at dir (a local path
 // or file:// URL) whose base branch is base. name identifies the
 // repository in events ("local/gitops"); events is the approvals queue.
-func New(ctx context.Context, db *sqlitedb.DB, repo *gitops.Repo, dir, name string, events queue.Sender) (*Forge, error) {
+func New(ctx context.Context, db *sqlitedb.DB, repo *gitops.Repo, dir, name string, events queue.Sender, opts ...Option) (*Forge, error) {
 	if err := db.Migrate(ctx, schema...); err != nil {
 		return nil, err
 	}
-	return &Forge{db: db, repo: repo, dir: strings.TrimPrefix(dir, "file://"), name: name, events: events, now: time.Now}, nil
+	if err := db.AddColumns(ctx, "local_prs", columnsAdded...); err != nil {
+		return nil, err
+	}
+	f := &Forge{db: db, repo: repo, dir: strings.TrimPrefix(dir, "file://"), name: name, events: events, now: time.Now}
+	for _, o := range opts {
+		o(f)
+	}
+	return f, nil
 }
 
 // Dir is the repository's path.
 func (f *Forge) Dir() string { return f.dir }
 
-const columns = `number, branch, base, title, body, labels, state, merge_commit, merged_by, created_at, merged_at`
+// Name is the repository's name in events and pull requests ("local/gitops").
+func (f *Forge) Name() string { return f.name }
+
+const columns = `number, branch, base, title, body, labels, state, merge_commit, merged_by, head_sha, override, created_at, merged_at`
 
 func (f *Forge) scan(ctx context.Context, row interface{ Scan(...any) error }) (*forge.PR, error) {
 	var pr forge.PR
 	var labels string
 	var created, merged int64
-	if err := row.Scan(&pr.Number, &pr.Branch, &pr.Base, &pr.Title, &pr.Body, &labels, &pr.State, &pr.MergeCommit, &pr.MergedBy, &created, &merged); err != nil {
+	if err := row.Scan(&pr.Number, &pr.Branch, &pr.Base, &pr.Title, &pr.Body, &labels, &pr.State, &pr.MergeCommit, &pr.MergedBy, &pr.HeadSHA, &pr.Override, &created, &merged); err != nil {
 		return nil, err
 	}
 	_ = json.Unmarshal([]byte(labels), &pr.Labels)
@@ -93,6 +125,9 @@ func (f *Forge) scan(ctx context.Context, row interface{ Scan(...any) error }) (
 		pr.MergedAt = time.UnixMilli(merged).UTC()
 	}
 	pr.URL = fmt.Sprintf("conveyor pr show %d", pr.Number)
+	pr.HeadRepo = f.name
+	// An open pull request's head is its branch's tip now; a finished
+	// one's is the head it was merged or closed at.
 	if pr.State == forge.StateOpen {
 		head, err := f.branchHead(pr.Branch)
 		if err != nil {
@@ -205,8 +240,13 @@ func (f *Forge) Update(ctx context.Context, number int, title, body string, labe
 }
 
 // Merge implements forge.Forge: a merge commit of the branch into the base
-// branch, pushed to the repository, then the "merged" event.
-func (f *Forge) Merge(ctx context.Context, number int, method, headSHA string) (string, error) {
+// branch, pushed to the repository, then the "merged" event. The protection
+// (WithProtection) must allow the merge unless ctx carries an override
+// (WithOverride), which is then kept on the pull request and written in the
+// merge commit's message. opts.Method is ignored: the local forge always
+// writes a merge commit.
+func (f *Forge) Merge(ctx context.Context, number int, opts forge.MergeOptions) (string, error) {
+	headSHA := opts.HeadSHA
 	pr, err := f.Get(ctx, number)
 	if err != nil {
 		return "", err
@@ -220,12 +260,16 @@ func (f *Forge) Merge(ctx context.Context, number int, method, headSHA string) (
 	if headSHA != "" && pr.HeadSHA != headSHA {
 		return "", fmt.Errorf("merging #%d: %w: head moved from %.12s to %.12s", number, forge.ErrNotMergeable, headSHA, pr.HeadSHA)
 	}
+	override := overrideOf(ctx)
+	if err := f.allowed(ctx, pr, override); err != nil {
+		return "", fmt.Errorf("merging #%d: %w", number, err)
+	}
 	changes, err := f.branchChanges(pr.Branch)
 	if err != nil {
 		return "", err
 	}
 	edit := func(snap fs.FS) (map[string][]byte, error) { return threeWay(snap, changes) }
-	msg := fmt.Sprintf("Merge pull request #%d from %s\n\n%s\n", number, pr.Branch, pr.Title)
+	msg := mergeMessage(pr, opts.Message, override)
 	c, err := f.repo.LandMerge(ctx, pr.Branch, edit, msg, f.now())
 	if errors.Is(err, gitops.ErrNoChanges) {
 		// The base already holds the branch's content: merged in effect.
@@ -241,14 +285,14 @@ func (f *Forge) Merge(ctx context.Context, number int, method, headSHA string) (
 	by := mergedBy(ctx)
 	now := f.now().UnixMilli()
 	err = f.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE local_prs SET state = ?, merge_commit = ?, merged_by = ?, merged_at = ?, updated_at = ? WHERE repo = ? AND number = ?`,
-			forge.StateMerged, c.SHA, by, now, now, f.name, number)
+		_, err := tx.ExecContext(ctx, `UPDATE local_prs SET state = ?, merge_commit = ?, merged_by = ?, head_sha = ?, override = ?, merged_at = ?, updated_at = ?
+			WHERE repo = ? AND number = ?`, forge.StateMerged, c.SHA, by, pr.HeadSHA, override, now, now, f.name, number)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("recording the merge of #%d: %w", number, err)
 	}
-	pr.State, pr.MergeCommit, pr.MergedBy = forge.StateMerged, c.SHA, by
+	pr.State, pr.MergeCommit, pr.MergedBy, pr.Override = forge.StateMerged, c.SHA, by, override
 	return c.SHA, f.emit(ctx, pr, event.Review{Action: event.ReviewMerged, MergeCommit: c.SHA, MergedBy: by})
 }
 
@@ -262,8 +306,8 @@ func (f *Forge) Close(ctx context.Context, number int, comment string) error {
 		return nil
 	}
 	err = f.db.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE local_prs SET state = ?, body = body || ?, updated_at = ? WHERE repo = ? AND number = ?`,
-			forge.StateClosed, "\n\n---\nClosed: "+comment+"\n", f.now().UnixMilli(), f.name, number)
+		_, err := tx.ExecContext(ctx, `UPDATE local_prs SET state = ?, body = body || ?, head_sha = ?, updated_at = ? WHERE repo = ? AND number = ?`,
+			forge.StateClosed, "\n\n---\nClosed: "+comment+"\n", pr.HeadSHA, f.now().UnixMilli(), f.name, number)
 		return err
 	})
 	if err != nil {
@@ -335,6 +379,49 @@ func (f *Forge) emit(ctx context.Context, pr *forge.PR, r event.Review) error {
 		return fmt.Errorf("emitting the %s event of #%d: %w", r.Action, pr.Number, err)
 	}
 	return nil
+}
+
+// allowed asks the protection whether pr may merge; an override skips it.
+func (f *Forge) allowed(ctx context.Context, pr *forge.PR, override string) error {
+	if f.protect == nil || override != "" {
+		return nil
+	}
+	reviews, err := f.Reviews(ctx, pr.Number)
+	if err != nil {
+		return err
+	}
+	if err := f.protect(ctx, pr, reviews); err != nil {
+		return fmt.Errorf("%w: %w (an explicit override merges it and is recorded: conveyor pr merge %d --override \"reason\")",
+			forge.ErrNotMergeable, err, pr.Number)
+	}
+	return nil
+}
+
+// mergeMessage is the merge commit's message: GitHub's first line, the
+// title, what the merger added (approvals) and any override.
+func mergeMessage(pr *forge.PR, extra, override string) string {
+	msg := fmt.Sprintf("Merge pull request #%d from %s\n\n%s\n", pr.Number, pr.Branch, pr.Title)
+	if extra != "" {
+		msg += "\n" + strings.TrimSpace(extra) + "\n"
+	}
+	if override != "" {
+		msg += "\nOverride: " + override + "\n"
+	}
+	return msg
+}
+
+type overrideKey struct{}
+
+// WithOverride marks the merges in ctx as explicit overrides of the release
+// policy, for reason: the protection is not asked, and the reason is
+// recorded on the pull request and in the merge commit.
+func WithOverride(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, overrideKey{}, strings.TrimSpace(reason))
+}
+
+func overrideOf(ctx context.Context) string {
+	r, _ := ctx.Value(overrideKey{}).(string)
+	return r
 }
 
 type mergerKey struct{}
@@ -491,7 +578,15 @@ func IsLocal(location string) bool {
 const TeamsEnv = "CONVEYOR_LOCAL_TEAMS"
 
 // IsTeamMember answers from $CONVEYOR_LOCAL_TEAMS.
-func (f *Forge) IsTeamMember(_ context.Context, org, team, user string) (bool, error) {
+func (f *Forge) IsTeamMember(ctx context.Context, org, team, user string) (bool, error) {
+	return EnvTeams{}.IsTeamMember(ctx, org, team, user)
+}
+
+// EnvTeams are the local forge's teams, from $CONVEYOR_LOCAL_TEAMS.
+type EnvTeams struct{}
+
+// IsTeamMember answers from $CONVEYOR_LOCAL_TEAMS.
+func (EnvTeams) IsTeamMember(_ context.Context, org, team, user string) (bool, error) {
 	for _, entry := range strings.Split(os.Getenv(TeamsEnv), ";") {
 		name, members, ok := strings.Cut(entry, "=")
 		if !ok || !strings.EqualFold(strings.TrimSpace(name), org+"/"+team) {

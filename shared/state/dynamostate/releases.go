@@ -174,10 +174,19 @@ func releaseItem(r state.Release) map[string]types.AttributeValue {
 		"id": r.ID, attrApp: r.App, attrEnv: r.Env, "image": r.Image, "digest": r.Digest, "tag": r.Tag,
 		"source_repo": r.SourceRepo, "source_commit": r.SourceCommit, attrState: string(r.State), "pr_url": r.PRURL,
 		"branch": r.Branch, "merge_commit": r.MergeCommit, "merged_by": r.MergedBy, "trace_id": r.TraceID, "note": r.Note,
+		"head_sha": r.HeadSHA, "override": r.Override,
 	} {
 		if v != "" {
 			item[k] = attrS(v)
 		}
+	}
+	if len(r.ApprovedBy) > 0 {
+		// A list, not a string set: the order is kept.
+		l := make([]types.AttributeValue, len(r.ApprovedBy))
+		for i, u := range r.ApprovedBy {
+			l[i] = attrS(u)
+		}
+		item["approved_by"] = &types.AttributeValueMemberL{Value: l}
 	}
 	item["rollback"] = &types.AttributeValueMemberBOOL{Value: r.Rollback}
 	item["pr"] = attrN(int64(r.PR))
@@ -206,7 +215,10 @@ func decodeRelease(item map[string]types.AttributeValue) state.Release {
 		PRURL:        getS(item, "pr_url"),
 		Branch:       getS(item, "branch"),
 		MergeCommit:  getS(item, "merge_commit"),
+		HeadSHA:      getS(item, "head_sha"),
 		MergedBy:     getS(item, "merged_by"),
+		ApprovedBy:   getStrings(item, "approved_by"),
+		Override:     getS(item, "override"),
 		TraceID:      getS(item, "trace_id"),
 		Note:         getS(item, "note"),
 		CreatedAt:    getTime(item, attrCreated),
@@ -214,4 +226,18 @@ func decodeRelease(item map[string]types.AttributeValue) state.Release {
 		MergedAt:     getTime(item, "merged_at"),
 		Version:      int(getN(item, attrVersion)),
 	}
+}
+
+func getStrings(item map[string]types.AttributeValue, k string) []string {
+	l, ok := item[k].(*types.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l.Value))
+	for _, v := range l.Value {
+		if s, ok := v.(*types.AttributeValueMemberS); ok {
+			out = append(out, s.Value)
+		}
+	}
+	return out
 }

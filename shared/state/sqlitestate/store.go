@@ -47,6 +47,14 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS releases_app_env ON releases(app, env, created_at)`,
 }
 
+// columnsAdded are the release columns later versions added, for databases
+// created before them.
+var columnsAdded = []string{
+	`head_sha TEXT NOT NULL DEFAULT ''`,
+	`approved_by TEXT NOT NULL DEFAULT ''`,
+	`override TEXT NOT NULL DEFAULT ''`,
+}
+
 // Store is the embedded state store.
 type Store struct {
 	db  *sqlitedb.DB
@@ -68,6 +76,9 @@ func Open(ctx context.Context, db *sqlitedb.DB, opts ...Option) (*Store, error) 
 		o(s)
 	}
 	if err := db.Migrate(ctx, schema...); err != nil {
+		return nil, err
+	}
+	if err := db.AddColumns(ctx, "releases", columnsAdded...); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -133,7 +144,7 @@ func (s *Store) Release(ctx context.Context, key string) error {
 }
 
 const releaseColumns = `id, app, env, image, digest, tag, source_repo, source_commit, source_time, state, rollback, pr, pr_url, branch,
-	merge_commit, merged_by, trace_id, note, created_at, updated_at, merged_at, version`
+	merge_commit, merged_by, trace_id, note, created_at, updated_at, merged_at, version, head_sha, approved_by, override`
 
 // PutRelease implements state.Releases.
 func (s *Store) PutRelease(ctx context.Context, r *state.Release) error {
@@ -148,16 +159,16 @@ func (s *Store) PutRelease(ctx context.Context, r *state.Release) error {
 		r.UpdatedAt = now
 		args := []any{r.App, r.Env, r.Image, r.Digest, r.Tag, r.SourceRepo, r.SourceCommit, millis(r.SourceTime), string(r.State),
 			r.Rollback, r.PR, r.PRURL, r.Branch, r.MergeCommit, r.MergedBy, r.TraceID, r.Note,
-			millis(r.CreatedAt), millis(r.UpdatedAt), millis(r.MergedAt), r.Version + 1}
+			millis(r.CreatedAt), millis(r.UpdatedAt), millis(r.MergedAt), r.Version + 1, r.HeadSHA, joinUsers(r.ApprovedBy), r.Override}
 		var res sql.Result
 		var err error
 		if r.Version == 0 {
-			res, err = tx.ExecContext(ctx, `INSERT INTO releases(`+releaseColumns+`) VALUES (?, ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+			res, err = tx.ExecContext(ctx, `INSERT INTO releases(`+releaseColumns+`) VALUES (?, ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 				ON CONFLICT(id) DO NOTHING`, append([]any{r.ID}, args...)...)
 		} else {
 			res, err = tx.ExecContext(ctx, `UPDATE releases SET app=?, env=?, image=?, digest=?, tag=?, source_repo=?, source_commit=?,
 				source_time=?, state=?, rollback=?, pr=?, pr_url=?, branch=?, merge_commit=?, merged_by=?, trace_id=?, note=?,
-				created_at=?, updated_at=?, merged_at=?, version=? WHERE id = ? AND version = ?`, append(args, r.ID, r.Version)...)
+				created_at=?, updated_at=?, merged_at=?, version=?, head_sha=?, approved_by=?, override=? WHERE id = ? AND version = ?`, append(args, r.ID, r.Version)...)
 		}
 		if err != nil {
 			return err
@@ -225,11 +236,24 @@ func scanRelease(sc scanner) (state.Release, error) {
 	var r state.Release
 	var st string
 	var srcTime, created, updated, merged int64
+	var approvedBy string
 	err := sc.Scan(&r.ID, &r.App, &r.Env, &r.Image, &r.Digest, &r.Tag, &r.SourceRepo, &r.SourceCommit, &srcTime, &st, &r.Rollback,
-		&r.PR, &r.PRURL, &r.Branch, &r.MergeCommit, &r.MergedBy, &r.TraceID, &r.Note, &created, &updated, &merged, &r.Version)
-	r.State = state.ReleaseState(st)
+		&r.PR, &r.PRURL, &r.Branch, &r.MergeCommit, &r.MergedBy, &r.TraceID, &r.Note, &created, &updated, &merged, &r.Version,
+		&r.HeadSHA, &approvedBy, &r.Override)
+	r.State, r.ApprovedBy = state.ReleaseState(st), splitUsers(approvedBy)
 	r.SourceTime, r.CreatedAt, r.UpdatedAt, r.MergedAt = fromMillis(srcTime), fromMillis(created), fromMillis(updated), fromMillis(merged)
 	return r, err
+}
+
+// joinUsers stores user names comma-separated: no forge allows a comma in
+// a login.
+func joinUsers(users []string) string { return strings.Join(users, ",") }
+
+func splitUsers(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func millis(t time.Time) int64 {

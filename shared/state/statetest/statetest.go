@@ -83,7 +83,7 @@ func Run(t *testing.T, h Harness) {
 		s := h.New(t)
 		src := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 		r := state.Release{ID: "web/dev/sha256:aa", App: "web", Env: "dev", Image: "reg/web", Digest: "sha256:aa",
-			SourceRepo: "acme/web", SourceCommit: "abc", SourceTime: src, State: state.Proposed, PR: 3, TraceID: "t1"}
+			SourceRepo: "acme/web", SourceCommit: "abc", SourceTime: src, State: state.Proposed, PR: 3, HeadSHA: "h1", TraceID: "t1"}
 		if err := s.PutRelease(ctx, &r); err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,8 @@ func Run(t *testing.T, h Harness) {
 			t.Fatalf("second create: %v, want ErrConflict", err)
 		}
 		stale := r
-		r.State, r.MergedBy = state.Merged, "alice"
+		r.State, r.MergedBy, r.HeadSHA = state.Merged, "alice", "h2"
+		r.ApprovedBy, r.Override = []string{"bob", "carol"}, "hotfix: the approvers are asleep"
 		if err := s.PutRelease(ctx, &r); err != nil {
 			t.Fatal(err)
 		}

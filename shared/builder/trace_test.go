@@ -78,7 +78,7 @@ apps:
 		TempDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
 	h := b.Handler()
 	repo := commitRepo(t, appDir)
-	for i := range 5 {
+	for i := range 20 { // the issue saw the hop break in 1–3 of every 4 pushes
 		sha := repo(fmt.Sprintf("version %d\n", i))
 		trace := fmt.Sprintf("trace-%d", i)
 		env, _ := event.New(event.KindPush, "github", "d-"+sha, trace,

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
@@ -118,5 +121,39 @@ func TestOversizeFilesAreRefusedUnread(t *testing.T) {
 	}
 	if data, err := fs.ReadFile(snap, "envs/prod/kustomization.yaml"); err != nil || string(data) != seedFiles["envs/prod/kustomization.yaml"] {
 		t.Errorf("snapshot ReadFile(kustomization.yaml) = %q, %v", data, err)
+	}
+}
+
+// TestProposingNextToAHugeFileKeepsMemoryBounded measures the peak RSS of a
+// whole promotion (fetch, edit, refusal) in a fresh process, so no other
+// test's high-water mark counts: the issue saw 845–971 MB for a 150 MB
+// values file, because the fetch inflated and kept every blob.
+func TestProposingNextToAHugeFileKeepsMemoryBounded(t *testing.T) {
+	if dir := os.Getenv("CONVEYOR_TEST_PROPOSE_DIR"); dir != "" {
+		r := &Repo{URL: "file://" + dir, Base: "main"}
+		_, err := r.Propose(testContext(t), "conveyor/dev/web", func(s fs.FS) (map[string][]byte, error) {
+			_, err := fs.ReadFile(s, "envs/dev/values.yaml")
+			return nil, err
+		}, "promote", time.Now())
+		if !errors.Is(err, ErrFileTooLarge) {
+			t.Fatalf("Propose = %v, want ErrFileTooLarge", err)
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("writes a 150 MB file")
+	}
+	dir := newRepoWithBigFile(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProposingNextToAHugeFileKeepsMemoryBounded$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_PROPOSE_DIR="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the promotion process: %v\n%s", err, out)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	t.Logf("peak RSS proposing next to a %d MB file: %d MB", bigSize>>20, peak>>20)
+	// One transient copy of the blob (go-git hashes each object whole) is
+	// the floor; keeping it, or several copies, is the bug.
+	if peak > 2*bigSize {
+		t.Fatalf("peak RSS %d MB, want under %d MB", peak>>20, 2*bigSize>>20)
 	}
 }

@@ -331,7 +331,9 @@ func TestOperatorCommands(t *testing.T) {
 	// prod is released manually: `pr merge` by anyone is refused as branch
 	// protection would refuse it; an explicit override merges and is kept.
 	other := res.Image[:strings.Index(res.Image, "@")] + "@sha256:" + strings.Repeat("ab", 32)
-	run("promote", "web", "prod", other)
+	// (A digest staging never ran, which `promote` refuses without a
+	// recorded override.)
+	run("promote", "web", "prod", other, "--force", "--reason", "exercise the prod gate")
 	var open []struct{ Number int }
 	if err := json.Unmarshal([]byte(run("pr", "list", "--state", "open", "--json")), &open); err != nil || len(open) != 1 {
 		t.Fatalf("open PRs: %v %+v, want the prod promotion", err, open)

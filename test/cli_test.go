@@ -296,7 +296,7 @@ func TestOperatorCommands(t *testing.T) {
 	if got := run("promote", "web", "prod", res.Image); !strings.Contains(got, "current: already released") {
 		t.Fatalf("promote of the released digest printed %q", got)
 	}
-	if got := run("history", "web"); strings.Count(got, " merged 20") != 3 {
+	if got := run("history", "web"); strings.Count(got, " merged 20") != 3 || !strings.Contains(got, "by conveyor, approved by alice") {
 		t.Fatalf("history:\n%s", got)
 	}
 	// Who approved and who merged prod, as the records keep it.

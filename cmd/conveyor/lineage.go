@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -58,6 +59,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		released := "-"
 		if !c.ReleasedAt.IsZero() {
 			released = c.ReleasedAt.Format(time.RFC3339) + " by " + c.MergedBy
+			if len(c.ApprovedBy) > 0 {
+				released += " (approved by " + strings.Join(c.ApprovedBy, ", ") + ")"
+			}
 		}
 		drift := "-"
 		if c.Drift {
@@ -104,6 +108,12 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			if !st.Merged.IsZero() {
 				line += fmt.Sprintf(" merged %s by %s", st.Merged.Format(time.RFC3339), st.MergedBy)
+			}
+			if len(st.ApprovedBy) > 0 {
+				line += ", approved by " + strings.Join(st.ApprovedBy, ", ")
+			}
+			if st.Override != "" {
+				line += " [override: " + st.Override + "]"
 			}
 			if st.LeadTime != "" {
 				line += " (lead time " + st.LeadTime + ")"

@@ -36,7 +36,7 @@ func WithPins(cells []Cell, pins []Pin) []Cell {
 		c.DriftReason = "the records say " + orNone(c.Recorded) + " but git pins " + orNone(p.Digest) + ": run `conveyor reconcile`"
 		// The source commit, release time and merger belong to the
 		// recorded digest, not to what git pins.
-		c.SourceCommit, c.ReleasedAt, c.MergedBy = "", time.Time{}, ""
+		c.SourceCommit, c.ReleasedAt, c.MergedBy, c.ApprovedBy, c.Override = "", time.Time{}, "", nil, ""
 	}
 	return cells
 }

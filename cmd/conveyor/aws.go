@@ -93,8 +93,10 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 	keychain := remote.WithAuthFromKeychain(env.Keychain())
 	s := &session{
 		config: env.Pipeline().Config, state: store, log: st.log, selector: promoter.StackSelector(name), close: func() {},
-		gitops:  stackGitOps{env.GitOpsRepo()},
-		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref, keychain) },
+		gitops: stackGitOps{env.GitOpsRepo()},
+		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
+			return images.Inspect(ctx, ref, keychain)
+		},
 	}
 	s.openForge = func(context.Context) (forge.Forge, promoter.Ancestry, error) {
 		// Pull requests need GitHub credentials: the operator's own

@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,7 +193,7 @@ func stackEnv(t *testing.T, sqsSrv, dynamo *emulator.Server, table string, urls 
 
 // awsBackend creates and seeds the stack's table and queues on the
 // emulators through the AWS adapters and returns the flags that select it.
-func awsBackend(t *testing.T, gitopsURL string) []string {
+func awsBackend(t *testing.T, gitopsURL string) ([]string, *dynamostate.Store) {
 	t.Helper()
 	ctx := context.Background()
 	dynamo, sqsSrv := emulator.StartDynamo(t), emulator.StartSQS(t)
@@ -219,7 +223,7 @@ func awsBackend(t *testing.T, gitopsURL string) []string {
 	}
 	seedQueues(t, ctx, func(name string) queue.Queue { return queues[name] })
 	stackEnv(t, sqsSrv, dynamo, store.Table(), urls, gitopsURL)
-	return []string{"--stack", "conveyor-test"}
+	return []string{"--stack", "conveyor-test"}, store
 }
 
 func cli(t *testing.T, args ...string) string {
@@ -238,7 +242,7 @@ func cli(t *testing.T, args ...string) string {
 func TestStackPrintsWhatLocalPrints(t *testing.T) {
 	dir, url := cliGitOps(t)
 	localFlags := localBackend(t, dir)
-	stackFlags := awsBackend(t, url)
+	stackFlags, _ := awsBackend(t, url)
 	// Message ids, receive counts and dead-letter times are each backend's
 	// own; the rest are the same facts.
 	replayCols := regexp.MustCompile(`(?m)^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+)\s+(\S+ \S+)\s+(.*)$`)
@@ -287,5 +291,90 @@ func TestStackPrintsWhatLocalPrints(t *testing.T) {
 	// SQS hides what it lists: listing must give it back.
 	if out := cli(t, "queues", "--stack", "conveyor-test"); !regexp.MustCompile(`approvals\s+0\s+0\s+0\s+1`).MatchString(out) {
 		t.Errorf("after replay list, queues = %s; want the approvals dead letter counted, visible again", out)
+	}
+}
+
+// fakeGitHub answers the GitHub REST calls a promotion makes (list open
+// pull requests, create one, label it, request reviewers) under /api-v3/,
+// for token only, and keeps the created pull request's request.
+type fakeGitHub struct {
+	t       *testing.T
+	token   string
+	created map[string]any
+}
+
+func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "token "+g.token {
+		g.t.Errorf("%s %s without the operator's token", r.Method, r.URL.Path)
+		http.Error(w, `{"message":"Bad credentials"}`, http.StatusUnauthorized)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch key := r.Method + " " + r.URL.Path; key {
+	case "GET /api-v3/repos/acme/gitops/pulls":
+		io.WriteString(w, "[]")
+	case "POST /api-v3/repos/acme/gitops/pulls":
+		if err := json.NewDecoder(r.Body).Decode(&g.created); err != nil {
+			g.t.Error(err)
+		}
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"number": 12, "state": "open", "title": g.created["title"], "body": g.created["body"],
+			"html_url": "https://github.example/acme/gitops/pull/12", "user": map[string]any{"login": "operator"},
+			"head": map[string]any{"ref": g.created["head"], "sha": strings.Repeat("a", 40), "label": "acme:" + fmt.Sprint(g.created["head"])},
+			"base": map[string]any{"ref": g.created["base"]}})
+	case "POST /api-v3/repos/acme/gitops/issues/12/labels":
+		io.WriteString(w, `[{"name":"conveyor"},{"name":"rollback"}]`)
+	case "POST /api-v3/repos/acme/gitops/pulls/12/requested_reviewers":
+		io.WriteString(w, `{"number":12}`)
+	default:
+		g.t.Errorf("unexpected GitHub call %s", key)
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+	}
+}
+
+// TestRollbackOnStack: `conveyor rollback --stack NAME` (the command PR
+// bodies print) proposes the previous digest on a stack: the release
+// records in DynamoDB, the branch pushed to the GitOps repository over
+// smart HTTP, the pull request opened on GitHub with the operator's token,
+// its body naming the stack in the rollback command back.
+func TestRollbackOnStack(t *testing.T) {
+	_, url := cliGitOps(t)
+	flags, store := awsBackend(t, url)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	p5 := state.Release{ID: promoter.ReleaseID("web", "prod", cliDigest(5)), App: "web", Env: "prod", Image: cliImage, Digest: cliDigest(5),
+		SourceRepo: "/src/web", SourceCommit: fmt.Sprintf("%040d", 5), State: state.Merged, PR: 1, MergedAt: at}
+	if err := store.PutRelease(ctx, &p5); err != nil {
+		t.Fatal(err)
+	}
+	gh := &fakeGitHub{t: t, token: "operator-token"}
+	srv := httptest.NewServer(gh)
+	t.Cleanup(srv.Close)
+	t.Setenv("CONVEYOR_GITHUB_TOKEN", gh.token)
+	t.Setenv("CONVEYOR_GITHUB_API_URL", srv.URL+"/api-v3/")
+	t.Setenv("CONVEYOR_GITHUB_REPOSITORY", "acme/gitops")
+
+	out := cli(t, append([]string{"rollback", "web", "prod"}, flags...)...)
+	if !strings.HasPrefix(out, "opened #12 ") || !strings.Contains(out, cliDigest(7)+" → "+cliDigest(5)) {
+		t.Fatalf("rollback printed %q; want PR #12 moving prod from digest 7 back to 5", out)
+	}
+	body, _ := gh.created["body"].(string)
+	if want := "`conveyor rollback --stack conveyor-test web prod --to " + cliDigest(7) + "`"; !strings.Contains(body, want) {
+		t.Errorf("PR body lacks %s:\n%s", want, body)
+	}
+	branch := promoter.Branch("web", "prod")
+	if refs, err := exec.Command("git", "ls-remote", url, "refs/heads/"+branch).Output(); err != nil || len(refs) == 0 {
+		t.Errorf("git ls-remote %s %s = %q, %v; want the pushed branch", url, branch, refs, err)
+	}
+	rels, err := store.ListReleases(ctx, state.ReleaseFilter{App: "web", Env: "prod", State: state.Proposed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rels {
+		got = append(got, fmt.Sprintf("%s #%d rollback=%v", r.Digest, r.PR, r.Rollback))
+	}
+	if !slices.Contains(got, cliDigest(5)+" #12 rollback=true") {
+		t.Errorf("proposed prod releases %v; want digest 5 in #12 recorded as a rollback", got)
 	}
 }

@@ -288,6 +288,22 @@ func TestStackPrintsWhatLocalPrints(t *testing.T) {
 			t.Logf("%s", got)
 		})
 	}
+	// show finds a dead letter by id on SQS too; redrive moves it back.
+	var recs []struct {
+		ID, Queue, Reason string
+	}
+	if err := json.Unmarshal([]byte(cli(t, "replay", "list", "--json", "--queue", "images", "--stack", "conveyor-test")), &recs); err != nil || len(recs) != 1 {
+		t.Fatalf("replay list --json = %+v, %v; want the images dead letter", recs, err)
+	}
+	if out := cli(t, "replay", "show", recs[0].ID, "--stack", "conveyor-test"); !regexp.MustCompile(`reason:\s+resolving the digest: manifest unknown`).MatchString(out) {
+		t.Errorf("replay show %s = %s; want its reason", recs[0].ID, out)
+	}
+	if out := cli(t, "replay", "redrive", "--stack", "conveyor-test", recs[0].ID); !strings.Contains(out, "moved 1, skipped 0, failed 0") {
+		t.Errorf("replay redrive = %s; want one moved", out)
+	}
+	if out := cli(t, "queues", "--stack", "conveyor-test"); !regexp.MustCompile(`images\s+1\s+0\s+0\s+0`).MatchString(out) {
+		t.Errorf("after redrive, queues = %s; want the images message back, visible", out)
+	}
 	// SQS hides what it lists: listing must give it back.
 	if out := cli(t, "queues", "--stack", "conveyor-test"); !regexp.MustCompile(`approvals\s+0\s+0\s+0\s+1`).MatchString(out) {
 		t.Errorf("after replay list, queues = %s; want the approvals dead letter counted, visible again", out)

@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	commands["replay"] = command{"list, show or redrive dead-lettered events of the local runtime", runReplay}
+	commands["replay"] = command{"list, show or redrive dead-lettered events (a data directory, or --stack NAME)", runReplay}
 }
 
 const replayUsage = "conveyor replay list|show ID|redrive [ID...] [flags]"

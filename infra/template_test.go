@@ -64,6 +64,20 @@ var wantGrants = map[string][]string{
 	),
 }
 
+// What the operator CLI may do on a stack (OperatorPolicy): the only grant
+// of dynamodb:Scan, attached to no function's role.
+var wantOperatorGrants = concat(
+	grants([]string{"cloudformation:DescribeStacks"}, "AWS::StackId"),
+	grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}, table...),
+	grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue",
+		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
+	grants([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"},
+		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
+	grants(send, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue"),
+	ecrLogin,
+	grants(ecrPull, ecrRepo),
+)
+
 // What each function reads from its environment.
 var (
 	githubApp = map[string]string{
@@ -96,6 +110,7 @@ var (
 			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
 			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
 			"CONVEYOR_TABLE":                "{Table}",
+			"CONVEYOR_STACK":                "{AWS::StackName}",
 		}),
 		"ApprovalFunction": with(githubApp, map[string]string{
 			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
@@ -152,6 +167,7 @@ var invariants = []struct {
 	{"Resource * only for ecr:GetAuthorizationToken", checkResourceStar},
 	{"one distinct role per function", checkDistinctRoles},
 	{"least privilege per function", checkLeastPrivilege},
+	{"the operator policy, attached to no role", checkOperatorPolicy},
 	{"an alarm on every DLQ", checkAlarms},
 	{"queues match the topology; FIFO settings", checkTopology},
 	{"table keys, TTL and PITR", checkTable},
@@ -224,6 +240,9 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"webhook may send promotions", checkLeastPrivilege, appendTo(webhookPolicy, allow("sqs:SendMessage", "{PromotionsQueue.Arn}"))},
 		{"build may push anywhere", checkLeastPrivilege, set(buildPolicy+".4.Resource", "arn:aws:ecr:us-east-1:123456789012:repository/other")},
 		{"promote lost its DLQ", checkLeastPrivilege, del("Resources.PromoteRole.Properties.Policies.0.PolicyDocument.Statement.1.Action")},
+		{"scan granted to a function", checkLeastPrivilege, appendTo(replayPolicy, allow("dynamodb:Scan", "{Table.Arn}"))},
+		{"operator policy on a function's role", checkOperatorPolicy, set("Resources.OperatorPolicy.Properties.Roles", []any{"{PromoteRole}"})},
+		{"operator policy lost scan", checkOperatorPolicy, set("Resources.OperatorPolicy.Properties.PolicyDocument.Statement.1.Action", []any{"dynamodb:Query"})},
 		{"DLQ alarm removed", checkAlarms, del("Resources.ImagesDLQAlarm")},
 		{"EventBridge DLQ alarm removed", checkAlarms, del("Resources.EcrEventsDLQAlarm")},
 		{"alarm threshold too high", checkAlarms, set("Resources.BuildsDLQAlarm.Properties.Threshold", 10)},

@@ -1,5 +1,7 @@
 // Command conveyor is Conveyor's operator CLI: the local runtime (dev), the
-// demo, config validation and queue inspection.
+// demo, config validation, and the operator's commands (status, history,
+// metrics, queues, promote, rollback, reconcile, replay) on a local data
+// directory or, with --stack NAME, on a deployed AWS stack.
 package main
 
 import (

@@ -50,7 +50,10 @@ func runPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	lf := s.gitops.Local
+	if s.local == nil {
+		return fmt.Errorf("conveyor pr works on the local forge: a deployed stack's pull requests are on GitHub")
+	}
+	lf := s.local.Local
 	if lf == nil {
 		return fmt.Errorf("the GitOps repository is on GitHub: use GitHub for its pull requests")
 	}
@@ -121,7 +124,7 @@ func runPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func traceOf(ctx context.Context, s *session, number int) string {
-	rels, err := s.rt.State.ListReleases(ctx, state.ReleaseFilter{})
+	rels, err := s.state.ListReleases(ctx, state.ReleaseFilter{})
 	if err != nil {
 		return ""
 	}

@@ -13,8 +13,6 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
-	"github.com/conveyor-gitops/conveyor/shared/images"
-	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/state"
@@ -25,10 +23,13 @@ func init() {
 	commands["rollback"] = command{"rollback APP ENV [--to DIGEST]: propose the previous released digest again", runRollback}
 }
 
-func newPromoter(s *session) *promoter.Promoter {
-	return &promoter.Promoter{Config: promoter.ConfigSource(s.config), Releases: s.rt.State, Repo: s.gitops, Forge: s.gitops.Forge,
-		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) },
-		Log:     s.rt.Logger(), Ancestry: local.SourceHistory()}
+func newPromoter(ctx context.Context, s *session) (*promoter.Promoter, error) {
+	f, ancestry, err := s.openForge(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &promoter.Promoter{Config: promoter.ConfigSource(s.config), Releases: s.state, Repo: s.gitops, Forge: f,
+		Inspect: s.inspect, Log: s.log, Ancestry: ancestry, Selector: s.selector}, nil
 }
 
 func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -71,7 +72,7 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("app %s has no environment %q", app, env)
 	}
 	p := event.Promotion{App: app, Environment: env, Image: a.Image, Digest: digest}
-	prov, inspectErr := images.Inspect(ctx, a.Image+"@"+digest)
+	prov, inspectErr := s.inspect(ctx, a.Image+"@"+digest)
 	if inspectErr == nil {
 		p.Source, p.Revision, p.Created = prov.Source, prov.Revision, prov.Created
 	}
@@ -80,10 +81,10 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if inspectErr != nil {
 			fmt.Fprintf(stderr, "note: image facts unavailable (%v); promoting without provenance\n", inspectErr)
 		}
-	} else if err := checkManual(ctx, s.rt.State, a, idx, digest, inspectErr); err != nil {
+	} else if err := checkManual(ctx, s.state, a, idx, digest, inspectErr); err != nil {
 		return err
 	}
-	return report(ctx, stdout, newPromoter(s), p)
+	return report(ctx, stdout, s, p)
 }
 
 // checkManual refuses a hand promotion of a digest that was never built
@@ -139,7 +140,11 @@ func operator() string {
 	return os.Getenv("USER")
 }
 
-func report(ctx context.Context, stdout io.Writer, pr *promoter.Promoter, p event.Promotion) error {
+func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion) error {
+	pr, err := newPromoter(ctx, s)
+	if err != nil {
+		return err
+	}
 	ctx = logging.WithTrace(ctx, event.NewID())
 	out, err := pr.Promote(ctx, p)
 	if err != nil {
@@ -180,13 +185,13 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer s.Close()
-	target, err := rollbackTarget(ctx, s.rt.State, app, env, *to)
+	target, err := rollbackTarget(ctx, s.state, app, env, *to)
 	if err != nil {
 		return err
 	}
 	p := event.Promotion{App: app, Environment: env, Image: target.Image, Digest: target.Digest, Tag: target.Tag,
 		Source: target.SourceRepo, Revision: target.SourceCommit, Created: target.SourceTime, Rollback: true}
-	return report(ctx, stdout, newPromoter(s), p)
+	return report(ctx, stdout, s, p)
 }
 
 // rollbackTarget picks the release to restore: the one named, or the last

@@ -19,25 +19,20 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("queues", stderr)
 	dataDir := fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory")
 	asJSON := fs.Bool("json", false, `print JSON: {"<queue>":{"visible":N,"inflight":N,"delayed":N,"dead":N}}`)
+	sf := addStackFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if _, err := os.Stat(filepath.Join(*dataDir, sqlitedb.FileName)); err != nil {
-		return fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first): %w", *dataDir, *dataDir, err)
+	var stats map[string]sqlitequeue.Stats
+	var err error
+	if name, ok := sf.name(); ok {
+		stats, err = stackStats(ctx, name, stderr)
+	} else {
+		stats, err = localStats(ctx, *dataDir)
 	}
-	db, err := sqlitedb.Open(ctx, *dataDir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
-	if err != nil {
-		return err
-	}
-	stats, err := local.Stats(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -47,6 +42,22 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return enc.Encode(stats)
 	}
 	return printStats(stdout, stats)
+}
+
+func localStats(ctx context.Context, dataDir string) (map[string]sqlitequeue.Stats, error) {
+	if _, err := os.Stat(filepath.Join(dataDir, sqlitedb.FileName)); err != nil {
+		return nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first, or give --stack NAME for a deployed stack): %w", dataDir, dataDir, err)
+	}
+	db, err := sqlitedb.Open(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
+	if err != nil {
+		return nil, err
+	}
+	return local.Stats(ctx, b)
 }
 
 func printStats(w io.Writer, stats map[string]sqlitequeue.Stats) error {

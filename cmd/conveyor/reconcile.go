@@ -41,7 +41,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	drifts := reconcile.Compare(cfg, pins, rels)
 	written := 0
 	if !*dryRun {
-		if written, err = reconcile.Apply(ctx, s.rt.State, drifts); err != nil {
+		if written, err = reconcile.Apply(ctx, s.state, drifts); err != nil {
 			return err
 		}
 	}

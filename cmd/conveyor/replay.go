@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	commands["replay"] = command{"list, show or redrive dead-lettered events of the local runtime", runReplay}
+	commands["replay"] = command{"list, show or redrive dead-lettered events (a data directory, or --stack NAME)", runReplay}
 }
 
 const replayUsage = "conveyor replay list|show ID|redrive [ID...] [flags]"
@@ -37,6 +37,7 @@ type replayFlags struct {
 	app     *string
 	since   *string
 	errText *string
+	stack   stackFlag
 }
 
 func addReplayFlags(fs *flag.FlagSet) replayFlags {
@@ -48,6 +49,7 @@ func addReplayFlags(fs *flag.FlagSet) replayFlags {
 		app:     fs.String("app", "", "only this app"),
 		since:   fs.String("since", "", "only dead-lettered since: a duration back from now (24h) or an RFC 3339 time"),
 		errText: fs.String("error", "", "only reasons containing this text (case-insensitive)"),
+		stack:   addStackFlag(fs),
 	}
 }
 
@@ -111,7 +113,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if sub == "redrive" && !*all && isZero(f) {
 		return fmt.Errorf("%w: give a filter (--queue, --kind, --app, --since, --error, ids) or --all to redrive every dead letter", errUsage)
 	}
-	dead, closeDB, err := openDead(ctx, *rf.dataDir)
+	dead, closeDB, err := rf.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
@@ -150,6 +152,16 @@ func isZero(f replay.Filter) bool {
 	return f.Queue == "" && f.Kind == "" && f.App == "" && f.Since.IsZero() && f.Error == "" && len(f.IDs) == 0
 }
 
+// open opens the dead-letter queues: the stack's on AWS, the data
+// directory's otherwise.
+func (r replayFlags) open(ctx context.Context, stderr io.Writer) (replay.Dead, func(), error) {
+	if name, ok := r.stack.name(); ok {
+		dead, err := openStackDead(ctx, name, stderr)
+		return dead, func() {}, err
+	}
+	return openDead(ctx, *r.dataDir)
+}
+
 func openDead(ctx context.Context, dataDir string) (*replay.Embedded, func(), error) {
 	if _, err := os.Stat(filepath.Join(dataDir, sqlitedb.FileName)); err != nil {
 		return nil, nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first): %w", dataDir, dataDir, err)
@@ -166,11 +178,13 @@ func openDead(ctx context.Context, dataDir string) (*replay.Embedded, func(), er
 	return replay.NewEmbedded(b), func() { db.Close() }, nil
 }
 
-func replayList(ctx context.Context, dead *replay.Embedded, f replay.Filter, asJSON bool, stdout io.Writer) error {
+func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, asJSON bool, stdout io.Writer) error {
 	all, err := dead.List(ctx, f.Queue)
 	if err != nil {
 		return err
 	}
+	// SQS hides what it lists: give it back at once, as nothing moves.
+	defer release(ctx, dead, all)
 	recs := []replay.Record{}
 	for _, r := range all {
 		if f.Match(r) {
@@ -191,8 +205,37 @@ func replayList(ctx context.Context, dead *replay.Embedded, f replay.Filter, asJ
 	return tw.Flush()
 }
 
-func replayShow(ctx context.Context, dead *replay.Embedded, id string, asJSON bool, stdout io.Writer) error {
-	r, err := dead.Get(ctx, id)
+// release makes listed dead letters visible again, on a Dead that hides
+// what it lists.
+func release(ctx context.Context, dead replay.Dead, rs []replay.Record) {
+	if r, ok := dead.(replay.Releaser); ok {
+		_ = r.Release(context.WithoutCancel(ctx), rs)
+	}
+}
+
+// getDead returns the dead letter with message or envelope id: directly
+// when the Dead can (the embedded queue), else from a listing (SQS).
+func getDead(ctx context.Context, dead replay.Dead, id string) (replay.Record, error) {
+	if g, ok := dead.(interface {
+		Get(ctx context.Context, id string) (replay.Record, error)
+	}); ok {
+		return g.Get(ctx, id)
+	}
+	all, err := dead.List(ctx, "")
+	if err != nil {
+		return replay.Record{}, err
+	}
+	defer release(ctx, dead, all)
+	for _, r := range all {
+		if r.ID == id || (r.Envelope != nil && r.Envelope.ID == id) {
+			return r, nil
+		}
+	}
+	return replay.Record{}, fmt.Errorf("dead letter %s: %w", id, replay.ErrNotDead)
+}
+
+func replayShow(ctx context.Context, dead replay.Dead, id string, asJSON bool, stdout io.Writer) error {
+	r, err := getDead(ctx, dead, id)
 	if errors.Is(err, replay.ErrNotDead) {
 		return fmt.Errorf("%s is not a dead letter (already redriven, deleted, or unknown)", id)
 	}

@@ -46,6 +46,8 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	auth := remote.WithAuthFromKeychain(env.Keychain())
 	p := &promoter.Promoter{Config: env.Pipeline().Config, Releases: st, Repo: env.GitOpsRepo(), Forge: &fg.Retrying{Forge: forge}, DeadLetter: dl, Log: log,
 		Ancestry: history.Repos{GitHub: ancestry},
+		// PR bodies print `conveyor rollback --stack NAME …` for this stack.
+		Selector: promoter.StackSelector(os.Getenv("CONVEYOR_STACK")),
 		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 			return images.Inspect(ctx, ref, auth)
 		}}

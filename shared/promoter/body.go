@@ -2,6 +2,7 @@ package promoter
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +25,22 @@ type BodyInput struct {
 	Changes []manifest.Change
 	Facts   *images.Provenance
 	Now     time.Time
+	// Selector selects the deployment in the printed `conveyor` commands
+	// ("--stack NAME" on AWS, see StackSelector), "" for the default.
+	Selector string
+}
+
+// stackNamePattern is CloudFormation's rule for a stack name.
+var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
+
+// StackSelector is the `conveyor` flag that selects the deployed stack
+// named stack, for commands printed in pull request bodies; "" when stack
+// is empty or not a stack name (nothing unchecked reaches a body).
+func StackSelector(stack string) string {
+	if !stackNamePattern.MatchString(stack) {
+		return ""
+	}
+	return "--stack " + stack
 }
 
 // Body renders the pull request body: what moves where, from which source,
@@ -124,7 +141,11 @@ func Body(in BodyInput) string {
 
 	b.WriteString("\n### Rollback\n\n")
 	if in.From != nil {
-		fmt.Fprintf(&b, "Revert this pull request once merged, or run `conveyor rollback %s %s --to %s`.\n", p.App, p.Environment, in.From.Digest)
+		sel := ""
+		if in.Selector != "" {
+			sel = in.Selector + " "
+		}
+		fmt.Fprintf(&b, "Revert this pull request once merged, or run `conveyor rollback %s%s %s --to %s`.\n", sel, p.App, p.Environment, in.From.Digest)
 	} else {
 		b.WriteString("Revert this pull request once merged: there is no earlier Conveyor release to go back to.\n")
 	}

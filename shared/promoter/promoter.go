@@ -50,6 +50,9 @@ type Promoter struct {
 	// Ancestry reads source history to order releases; without it, build
 	// times do (see older).
 	Ancestry Ancestry
+	// Selector selects this deployment in the `conveyor rollback` command
+	// pull request bodies print ("--stack NAME" on AWS; see StackSelector).
+	Selector string
 }
 
 // Outcome says what a promotion did.
@@ -224,7 +227,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 		next = &app.Environments[idx+1]
 	}
 	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
-	body := Body(BodyInput{Promotion: in, App: app, Env: env, Next: next, From: from, Changes: changes, Facts: facts, Now: now})
+	body := Body(BodyInput{Promotion: in, App: app, Env: env, Next: next, From: from, Changes: changes, Facts: facts, Now: now, Selector: p.Selector})
 	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
 	if in.Rollback {
 		labels = append(labels, "rollback")

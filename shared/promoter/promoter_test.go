@@ -259,6 +259,9 @@ func TestBodyGolden(t *testing.T) {
 		in   promoter.BodyInput
 	}{
 		{"prod-manual", promoter.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes}},
+		// Opened on AWS: the rollback command it prints selects the stack.
+		{"prod-manual-stack", promoter.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes,
+			Selector: promoter.StackSelector("conveyor-prod")}},
 		{"staging-auto-first", promoter.BodyInput{Promotion: promotion(1, created), App: app, Env: staging, Next: prod,
 			Changes: []manifest.Change{{File: "envs/staging/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", New: digest(1)}}}},
 	} {
@@ -280,6 +283,21 @@ func TestBodyGolden(t *testing.T) {
 		})
 	}
 	_ = forge.StateOpen
+}
+
+// TestStackSelector: only a CloudFormation stack name reaches a PR body.
+func TestStackSelector(t *testing.T) {
+	for _, tc := range []struct{ stack, want string }{
+		{"conveyor-prod", "--stack conveyor-prod"},
+		{"", ""},
+		{"prod`; rm -rf /", ""},
+		{"1stack", ""},
+		{"a b", ""},
+	} {
+		if got := promoter.StackSelector(tc.stack); got != tc.want {
+			t.Errorf("StackSelector(%q) = %q, want %q", tc.stack, got, tc.want)
+		}
+	}
 }
 
 // TestFreezeWindowDefers: inside a freeze the promotion waits (a transient

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/conveyor-gitops/conveyor/shared/awsenv"
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/conveyor-gitops/conveyor/shared/history"
+	"github.com/conveyor-gitops/conveyor/shared/images"
+	"github.com/conveyor-gitops/conveyor/shared/logging"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/replay"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// stack is a deployed AWS stack as the CLI reaches it: the SDK's default
+// configuration (credential chain, region, AWS_ENDPOINT_URL overrides) and
+// the variables its functions run with, resolved by stackLookup.
+type stack struct {
+	name   string
+	aws    aws.Config
+	lookup func(string) (string, bool)
+	log    *slog.Logger
+}
+
+// resolveStack loads the AWS configuration and the stack's variables;
+// over holds values given as flags (--gitops, --branch).
+func resolveStack(ctx context.Context, name string, over map[string]string, stderr io.Writer) (*stack, error) {
+	if promoter.StackSelector(name) == "" {
+		return nil, fmt.Errorf("%w: %q is not a CloudFormation stack name", errUsage, name)
+	}
+	a, err := awsenv.AWSConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cf := cloudformation.NewFromConfig(a, func(o *cloudformation.Options) {
+		if e := os.Getenv(awsenv.VarEndpoint); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	})
+	lookup, err := stackLookup(ctx, cf, name, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return &stack{name: name, aws: a, lookup: withOverrides(lookup, over), log: logging.New(stderr, slog.LevelWarn)}, nil
+}
+
+// env opens the functions' environment with the given needs.
+func (s *stack) env(needs ...awsenv.Need) (*awsenv.Env, error) {
+	cfg, err := awsenv.Load(s.lookup, needs...)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", s.name, err)
+	}
+	return awsenv.New(s.aws, cfg, s.log), nil
+}
+
+// consumers is every work queue with its dead-letter queue.
+func consumers() []awsenv.Need {
+	var needs []awsenv.Need
+	for _, s := range queue.Topology {
+		needs = append(needs, awsenv.Consumer(s.Name))
+	}
+	return needs
+}
+
+// openStack opens a session on a deployed stack: its DynamoDB table, its
+// conveyor.yaml read from the GitOps repository over HTTPS, and (for
+// promote and rollback) its GitHub forge.
+func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Writer) (*session, error) {
+	st, err := resolveStack(ctx, name, map[string]string{awsenv.VarGitOpsRepo: gitopsURL, awsenv.VarGitOpsBranch: branch}, stderr)
+	if err != nil {
+		return nil, err
+	}
+	env, err := st.env(awsenv.Table, awsenv.GitOps)
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.State()
+	if err != nil {
+		return nil, err
+	}
+	keychain := remote.WithAuthFromKeychain(env.Keychain())
+	s := &session{
+		config: env.Pipeline().Config, state: store, log: st.log, selector: promoter.StackSelector(name), close: func() {},
+		gitops: stackGitOps{env.GitOpsRepo()},
+		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
+			return images.Inspect(ctx, ref, keychain)
+		},
+	}
+	s.openForge = func(context.Context) (forge.Forge, promoter.Ancestry, error) {
+		// Pull requests need GitHub credentials: the operator's own
+		// CONVEYOR_GITHUB_TOKEN, or the App's variables.
+		genv, err := st.env(awsenv.GitHub)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := genv.Forge()
+		if err != nil {
+			return nil, nil, err
+		}
+		h, err := genv.History()
+		if err != nil {
+			return nil, nil, err
+		}
+		return &forge.Retrying{Forge: f}, history.Repos{GitHub: h}, nil
+	}
+	return s, nil
+}
+
+// stackGitOps is the stack's GitOps repository, read as well as proposed
+// into: reconcile and status read what its base branch pins.
+type stackGitOps struct{ *awsenv.GitOpsRepo }
+
+// History implements reconcile.History with fresh credentials.
+func (g stackGitOps) History(ctx context.Context, depth int) ([]*gitops.Snapshot, error) {
+	c, err := g.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := g.repo(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return repo.History(ctx, depth)
+}
+
+func (g stackGitOps) repo(ctx context.Context, c *config.Config) (*gitops.Repo, error) {
+	var auth transport.AuthMethod
+	if g.Auth != nil {
+		var err error
+		if auth, err = g.Auth(ctx, g.URL); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", g.URL, err)
+		}
+	}
+	return gitops.New(g.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})
+}
+
+// openStackDead opens the stack's dead-letter queues for replay, with
+// reasons from its table, as the replay function does.
+func openStackDead(ctx context.Context, name string, stderr io.Writer) (replay.Dead, error) {
+	st, err := resolveStack(ctx, name, nil, stderr)
+	if err != nil {
+		return nil, err
+	}
+	env, err := st.env(append(consumers(), awsenv.Table)...)
+	if err != nil {
+		return nil, err
+	}
+	store, err := env.State()
+	if err != nil {
+		return nil, err
+	}
+	var pairs []replay.SQSQueues
+	for _, s := range queue.Topology {
+		src, err := env.Queue(s.Name, store)
+		if err != nil {
+			return nil, err
+		}
+		dlq, err := env.DeadLetterQueue(s.Name, store)
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, replay.SQSQueues{Source: src, DeadLetter: dlq})
+	}
+	return replay.NewSQS(pairs, replay.WithMoveTasks(env.SQS()))
+}

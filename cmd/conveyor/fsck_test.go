@@ -129,3 +129,20 @@ func TestFsck(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReadCommandsReportALostDatabase: a deleted database in a data
+// directory that held state is reported as lost, with the way out, not as
+// a directory with no data yet.
+func TestReadCommandsReportALostDatabase(t *testing.T) {
+	dir, _ := fsckDataDir(t)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(filepath.Join(dir, sqlitedb.FileName+suffix))
+	}
+	for _, args := range [][]string{{"queues"}, {"status"}, {"replay", "list"}} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(args, "--data-dir", dir), &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "database lost") || !strings.Contains(errb.String(), "conveyor fsck --repair") {
+			t.Errorf("conveyor %s: exit %d, stderr %q; want the lost database reported", strings.Join(args, " "), code, errb.String())
+		}
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/conveyor-gitops/conveyor/shared/local"
@@ -25,8 +23,8 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if _, err := os.Stat(filepath.Join(*dataDir, sqlitedb.FileName)); err != nil {
-		return fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first): %w", *dataDir, *dataDir, err)
+	if !sqlitedb.HasData(*dataDir) {
+		return fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first)", *dataDir, *dataDir)
 	}
 	db, err := sqlitedb.Open(ctx, *dataDir)
 	if err != nil {

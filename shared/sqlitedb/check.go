@@ -161,3 +161,11 @@ func writeMarker(dataDir string) error {
 	}
 	return nil
 }
+
+// HasData says whether dataDir holds a database or evidence that it held
+// one, so that commands which only read tell "nothing here yet" apart from
+// a lost database (which Open then reports).
+func HasData(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, FileName))
+	return err == nil || evidence(dataDir) != ""
+}

@@ -96,6 +96,12 @@ func TestHealthOnAFullDisk(t *testing.T) {
 	if code, st := get(t, base+"/healthz"); code != http.StatusOK || st.Consumers["build"] != "ok" {
 		t.Fatalf("/healthz on a healthy disk: %d %+v", code, st)
 	}
+	// A message that becomes visible while the disk is full: the consumer
+	// cannot receive it (receiving writes), so the queue is not consumed.
+	q, _ := rt.Queues.Queue(queue.Builds)
+	if _, err := q.Send(context.Background(), queue.SendInput{Body: []byte(`{}`), GroupID: "g", Delay: 400 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
 	var old syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Fatal(err)
@@ -105,6 +111,8 @@ func TestHealthOnAFullDisk(t *testing.T) {
 	}
 	code, st := get(t, base+"/healthz")
 	rcode, _ := get(t, base+local.PathReady)
+	time.Sleep(time.Second)
+	_, stalled := get(t, base+"/healthz")
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +123,19 @@ func TestHealthOnAFullDisk(t *testing.T) {
 	if rcode != http.StatusServiceUnavailable {
 		t.Errorf("/readyz on a full disk: %d, want 503", rcode)
 	}
-	if code, st := get(t, base+"/healthz"); code != http.StatusOK {
-		t.Errorf("/healthz once space is back: %d %+v", code, st)
+	if !strings.Contains(fmt.Sprint(stalled.Problems), "has handled nothing") || stalled.Consumers["build"] != "stalled" {
+		t.Errorf("/healthz with a message waiting that cannot be received: %+v, want build stalled", stalled)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, st := get(t, base+"/healthz")
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz once space is back: %d %+v", code, st)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

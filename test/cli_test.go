@@ -140,7 +140,7 @@ func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
 	}
 	// Deliveries, PR state and images are the owner's alone.
 	for rel, want := range map[string]os.FileMode{".": 0o700, "conveyor.db": 0o600, "conveyor.db-wal": 0o600, "conveyor.db-shm": 0o600,
-		"registry": 0o700, "registry/blobs": 0o700, "registry/manifests.jsonl": 0o600} {
+		"registry": 0o700, "registry/blobs": 0o700, "registry/manifests.jsonl": 0o600, "conveyor.lock": 0o600, "conveyor.initialised": 0o600} {
 		fi, err := os.Stat(filepath.Join(dataDir, rel))
 		if err != nil {
 			t.Errorf("%s in the data directory: %v", rel, err)
@@ -155,11 +155,20 @@ func TestDevAcceptsSignedRejectsTampered(t *testing.T) {
 	if got := queuesJSON(t, dataDir)["builds"].Visible; got != 1 {
 		t.Fatalf("after the tampered push builds visible = %d, want still 1", got)
 	}
-	resp, err := http.Get(base + webhook.PathHealth)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz: %v %v", resp, err)
+	for _, path := range []string{webhook.PathHealth, "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
+	// A second conveyor dev on the same data directory is refused, before
+	// any port could clash, naming the directory and the first one's pid.
+	second := exec.Command(bin, "dev", "--addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--data-dir", dataDir)
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), dataDir) || !strings.Contains(string(out), "pid "+strconv.Itoa(cmd.Process.Pid)) {
+		t.Errorf("second conveyor dev on %s: %v\n%s\nwant a refusal naming the directory and pid %d", dataDir, err, out, cmd.Process.Pid)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

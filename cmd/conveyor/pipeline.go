@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
@@ -80,7 +78,7 @@ func (p pipelineFlags) open(ctx context.Context, stderr io.Writer, needGitOps bo
 }
 
 func (p pipelineFlags) openLocal(ctx context.Context, stderr io.Writer, needGitOps bool) (*session, error) {
-	if _, err := os.Stat(filepath.Join(*p.dataDir, sqlitedb.FileName)); err != nil && !needGitOps {
+	if !sqlitedb.HasData(*p.dataDir) && !needGitOps {
 		return nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first, or give --stack NAME for a deployed stack)", *p.dataDir, *p.dataDir)
 	}
 	rt, err := local.Open(ctx, local.Options{DataDir: *p.dataDir, Logger: logging.New(stderr, slog.LevelWarn)})

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/conveyor-gitops/conveyor/shared/local"
@@ -45,8 +43,8 @@ func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func localStats(ctx context.Context, dataDir string) (map[string]sqlitequeue.Stats, error) {
-	if _, err := os.Stat(filepath.Join(dataDir, sqlitedb.FileName)); err != nil {
-		return nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first, or give --stack NAME for a deployed stack): %w", dataDir, dataDir, err)
+	if !sqlitedb.HasData(dataDir) {
+		return nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first, or give --stack NAME for a deployed stack)", dataDir, dataDir)
 	}
 	db, err := sqlitedb.Open(ctx, dataDir)
 	if err != nil {

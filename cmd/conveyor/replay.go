@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -163,8 +161,8 @@ func (r replayFlags) open(ctx context.Context, stderr io.Writer) (replay.Dead, f
 }
 
 func openDead(ctx context.Context, dataDir string) (*replay.Embedded, func(), error) {
-	if _, err := os.Stat(filepath.Join(dataDir, sqlitedb.FileName)); err != nil {
-		return nil, nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first): %w", dataDir, dataDir, err)
+	if !sqlitedb.HasData(dataDir) {
+		return nil, nil, fmt.Errorf("no Conveyor data in %s (start `conveyor dev --data-dir %s` first)", dataDir, dataDir)
 	}
 	db, err := sqlitedb.Open(ctx, dataDir)
 	if err != nil {

@@ -67,6 +67,13 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		}
 		opts.Dir = d
 	}
+	// The repositories' paths go into conveyor.yaml and git remotes, which
+	// are read from other working directories: they must be absolute.
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", opts.Dir, err)
+	}
+	opts.Dir = abs
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
 	}

@@ -57,6 +57,10 @@ type Envelope struct {
 // ErrMalformed is returned for a message that is not a valid envelope.
 var ErrMalformed = errors.New("malformed envelope")
 
+// ErrTooLarge is returned by Encode for an envelope past MaxSize: the same
+// event is as large on every retry.
+var ErrTooLarge = errors.New("envelope too large")
+
 // New builds an envelope of the given kind around payload. The id is random;
 // the trace id is inherited when given, otherwise fresh.
 func New(kind Kind, source, deliveryID, traceID string, payload any, now time.Time) (*Envelope, error) {
@@ -86,7 +90,7 @@ func (e *Envelope) Encode() ([]byte, error) {
 		return nil, fmt.Errorf("encoding envelope %s: %w", e.ID, err)
 	}
 	if len(b) > MaxSize {
-		return nil, fmt.Errorf("encoding envelope %s: %d bytes exceeds the %d-byte limit", e.ID, len(b), MaxSize)
+		return nil, fmt.Errorf("encoding envelope %s: %w: %d bytes exceeds the %d-byte limit", e.ID, ErrTooLarge, len(b), MaxSize)
 	}
 	return b, nil
 }

@@ -59,7 +59,11 @@ type Options struct {
 	// Backoff spaces retries of failed messages (retry.DefaultBackoff when
 	// zero); tests of failure handling shorten it.
 	Backoff retry.Backoff
-	Logger  *slog.Logger
+	// StallAfter is how long a consumer may go without polling, or leave
+	// visible messages unhandled, before /healthz reports it (default
+	// DefaultStallAfter).
+	StallAfter time.Duration
+	Logger     *slog.Logger
 }
 
 // Function is a queue consumer the runtime can run.
@@ -93,6 +97,9 @@ type Runtime struct {
 	functions   []Function
 	listener    net.Listener
 	regListener net.Listener
+
+	lock   *DirLock
+	health health
 }
 
 // Open opens the data directory and builds the ingress.
@@ -103,7 +110,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	tightened, err := sqlitedb.Restrict(opts.DataDir, "registry")
+	tightened, err := sqlitedb.Restrict(opts.DataDir, "registry", LockName)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +118,20 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		opts.Logger.WarnContext(ctx, "data directory was readable by other users: restricted it to its owner",
 			"data_dir", opts.DataDir, "paths", len(tightened), "first", tightened[0])
 	}
+	// A runtime that serves owns the data directory; CLI commands that
+	// only read and record (status, pr, promote) share it.
+	var lock *DirLock
+	if opts.Addr != "" || opts.RegistryAddr != "" {
+		if lock, err = LockDataDir(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			lock.Close()
+		}
+	}()
 	db, err := sqlitedb.Open(ctx, opts.DataDir)
 	if err != nil {
 		return nil, err
@@ -124,7 +145,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	if opts.RegistryAddr != "" {
 		opts.RegistryPassword, generated = registryPassword(opts.RegistryAddr, opts.RegistryPassword)
 	}
-	r := &Runtime{opts: opts, DB: db, passwordGenerated: generated}
+	r := &Runtime{opts: opts, DB: db, passwordGenerated: generated, lock: lock}
 	if r.Queues, err = sqlitequeue.Open(ctx, db, queue.Topology); err != nil {
 		db.Close()
 		return nil, err
@@ -153,11 +174,14 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	if opts.RegistryAddr != "" {
 		notify := ociregistry.HandlerNotifier(r.Ingress, webhook.PathDistribution, opts.RegistryToken)
 		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry"),
-			ociregistry.WithPushPassword(opts.RegistryPassword)); err != nil {
+			ociregistry.WithPushPassword(opts.RegistryPassword),
+			ociregistry.WithLostFound(filepath.Join(opts.DataDir, sqlitedb.LostFound))); err != nil {
 			db.Close()
-			return nil, err
+			return nil, fmt.Errorf("opening the embedded registry: %w; run `conveyor fsck --data-dir %s` for details and `conveyor fsck --repair --data-dir %s` to set the damage aside",
+				err, opts.DataDir, opts.DataDir)
 		}
 	}
+	opened = true
 	return r, nil
 }
 
@@ -228,6 +252,13 @@ func (r *Runtime) Listen() (net.Addr, error) {
 // accepting, requests in progress finish, and every batch already handed to
 // a handler completes; unreceived messages stay queued on disk.
 func (r *Runtime) Run(ctx context.Context) error {
+	if r.lock == nil {
+		l, err := LockDataDir(r.opts.DataDir)
+		if err != nil {
+			return err
+		}
+		r.lock = l
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	var srv *http.Server
@@ -235,7 +266,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		if _, err := r.Listen(); err != nil {
 			return err
 		}
-		srv = &http.Server{Handler: r.Ingress, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+		srv = &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -279,24 +310,28 @@ func (r *Runtime) Run(ctx context.Context) error {
 		if fn.Visibility > 0 {
 			spec.Visibility = fn.Visibility
 		}
+		beat := r.health.add(fn.Name, fn.Queue)
 		m := &runtime.Mapping{
-			Function: fn.Name, Queue: q, FIFO: q.FIFO(), Handler: fn.Handler, BatchSize: fn.BatchSize,
+			Function: fn.Name, Queue: q, FIFO: q.FIFO(), Handler: beat.wrap(fn.Handler), BatchSize: fn.BatchSize,
 			Visibility: spec.Visibility, PollInterval: r.opts.PollInterval, Backoff: r.opts.Backoff,
-			Wake:   func() <-chan struct{} { return r.Queues.Wait(fn.Queue) },
+			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer beat.set(func(c *consumer) { c.running = false })
 			_ = m.Run(ctx)
 		}()
 		r.opts.Logger.InfoContext(ctx, "function consuming", "function", fn.Name, "queue", fn.Queue)
 	}
+	r.health.setReady(true)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	r.health.setReady(false)
 	if srv != nil {
 		servers = append(servers, srv)
 	}
@@ -309,8 +344,10 @@ func (r *Runtime) Run(ctx context.Context) error {
 	return err
 }
 
-// Close closes the registry journal and the database.
+// Close closes the registry journal and the database, and releases the
+// data directory.
 func (r *Runtime) Close() error {
+	defer r.lock.Close()
 	if r.Registry != nil {
 		_ = r.Registry.Close()
 	}

@@ -14,6 +14,10 @@ const PushUser = "conveyor"
 // Option configures a Registry.
 type Option func(*Registry)
 
+// WithLostFound sets the directory where the registry sets aside what it
+// will not serve (default: lost+found inside its own directory).
+func WithLostFound(dir string) Option { return func(r *Registry) { r.lostFound = dir } }
+
 // WithPushPassword requires HTTP basic credentials PushUser:password for
 // every write (PUT, POST, PATCH, DELETE). Reads stay anonymous, as a
 // cluster pulls them. An empty password requires nothing.

@@ -1,7 +1,6 @@
 package ociregistry
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -37,6 +36,8 @@ type Registry struct {
 	id      string
 	// password, when set, is required of writes (see WithPushPassword).
 	password string
+	// lostFound receives what the registry sets aside (see WithLostFound).
+	lostFound string
 
 	mu sync.Mutex // serialises journal writes
 }
@@ -71,8 +72,11 @@ func Open(dir string, notify Notifier, logger *slog.Logger, opts ...Option) (*Re
 	for _, o := range opts {
 		o(r)
 	}
-	path := filepath.Join(dir, "manifests.jsonl")
-	if err := r.replay(path); err != nil {
+	if r.lostFound == "" {
+		r.lostFound = filepath.Join(dir, "lost+found")
+	}
+	path := filepath.Join(dir, JournalName)
+	if err := r.replay(dir); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -86,34 +90,56 @@ func Open(dir string, notify Notifier, logger *slog.Logger, opts ...Option) (*Re
 // Close closes the journal.
 func (r *Registry) Close() error { return r.journal.Close() }
 
-func (r *Registry) replay(path string) error {
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
+// replay serves again the manifests journaled in dir. A last line cut
+// short is a push that never succeeded: it is set aside in lost+found and
+// cut off, so the next line starts clean. Any other damage refuses to
+// start rather than serve a registry that lost images silently.
+func (r *Registry) replay(dir string) error {
+	s, err := scan(dir, false)
 	if err != nil {
-		return fmt.Errorf("reading manifest journal: %w", err)
+		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	n := 0
-	for sc.Scan() {
-		var e entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			// A torn last line from a crash: everything before it stands.
-			r.log.Warn("skipping unreadable manifest journal line", "line", n+1, "error", err.Error())
-			continue
+	if n := len(s.lines); n > 0 && s.lines[n-1].torn {
+		if err := r.cutTorn(filepath.Join(dir, JournalName), s.lines[n-1]); err != nil {
+			return err
 		}
+		delete(s.badLines, s.lines[n-1].n)
+		s.lines = s.lines[:n-1]
+	}
+	if found := s.findings(); len(found) > 0 {
+		var first []string
+		for _, f := range found[:min(3, len(found))] {
+			first = append(first, f.String())
+		}
+		return fmt.Errorf("%w: %d problem(s) in %s, first: %s", ErrDamaged, len(found), dir, strings.Join(first, "; "))
+	}
+	for _, l := range s.lines {
+		e := l.e
 		req := httptest.NewRequest(e.Method, e.Path, bytes.NewReader(e.Body))
 		if e.MediaType != "" {
 			req.Header.Set("Content-Type", e.MediaType)
 		}
-		rec := httptest.NewRecorder()
-		r.inner.ServeHTTP(rec, req)
-		n++
+		r.inner.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	return sc.Err()
+	return nil
+}
+
+// cutTorn sets a torn last line aside and truncates the journal before it.
+func (r *Registry) cutTorn(path string, l line) error {
+	q := filepath.Join(r.lostFound, time.Now().UTC().Format("20060102T150405.000000000Z")+"-registry-torn")
+	if err := writePrivate(filepath.Join(q, JournalName), l.raw); err != nil {
+		return err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("reading manifest journal: %w", err)
+	}
+	if err := os.Truncate(path, fi.Size()-int64(len(l.raw))); err != nil {
+		return fmt.Errorf("cutting the torn last line of %s: %w", path, err)
+	}
+	r.log.Warn("manifest journal ended in a line cut short (a push that never completed): set it aside",
+		"journal", path, "line", l.n, "quarantine", q)
+	return nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -169,7 +195,14 @@ func (r *Registry) record(e entry) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	fi, err := r.journal.Stat()
+	if err != nil {
+		return fmt.Errorf("journaling manifest: %w", err)
+	}
 	if _, err := r.journal.Write(append(line, '\n')); err != nil {
+		// A short write (disk full) must not leave half a line for the
+		// next one to be glued to.
+		_ = r.journal.Truncate(fi.Size())
 		return fmt.Errorf("journaling manifest: %w", err)
 	}
 	return r.journal.Sync()

@@ -23,8 +23,31 @@ type DB struct {
 	wmu  sync.Mutex
 }
 
-// Open opens (creating if needed) the database in dataDir.
+// Open opens (creating if needed) the database in dataDir. It refuses a
+// database that is empty or missing where the data directory shows it held
+// state (ErrLost), one that fails SQLite's quick_check (ErrDamaged) and a
+// data directory it cannot write (ErrNotWritable).
 func Open(ctx context.Context, dataDir string) (*DB, error) {
+	path := filepath.Join(dataDir, FileName)
+	if err := checkWritable(dataDir, path); err != nil {
+		return nil, err
+	}
+	if err := checkMissing(dataDir, path); err != nil {
+		return nil, err
+	}
+	d, err := open(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.check(ctx, dataDir); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// open opens the database without Open's checks.
+func open(ctx context.Context, dataDir string) (*DB, error) {
 	path := filepath.Join(dataDir, FileName)
 	if err := private(dataDir, path); err != nil {
 		return nil, err
@@ -59,7 +82,7 @@ func (d *DB) Close() error { return d.sql.Close() }
 // Migrate runs each statement in order; statements must be idempotent
 // (CREATE … IF NOT EXISTS).
 func (d *DB) Migrate(ctx context.Context, stmts ...string) error {
-	return d.Write(ctx, func(tx *sql.Tx) error {
+	err := d.Write(ctx, func(tx *sql.Tx) error {
 		for _, s := range stmts {
 			if _, err := tx.ExecContext(ctx, s); err != nil {
 				return fmt.Errorf("migrating: %w", err)
@@ -67,6 +90,11 @@ func (d *DB) Migrate(ctx context.Context, stmts ...string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// From now on an empty database here would mean a lost one.
+	return writeMarker(filepath.Dir(d.path))
 }
 
 // Write runs fn in an immediate transaction and commits it when fn returns

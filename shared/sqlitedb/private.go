@@ -53,7 +53,7 @@ func Restrict(dir string, entries ...string) ([]string, error) {
 	if err == nil {
 		err = visit(root, fs.FileInfoToDirEntry(info), nil)
 	}
-	names := append([]string{FileName, FileName + "-shm", FileName + "-wal"}, entries...)
+	names := append([]string{FileName, FileName + "-shm", FileName + "-wal", MarkerName, LostFound}, entries...)
 	for _, name := range names {
 		if err != nil {
 			break

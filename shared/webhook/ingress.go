@@ -157,7 +157,7 @@ func (in *Ingress) readBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name, delivery := r.Header.Get("X-GitHub-Event"), r.Header.Get("X-GitHub-Delivery")
-	attrs := []any{"source", "github", "event", name, "delivery_id", delivery}
+	attrs := []any{"source", "github", "event", name, "delivery_id", truncate(delivery, MaxDeliveryID)}
 	body, ok := in.readBody(w, r)
 	if !ok {
 		return
@@ -176,8 +176,8 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		}
 		body = []byte(form.Get("payload"))
 	}
-	if delivery == "" {
-		in.fail(ctx, w, http.StatusBadRequest, fmt.Errorf("%w: missing X-GitHub-Delivery header", ErrMalformed), attrs...)
+	if err := checkDelivery(delivery); err != nil {
+		in.fail(ctx, w, http.StatusBadRequest, err, "source", "github", "event", name)
 		return
 	}
 	c, err := ClassifyGitHub(name, body)
@@ -300,6 +300,9 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errInProgress):
 		return http.StatusConflict
+	case errors.Is(err, event.ErrTooLarge):
+		// The same event is as large on every retry.
+		return http.StatusRequestEntityTooLarge
 	default:
 		return http.StatusServiceUnavailable
 	}
@@ -329,6 +332,10 @@ func (in *Ingress) enqueue(ctx context.Context, keys []string, kind event.Kind, 
 			attrs := map[string]string{queue.AttrKind: string(kind), queue.AttrTraceID: env.TraceID}
 			_, err = target.Send(ctx, queue.SendInput{Body: body, Attributes: attrs})
 		}
+	}
+	if errors.Is(err, event.ErrTooLarge) {
+		in.release(ctx, keys)
+		return enqueued{}, err
 	}
 	if err != nil {
 		in.release(ctx, keys)
@@ -387,4 +394,26 @@ func (in *Ingress) complete(ctx context.Context, keys []string, res enqueued) {
 			in.cfg.Logger.ErrorContext(ctx, "recording delivery", "key", key, "error", err.Error())
 		}
 	}
+}
+
+// MaxDeliveryID bounds a delivery id: GitHub's are 36-character GUIDs,
+// Gitea's and GitLab's shorter still; a longer one is not a delivery id.
+const MaxDeliveryID = 256
+
+// checkDelivery refuses, as the sender's mistake, a missing delivery id
+// and one no forge would send: it becomes idempotency keys, log fields and
+// part of the queued envelope.
+func checkDelivery(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: missing X-GitHub-Delivery header", ErrMalformed)
+	case len(id) > MaxDeliveryID:
+		return fmt.Errorf("%w: X-GitHub-Delivery is %d bytes, more than %d", ErrMalformed, len(id), MaxDeliveryID)
+	}
+	for _, c := range []byte(id) {
+		if c < 0x21 || c > 0x7e {
+			return fmt.Errorf("%w: X-GitHub-Delivery holds a byte 0x%02x that is not printable ASCII", ErrMalformed, c)
+		}
+	}
+	return nil
 }

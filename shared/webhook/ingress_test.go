@@ -143,6 +143,8 @@ func TestGitHub(t *testing.T) {
 		{"push without repository", githubRequest("push", "d1", []byte(`{"ref":"refs/heads/main"}`), signed([]byte(`{"ref":"refs/heads/main"}`))), 400, "error", "needs repository.full_name", map[string]int{}},
 		{"missing event header", githubRequest("", "d1", push, signed(push)), 400, "error", "missing X-GitHub-Event", map[string]int{}},
 		{"missing delivery header", githubRequest("push", "", push, signed(push)), 400, "error", "missing X-GitHub-Delivery", map[string]int{}},
+		{"delivery id of 100 KiB", githubRequest("push", strings.Repeat("d", 100<<10), push, signed(push)), 400, "error", "X-GitHub-Delivery is 102400 bytes", map[string]int{}},
+		{"delivery id with a control character", githubRequest("push", "d1\x7f", push, signed(push)), 400, "error", "X-GitHub-Delivery holds", map[string]int{}},
 		{"wrong method", httptest.NewRequest(http.MethodGet, webhook.PathGitHub, nil), 405, "", "", map[string]int{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

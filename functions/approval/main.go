@@ -10,9 +10,10 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/approver"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	fg "github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/lambdabatch"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
@@ -23,16 +24,17 @@ func main() {
 	awsenv.Main("approval", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
-func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
+func newHandler(ctx context.Context, log *slog.Logger) (lambdabatch.Handler, error) {
 	cfg, err := loadConfig(os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
+	spec, _ := queue.Lookup(queue.Approvals)
 	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Approvals)
 	if err != nil {
 		return nil, err
 	}
-	env, st, dl := c.Env, c.State, c.DeadLetter
+	env, st := c.Env, c.State
 	promotions, err := env.Queue(queue.Promotions, nil)
 	if err != nil {
 		return nil, err
@@ -41,7 +43,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: &fg.Retrying{Forge: forge}, Teams: forge, Promotions: promotions, DeadLetter: dl, Log: log, Metrics: os.Stdout,
+	a := &approver.Approver{Config: env.Pipeline().Config, Releases: st, Forge: &fg.Retrying{Forge: forge}, Teams: forge, Promotions: promotions, Log: log, Metrics: os.Stdout,
 		Repository: cfg.GitHub.Owner + "/" + cfg.GitHub.Repo}
-	return dl.Wrap(a.Lambda()), nil
+	return lambdabatch.New(c.Queue, consume.Consumer{Fn: a.Func(), Policy: lambdabatch.Policy(spec.MaxReceives, spec.FIFO), Log: log}), nil
 }

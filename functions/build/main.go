@@ -9,8 +9,9 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/lambdabatch"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
@@ -21,16 +22,17 @@ func main() {
 	awsenv.Main("build", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
-func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
+func newHandler(ctx context.Context, log *slog.Logger) (lambdabatch.Handler, error) {
 	cfg, err := loadConfig(os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
+	spec, _ := queue.Lookup(queue.Builds)
 	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Builds)
 	if err != nil {
 		return nil, err
 	}
-	env, st, dl := c.Env, c.State, c.DeadLetter
-	b := &builder.Builder{Config: env.Pipeline().Config, Idem: st, GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), DeadLetter: dl, Log: log}
-	return dl.Wrap(b.Handler()), nil
+	env, st := c.Env, c.State
+	b := &builder.Builder{Config: env.Pipeline().Config, Idem: st, GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), Log: log}
+	return lambdabatch.New(c.Queue, consume.Consumer{Fn: b.Func(), Policy: lambdabatch.Policy(spec.MaxReceives, spec.FIFO), Log: log}), nil
 }

@@ -8,9 +8,10 @@ import (
 	"os"
 
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/images"
+	"github.com/conveyor-gitops/conveyor/shared/lambdabatch"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -22,21 +23,22 @@ func main() {
 	awsenv.Main("registry", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
 }
 
-func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
+func newHandler(ctx context.Context, log *slog.Logger) (lambdabatch.Handler, error) {
 	cfg, err := loadConfig(os.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
+	spec, _ := queue.Lookup(queue.Images)
 	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Images)
 	if err != nil {
 		return nil, err
 	}
-	env, st, dl := c.Env, c.State, c.DeadLetter
+	env, st := c.Env, c.State
 	promotions, err := env.Queue(queue.Promotions, nil)
 	if err != nil {
 		return nil, err
 	}
 	h := &images.Handler{Config: env.Pipeline().Config, Promotions: promotions, Traces: images.TraceLookup(st),
-		RemoteOptions: []remote.Option{remote.WithAuthFromKeychain(env.Keychain())}, DeadLetter: dl, Log: log}
-	return dl.Wrap(h.Lambda()), nil
+		RemoteOptions: []remote.Option{remote.WithAuthFromKeychain(env.Keychain())}, Log: log}
+	return lambdabatch.New(c.Queue, consume.Consumer{Fn: h.Func(), Decode: images.Decode, Policy: lambdabatch.Policy(spec.MaxReceives, spec.FIFO), Log: log}), nil
 }

@@ -44,7 +44,7 @@ func Consumers() map[string]Constructor {
 		"build": func(d Deps) (Function, error) {
 			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Log: d.Logger,
 				Keychain: d.Runtime.RegistryKeychain(), RemoteOptions: d.Runtime.opts.RemoteOptions}
-			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
+			return Function{Name: "build", Queue: queue.Builds, Fn: b.Func(), BatchSize: 1}, nil
 		},
 		"registry": func(d Deps) (Function, error) {
 			promotions, err := d.Runtime.Queues.Queue(queue.Promotions)
@@ -53,7 +53,7 @@ func Consumers() map[string]Constructor {
 			}
 			h := &images.Handler{Config: images.ConfigSource(d.Config), Promotions: promotions,
 				Traces: images.TraceLookup(d.Runtime.State), Log: d.Logger, RemoteOptions: d.Runtime.opts.RemoteOptions}
-			return Function{Name: "registry", Queue: queue.Images, Handler: h.Lambda()}, nil
+			return Function{Name: "registry", Queue: queue.Images, Fn: h.Func(), Decode: images.Decode}, nil
 		},
 		"promote": func(d Deps) (Function, error) {
 			if d.GitOps == nil {
@@ -63,7 +63,7 @@ func Consumers() map[string]Constructor {
 				Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 					return images.Inspect(ctx, ref, d.Runtime.opts.RemoteOptions...)
 				}, Log: d.Logger, Ancestry: SourceHistory()}
-			return Function{Name: "promote", Queue: queue.Promotions, Handler: p.Lambda(), BatchSize: 1}, nil
+			return Function{Name: "promote", Queue: queue.Promotions, Fn: p.Func(), BatchSize: 1}, nil
 		},
 		"approval": func(d Deps) (Function, error) {
 			if d.GitOps == nil {
@@ -75,7 +75,7 @@ func Consumers() map[string]Constructor {
 			}
 			a := &approver.Approver{Config: approver.ConfigSource(d.Config), Releases: d.Runtime.State, Forge: d.GitOps.Forge, Teams: d.GitOps.Teams,
 				Promotions: promotions, Log: d.Logger, Repository: d.GitOps.Repository}
-			return Function{Name: "approval", Queue: queue.Approvals, Handler: a.Lambda()}, nil
+			return Function{Name: "approval", Queue: queue.Approvals, Fn: a.Func()}, nil
 		},
 	}
 }

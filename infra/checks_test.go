@@ -391,13 +391,20 @@ func checkTopology(s *stack) []string {
 			problems = append(problems, fmt.Sprintf("queue %s: maxReceiveCount defaults to %v, topology says %d", id, n, spec.MaxReceives))
 		}
 		got := consumers[id]
-		if len(got) != 1 || got[0].Function != wantConsumer[spec.Name] {
-			problems = append(problems, fmt.Sprintf("queue %s: consumed by %v, want exactly %s", id, got, wantConsumer[spec.Name]))
+		wantID, fn := wantConsumer(spec.Name)
+		if len(got) != 1 || got[0].Function != wantID {
+			problems = append(problems, fmt.Sprintf("queue %s: consumed by %v, want exactly %s", id, got, wantID))
 			continue
 		}
 		bs, ok := s.number(got[0].Props["BatchSize"])
-		if !ok || int(bs) != wantBatchSize[spec.Name] {
-			problems = append(problems, fmt.Sprintf("queue %s: BatchSize %v, want %d", id, got[0].Props["BatchSize"], wantBatchSize[spec.Name]))
+		if !ok || int(bs) != fn.BatchSize {
+			problems = append(problems, fmt.Sprintf("queue %s: BatchSize %v, want %d (wiring.Functions)", id, got[0].Props["BatchSize"], fn.BatchSize))
+		}
+		if vis := intOr(q.VisibilityTimeout, defaultVisibility); vis != int(spec.Visibility.Seconds()) {
+			problems = append(problems, fmt.Sprintf("queue %s: VisibilityTimeout %d s, topology says %v", id, vis, spec.Visibility))
+		}
+		if t := intOr(s.cf.GetAllServerlessFunctionResources()[wantID].Timeout, defaultTimeout); t != int(fn.Timeout.Seconds()) {
+			problems = append(problems, fmt.Sprintf("function %s: Timeout %d s, wiring.Functions says %v", wantID, t, fn.Timeout))
 		}
 		if !spec.FIFO {
 			continue

@@ -3,6 +3,8 @@ package infra_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/conveyor-gitops/conveyor/shared/wiring"
 )
 
 // What each function may do (DESIGN.md invariant 8), as "action resource"
@@ -132,13 +134,17 @@ var (
 	}
 )
 
-// Who consumes each topology queue, and how many messages at a time:
-// builds and promotions one (a build fills a 10-minute invocation; one
-// promotion per invocation keeps each FIFO group strictly ordered).
-var (
-	wantConsumer  = map[string]string{"builds": "BuildFunction", "images": "RegistryFunction", "promotions": "PromoteFunction", "approvals": "ApprovalFunction"}
-	wantBatchSize = map[string]int{"builds": 1, "images": 10, "promotions": 1, "approvals": 10}
-)
+// wantConsumer is the table both runtimes read (wiring.Functions): the
+// function consuming topology queue q, and its logical id in the template
+// (functions/build is BuildFunction).
+func wantConsumer(q string) (id string, f wiring.Function) {
+	for _, f := range wiring.Functions {
+		if f.Queue == q {
+			return strings.ToUpper(f.Name[:1]) + f.Name[1:] + "Function", f
+		}
+	}
+	return "", wiring.Function{}
+}
 
 func with(a, b map[string]string) map[string]string {
 	out := map[string]string{}

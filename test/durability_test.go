@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 )
@@ -64,20 +64,21 @@ func durabilityChild(dir string) error {
 	}
 	defer rt.Close()
 	err = rt.Register(local.Function{Name: "recorder", Queue: queue.Builds, BatchSize: 5, Visibility: time.Second,
-		Handler: func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-			for i, r := range ev.Records {
-				write("begin " + r.Body)
-				// Hang after the batch's first message finished, so the
-				// kill leaves finished-but-undeleted messages behind.
-				if hangAfter > 0 && done >= hangAfter && i > 0 {
-					write("hang " + r.Body)
-					select {} // killed here, mid-batch
-				}
-				time.Sleep(5 * time.Millisecond)
-				write("done " + r.Body)
-				done++
+		// Bodies are plain ids, not envelopes.
+		Decode: func(b []byte) (*event.Envelope, error) { return &event.Envelope{ID: string(b)}, nil },
+		Fn: func(ctx context.Context, env *event.Envelope) error {
+			write("begin " + env.ID)
+			// Batches are full (5 of 100 queued): hanging one message past
+			// hangAfter hangs the batch after its first message finished,
+			// so the kill leaves finished-but-undeleted messages behind.
+			if hangAfter > 0 && done > hangAfter {
+				write("hang " + env.ID)
+				select {} // killed here, mid-batch
 			}
-			return events.SQSEventResponse{}, nil
+			time.Sleep(5 * time.Millisecond)
+			write("done " + env.ID)
+			done++
+			return nil
 		}})
 	if err != nil {
 		return err

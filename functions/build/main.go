@@ -3,34 +3,13 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
-	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Builds), awsenv.GitOps)
 }
 
-func main() {
-	awsenv.Main("build", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
-}
-
-func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
-	cfg, err := loadConfig(os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Builds)
-	if err != nil {
-		return nil, err
-	}
-	env, st, dl := c.Env, c.State, c.DeadLetter
-	b := &builder.Builder{Config: env.Pipeline().Config, Idem: st, GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), DeadLetter: dl, Log: log}
-	return dl.Wrap(b.Handler()), nil
-}
+// main builds the handler from wiring.Functions["build"].
+func main() { awsenv.Consume("build", loadConfig) }

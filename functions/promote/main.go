@@ -3,53 +3,13 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
-	fg "github.com/conveyor-gitops/conveyor/shared/forge"
-	"github.com/conveyor-gitops/conveyor/shared/history"
-	"github.com/conveyor-gitops/conveyor/shared/images"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Promotions), awsenv.GitHub)
 }
 
-func main() {
-	awsenv.Main("promote", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
-}
-
-func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
-	cfg, err := loadConfig(os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Promotions)
-	if err != nil {
-		return nil, err
-	}
-	env, st, dl := c.Env, c.State, c.DeadLetter
-	forge, err := env.Forge()
-	if err != nil {
-		return nil, err
-	}
-	ancestry, err := env.History()
-	if err != nil {
-		return nil, err
-	}
-	auth := remote.WithAuthFromKeychain(env.Keychain())
-	p := &promoter.Promoter{Config: env.Pipeline().Config, Releases: st, Repo: env.GitOpsRepo(), Forge: &fg.Retrying{Forge: forge}, DeadLetter: dl, Log: log,
-		Ancestry: history.Repos{GitHub: ancestry},
-		// PR bodies print `conveyor rollback --stack NAME …` for this stack.
-		Selector: promoter.StackSelector(os.Getenv("CONVEYOR_STACK")),
-		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
-			return images.Inspect(ctx, ref, auth)
-		}}
-	return dl.Wrap(p.Lambda()), nil
-}
+// main builds the handler from wiring.Functions["promote"].
+func main() { awsenv.Consume("promote", loadConfig) }

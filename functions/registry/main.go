@@ -3,40 +3,13 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
-	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
 	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Images), awsenv.Sender(queue.Promotions), awsenv.GitOps)
 }
 
-func main() {
-	awsenv.Main("registry", func(ctx context.Context, log *slog.Logger) (any, error) { return newHandler(ctx, log) })
-}
-
-func newHandler(ctx context.Context, log *slog.Logger) (runtime.Handler, error) {
-	cfg, err := loadConfig(os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	c, err := awsenv.OpenConsumer(ctx, cfg, log, queue.Images)
-	if err != nil {
-		return nil, err
-	}
-	env, st, dl := c.Env, c.State, c.DeadLetter
-	promotions, err := env.Queue(queue.Promotions, nil)
-	if err != nil {
-		return nil, err
-	}
-	h := &images.Handler{Config: env.Pipeline().Config, Promotions: promotions, Traces: images.TraceLookup(st),
-		RemoteOptions: []remote.Option{remote.WithAuthFromKeychain(env.Keychain())}, DeadLetter: dl, Log: log}
-	return dl.Wrap(h.Lambda()), nil
-}
+// main builds the handler from wiring.Functions["registry"].
+func main() { awsenv.Consume("registry", loadConfig) }

@@ -12,15 +12,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -33,7 +32,6 @@ type Approver struct {
 	Releases   state.Releases
 	Forge      forge.Forge
 	Promotions queue.Sender
-	DeadLetter runtime.DeadLetterer
 	Log        *slog.Logger
 	Now        func() time.Time
 	// Repository is the GitOps repository as the forge names it
@@ -52,20 +50,18 @@ type Approver struct {
 // Label marks Conveyor's promotion pull requests.
 const Label = "conveyor"
 
-// Lambda returns the SQS handler for the approvals queue.
-func (a *Approver) Lambda() runtime.Handler {
+// Func returns the approvals queue's message function.
+func (a *Approver) Func() consume.Func {
 	a.defaults()
-	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return runtime.Each(ctx, ev, a.Log, a.DeadLetter, func(ctx context.Context, env *event.Envelope) error {
-			if err := runtime.Expect(env, event.KindReview); err != nil {
-				return err
-			}
-			var r event.Review
-			if err := env.DecodePayload(&r); err != nil {
-				return retry.Permanent(err)
-			}
-			return a.Handle(ctx, r)
-		}), nil
+	return func(ctx context.Context, env *event.Envelope) error {
+		if err := consume.Expect(env, event.KindReview); err != nil {
+			return err
+		}
+		var r event.Review
+		if err := env.DecodePayload(&r); err != nil {
+			return retry.Permanent(err)
+		}
+		return a.Handle(ctx, r)
 	}
 }
 
@@ -259,7 +255,7 @@ func (a *Approver) merged(ctx context.Context, r event.Review, t *target, log *s
 			return err
 		}
 		if !passed {
-			return retry.After(fmt.Errorf("verify: checks of %.12s in %s are not green yet", pr.MergeCommit, t.env), time.Minute)
+			return retry.Defer(fmt.Errorf("verify: checks of %.12s in %s are not green yet", pr.MergeCommit, t.env), time.Minute)
 		}
 	}
 	return a.enqueue(ctx, r, rel, t.app, next.Name, log)
@@ -379,7 +375,7 @@ func (a *Approver) approved(ctx context.Context, r event.Review, t *target, log 
 		return nil
 	}
 	if frozen, until := e.Frozen(a.Now()); frozen {
-		return retry.After(fmt.Errorf("%s is frozen until %s: the merge waits", t.env, until.Format(time.RFC3339)), until.Sub(a.Now()))
+		return retry.Defer(fmt.Errorf("%s is frozen until %s: the merge waits", t.env, until.Format(time.RFC3339)), until.Sub(a.Now()))
 	}
 	if e.Verify {
 		passed, err := a.Forge.ChecksPassed(ctx, pr.HeadSHA)

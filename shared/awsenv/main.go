@@ -28,10 +28,9 @@ func Main(function string, newHandler func(ctx context.Context, log *slog.Logger
 type ConsumerDeps struct {
 	Env   *Env
 	State *dynamostate.Store
-	// Queue is the function's own queue, whose dead-letter queue
-	// DeadLetter sends permanent failures to.
-	Queue      *sqsqueue.Queue
-	DeadLetter *DeadLetter
+	// Queue is the function's own queue, with its dead-letter queue and
+	// failure reasons, for lambdabatch to settle records on.
+	Queue *sqsqueue.Queue
 }
 
 // OpenConsumer opens the environment, the state table and the consumer's
@@ -49,5 +48,5 @@ func OpenConsumer(ctx context.Context, cfg Config, log *slog.Logger, queueName s
 	if err != nil {
 		return nil, err
 	}
-	return &ConsumerDeps{Env: env, State: st, Queue: q, DeadLetter: NewDeadLetter(q)}, nil
+	return &ConsumerDeps{Env: env, State: st, Queue: q}, nil
 }

@@ -9,14 +9,13 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/source"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -43,25 +42,21 @@ type Builder struct {
 	RemoteOptions []remote.Option
 	// TempDir holds checkouts while they build (os.TempDir when empty).
 	TempDir string
-	// DeadLetter sends permanent failures to the dead-letter queue in AWS.
-	DeadLetter runtime.DeadLetterer
-	Log        *slog.Logger
+	Log     *slog.Logger
 	// Lease bounds how long a build may hold its claim (default 15 min,
 	// the builds queue's visibility timeout).
 	Lease time.Duration
 }
 
-// Handler returns the SQS handler.
-func (b *Builder) Handler() runtime.Handler {
+// Func returns the builds queue's message function.
+func (b *Builder) Func() consume.Func {
 	if b.Log == nil {
 		b.Log = slog.Default()
 	}
 	if b.Lease == 0 {
 		b.Lease = 15 * time.Minute
 	}
-	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return runtime.Each(ctx, ev, b.Log, b.DeadLetter, b.handle), nil
-	}
+	return b.handle
 }
 
 // Built is the idempotency record of one app's build of one commit.
@@ -75,7 +70,7 @@ type Built struct {
 }
 
 func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
-	if err := runtime.Expect(env, event.KindPush); err != nil {
+	if err := consume.Expect(env, event.KindPush); err != nil {
 		return err
 	}
 	var p event.Push

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"log/slog"
 	"net/http"
 	"net/http/cgi"
@@ -16,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/config"
@@ -167,12 +168,8 @@ func (f *sourceFixture) push(t *testing.T, p event.Push) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := f.b.Handler()(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body)}}})
-	if err != nil {
-		return err
-	}
-	if len(resp.BatchItemFailures) > 0 {
-		return fmt.Errorf("the build failed")
+	if err := (consume.Consumer{Fn: f.b.Func(), Log: f.b.Log}).Handle(context.Background(), queue.Message{ID: "m1", Body: body}); err != nil {
+		return fmt.Errorf("the build failed: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package builder_test
 import (
 	"context"
 	"fmt"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
@@ -76,7 +77,7 @@ apps:
 	}
 	b := &builder.Builder{Config: func(context.Context) (*config.Config, error) { return cfg, nil }, Idem: st,
 		TempDir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
-	h := b.Handler()
+	c := consume.Consumer{Fn: b.Func()}
 	repo := commitRepo(t, appDir)
 	for i := range 20 { // the issue saw the hop break in 1–3 of every 4 pushes
 		sha := repo(fmt.Sprintf("version %d\n", i))
@@ -84,9 +85,8 @@ apps:
 		env, _ := event.New(event.KindPush, "github", "d-"+sha, trace,
 			event.Push{Repository: "acme/web", CloneURL: "file://" + appDir, Ref: "refs/heads/main", Branch: "main", After: sha}, time.Now())
 		body, _ := env.Encode()
-		resp, err := h(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m", Body: string(body)}}})
-		if err != nil || len(resp.BatchItemFailures) > 0 {
-			t.Fatalf("build %d failed: %v %v", i, err, resp.BatchItemFailures)
+		if err := c.Handle(ctx, queue.Message{ID: "m", Body: body}); err != nil {
+			t.Fatalf("build %d failed: %v", i, err)
 		}
 		mu.Lock()
 		got, ok := seen["sha-"+sha[:12]]

@@ -7,12 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -29,27 +28,25 @@ type Handler struct {
 	RemoteOptions []remote.Option
 	// Traces finds the trace id of the build that pushed a digest, so one
 	// trace spans push → build → image → promotions. Optional.
-	Traces     func(ctx context.Context, digest string) string
-	DeadLetter runtime.DeadLetterer
-	Log        *slog.Logger
-	Now        func() time.Time
+	Traces func(ctx context.Context, digest string) string
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
-// Lambda returns the SQS handler.
-func (h *Handler) Lambda() runtime.Handler {
+// Func returns the images queue's message function; its bodies are
+// decoded with Decode.
+func (h *Handler) Func() consume.Func {
 	if h.Log == nil {
 		h.Log = slog.Default()
 	}
 	if h.Now == nil {
 		h.Now = time.Now
 	}
-	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return runtime.EachDecoded(ctx, ev, h.Log, h.DeadLetter, Decode, h.handle), nil
-	}
+	return h.handle
 }
 
 func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
-	if err := runtime.Expect(env, event.KindImage); err != nil {
+	if err := consume.Expect(env, event.KindImage); err != nil {
 		return err
 	}
 	var img event.Image

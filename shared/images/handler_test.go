@@ -3,13 +3,13 @@ package images_test
 import (
 	"context"
 	"fmt"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/images"
@@ -124,14 +124,11 @@ func (f *fixture) push(t *testing.T, tag string) string {
 
 // deliver runs the handler on one image envelope and returns the batch
 // failures and the promotions it enqueued.
-func (f *fixture) deliver(t *testing.T, img event.Image) ([]events.SQSBatchItemFailure, []event.Promotion) {
+func (f *fixture) deliver(t *testing.T, img event.Image) (error, []event.Promotion) {
 	t.Helper()
 	env, _ := event.New(event.KindImage, "distribution", "d", "trace-1", img, time.Now())
 	body, _ := env.Encode()
-	resp, err := f.h.Lambda()(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	failure := consume.Consumer{Fn: f.h.Func(), Decode: images.Decode}.Handle(context.Background(), queue.Message{ID: "m1", Body: body})
 	msgs, _ := f.promotions.Receive(context.Background(), 10, time.Minute)
 	var out []event.Promotion
 	for _, m := range msgs {
@@ -147,7 +144,7 @@ func (f *fixture) deliver(t *testing.T, img event.Image) ([]events.SQSBatchItemF
 		out = append(out, p)
 		_ = f.promotions.Delete(context.Background(), m.ReceiptHandle)
 	}
-	return resp.BatchItemFailures, out
+	return failure, out
 }
 
 func TestHandler(t *testing.T) {
@@ -168,9 +165,9 @@ func TestHandler(t *testing.T) {
 		{"image missing from the registry", event.Image{Registry: f.host, Repository: "acme/web", Digest: "sha256:" + strings.Repeat("0", 64), Tag: "sha-1", Action: "push"}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			failures, proms := f.deliver(t, tc.img)
-			if (len(failures) > 0) != tc.failure {
-				t.Fatalf("failures %v, want failure=%v", failures, tc.failure)
+			failure, proms := f.deliver(t, tc.img)
+			if (failure != nil) != tc.failure {
+				t.Fatalf("failure %v, want failure=%v", failure, tc.failure)
 			}
 			var got []string
 			for _, p := range proms {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -9,13 +10,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/conveyor-gitops/conveyor/shared/approver"
-	"github.com/conveyor-gitops/conveyor/shared/builder"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/history"
-	"github.com/conveyor-gitops/conveyor/shared/images"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/wiring"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/google/go-github/v60/github"
@@ -24,86 +22,47 @@ import (
 // ConfigSource returns the pipeline's current conveyor.yaml.
 type ConfigSource = config.Loader
 
-// Deps is what a consumer function is built from.
-type Deps struct {
-	Runtime *Runtime
-	Config  ConfigSource
-	// GitOps is the repository promotions go to; nil when the runtime has
-	// none (promote and approval cannot run then).
-	GitOps *GitOps
-	Logger *slog.Logger
-}
-
-// Constructor builds one consumer function.
-type Constructor func(Deps) (Function, error)
-
-// Consumers returns the queue-consuming functions the local runtime can
-// run, by name. The webhook ingress is not among them: it is the listener.
-func Consumers() map[string]Constructor {
-	return map[string]Constructor{
-		"build": func(d Deps) (Function, error) {
-			b := &builder.Builder{Config: builder.ConfigSource(d.Config), Idem: d.Runtime.State, GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Log: d.Logger,
-				Keychain: d.Runtime.RegistryKeychain(), RemoteOptions: d.Runtime.opts.RemoteOptions}
-			return Function{Name: "build", Queue: queue.Builds, Handler: b.Handler(), BatchSize: 1}, nil
-		},
-		"registry": func(d Deps) (Function, error) {
-			promotions, err := d.Runtime.Queues.Queue(queue.Promotions)
-			if err != nil {
-				return Function{}, err
-			}
-			h := &images.Handler{Config: images.ConfigSource(d.Config), Promotions: promotions,
-				Traces: images.TraceLookup(d.Runtime.State), Log: d.Logger, RemoteOptions: d.Runtime.opts.RemoteOptions}
-			return Function{Name: "registry", Queue: queue.Images, Handler: h.Lambda()}, nil
-		},
-		"promote": func(d Deps) (Function, error) {
-			if d.GitOps == nil {
-				return Function{}, fmt.Errorf("promote needs a GitOps repository (--gitops)")
-			}
-			p := &promoter.Promoter{Config: promoter.ConfigSource(d.Config), Releases: d.Runtime.State, Repo: d.GitOps, Forge: d.GitOps.Forge,
-				Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
-					return images.Inspect(ctx, ref, d.Runtime.opts.RemoteOptions...)
-				}, Log: d.Logger, Ancestry: SourceHistory()}
-			return Function{Name: "promote", Queue: queue.Promotions, Handler: p.Lambda(), BatchSize: 1}, nil
-		},
-		"approval": func(d Deps) (Function, error) {
-			if d.GitOps == nil {
-				return Function{}, fmt.Errorf("approval needs a GitOps repository (--gitops)")
-			}
-			promotions, err := d.Runtime.Queues.Queue(queue.Promotions)
-			if err != nil {
-				return Function{}, err
-			}
-			a := &approver.Approver{Config: approver.ConfigSource(d.Config), Releases: d.Runtime.State, Forge: d.GitOps.Forge, Teams: d.GitOps.Teams,
-				Promotions: promotions, Log: d.Logger, Repository: d.GitOps.Repository}
-			return Function{Name: "approval", Queue: queue.Approvals, Handler: a.Lambda()}, nil
-		},
-	}
-}
-
-// FunctionNames lists "webhook" and every consumer, sorted.
+// FunctionNames lists "webhook" and every consumer of wiring.Functions,
+// sorted.
 func FunctionNames() []string {
 	names := []string{"webhook"}
-	for n := range Consumers() {
-		names = append(names, n)
+	for _, f := range wiring.Functions {
+		names = append(names, f.Name)
 	}
 	sort.Strings(names[1:])
 	return names
 }
 
-// RegisterAll builds and registers the named consumers (names that are not
-// consumers, such as "webhook", are skipped).
+// Deps is what the local runtime gives every consumer: its embedded
+// state and queues, the GitOps repository and its forge (g may be nil: then
+// promote and approval cannot start), and git and registry credentials.
+func (r *Runtime) Deps(cfg ConfigSource, g *GitOps, log *slog.Logger) wiring.Deps {
+	d := wiring.Deps{Config: cfg, State: r.State, Queue: func(name string) (queue.Sender, error) { return r.Queues.Queue(name) },
+		GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Keychain: r.RegistryKeychain(), RemoteOptions: r.opts.RemoteOptions,
+		Ancestry: SourceHistory(), Logger: log}
+	if g != nil {
+		d.Forge, d.Teams, d.Repository, d.GitOps = g.Forge, g.Teams, g.Repository, g
+	}
+	return d
+}
+
+// RegisterAll builds the named consumers from wiring.Functions and
+// registers them (names that are not consumers, such as "webhook", are
+// skipped).
 func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, g *GitOps, log *slog.Logger) error {
-	all := Consumers()
 	for _, n := range names {
-		c, ok := all[n]
+		f, ok := wiring.Lookup(n)
 		if !ok {
 			continue
 		}
-		fn, err := c(Deps{Runtime: r, Config: cfg, GitOps: g, Logger: log.With("function", n)})
+		c, err := f.Consumer(r.Deps(cfg, g, log.With("function", n)))
 		if err != nil {
-			return fmt.Errorf("starting %s: %w", n, err)
+			if g == nil && errors.Is(err, wiring.ErrMissing) {
+				err = fmt.Errorf("%w (start with --gitops)", err)
+			}
+			return err
 		}
-		if err := r.Register(fn); err != nil {
+		if err := r.Register(Function{Name: f.Name, Queue: f.Queue, Fn: c.Fn, Decode: c.Decode, BatchSize: f.BatchSize}); err != nil {
 			return err
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 )
 
@@ -47,11 +47,11 @@ func (c *consumer) beat() { c.set(func(c *consumer) { c.loop = time.Now() }) }
 
 // wrap marks the consumer busy while h runs: a long build is alive even
 // though its loop does not turn.
-func (c *consumer) wrap(h runtime.Handler) runtime.Handler {
-	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+func (c *consumer) wrap(fn consume.Func) consume.Func {
+	return func(ctx context.Context, env *event.Envelope) error {
 		c.set(func(c *consumer) { c.busy++; c.handled = time.Now() })
 		defer c.set(func(c *consumer) { c.busy--; c.handled = time.Now() })
-		return h(ctx, ev)
+		return fn(ctx, env)
 	}
 }
 

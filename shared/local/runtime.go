@@ -14,12 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
+	"github.com/conveyor-gitops/conveyor/shared/poller"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
@@ -68,9 +69,11 @@ type Options struct {
 
 // Function is a queue consumer the runtime can run.
 type Function struct {
-	Name    string
-	Queue   string
-	Handler runtime.Handler
+	Name  string
+	Queue string
+	// Fn handles one message; Decode reads bodies (event.Decode when nil).
+	Fn     consume.Func
+	Decode consume.Decoder
 	// BatchSize defaults to 10.
 	BatchSize int
 	// Visibility overrides the queue's default visibility timeout.
@@ -311,9 +314,10 @@ func (r *Runtime) Run(ctx context.Context) error {
 			spec.Visibility = fn.Visibility
 		}
 		beat := r.health.add(fn.Name, fn.Queue)
-		m := &runtime.Mapping{
-			Function: fn.Name, Queue: q, FIFO: q.FIFO(), Handler: beat.wrap(fn.Handler), BatchSize: fn.BatchSize,
-			Visibility: spec.Visibility, PollInterval: r.opts.PollInterval, Backoff: r.opts.Backoff,
+		m := &poller.Poller{
+			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, PollInterval: r.opts.PollInterval,
+			Consumer: consume.Consumer{Fn: beat.wrap(fn.Fn), Decode: fn.Decode, FIFO: q.FIFO(), Policy: poller.Policy(spec.MaxReceives, r.opts.Backoff),
+				Log: r.opts.Logger.With("function", fn.Name)},
 			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}

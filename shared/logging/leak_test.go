@@ -4,30 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/source"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 const credentialed = "https://user:s3cret@127.0.0.1:1/x.git"
-
-type deadLetters struct{ reasons []string }
-
-func (d *deadLetters) DeadLetter(_ context.Context, _, reason string) error {
-	d.reasons = append(d.reasons, reason)
-	return nil
-}
 
 // TestCredentialsInAGitURLNeverLeave clones from a URL carrying credentials
 // (as --gitops https://user:TOKEN@… does): neither the returned errors, nor
@@ -55,18 +48,18 @@ func TestCredentialsInAGitURLNeverLeave(t *testing.T) {
 	// A handler failing with an error that still holds the URL (any
 	// library's) is logged and dead-lettered without it.
 	var logs bytes.Buffer
-	dlq := &deadLetters{}
 	env, _ := event.New(event.KindPush, "github", "d1", "trace-1", event.Push{Repository: "acme/web", After: "abc"}, time.Now())
 	body, _ := env.Encode()
-	resp := runtime.Each(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body)}}},
-		logging.New(&logs, slog.LevelInfo), dlq, func(context.Context, *event.Envelope) error {
+	c := consume.Consumer{Log: logging.New(&logs, slog.LevelInfo), Policy: retry.Policy{MaxReceives: 5},
+		Fn: func(context.Context, *event.Envelope) error {
 			return retry.Permanent(fmt.Errorf("loading conveyor.yaml from %s: refused", credentialed))
-		})
-	if len(resp.BatchItemFailures) != 0 || len(dlq.reasons) != 1 {
-		t.Fatalf("failures %v, dead letters %q: want the message dead-lettered", resp.BatchItemFailures, dlq.reasons)
+		}}
+	out := c.Batch(ctx, []queue.Message{{ID: "m1", Body: body, ReceiveCount: 1}})
+	if len(out) != 1 || out[0].Decision.Action != retry.DeadLetter {
+		t.Fatalf("decisions %+v: want the message dead-lettered", out)
 	}
-	if strings.Contains(dlq.reasons[0], "s3cret") || !strings.Contains(dlq.reasons[0], "127.0.0.1:1/x.git") {
-		t.Errorf("dead-letter reason %q leaks the credentials or lost the URL", dlq.reasons[0])
+	if reason := out[0].Decision.Reason; strings.Contains(reason, "s3cret") || !strings.Contains(reason, "127.0.0.1:1/x.git") {
+		t.Errorf("dead-letter reason %q leaks the credentials or lost the URL", reason)
 	}
 	if strings.Contains(logs.String(), "s3cret") {
 		t.Errorf("log lines leak the credentials:\n%s", logs.String())

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
@@ -20,7 +20,6 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -43,10 +42,8 @@ type Promoter struct {
 	Forge    forge.Forge
 	// Inspect reads image facts for the PR body (optional).
 	Inspect func(ctx context.Context, ref string) (*images.Provenance, error)
-	// Author signs commits when conveyor.yaml names none.
-	DeadLetter runtime.DeadLetterer
-	Log        *slog.Logger
-	Now        func() time.Time
+	Log     *slog.Logger
+	Now     func() time.Time
 	// Ancestry reads source history to order releases; without it, build
 	// times do (see older).
 	Ancestry Ancestry
@@ -79,21 +76,19 @@ const (
 // ErrFrozen marks a promotion that waits for a freeze window to end.
 var ErrFrozen = errors.New("environment frozen")
 
-// Lambda returns the SQS handler for the promotions queue.
-func (p *Promoter) Lambda() runtime.Handler {
+// Func returns the promotions queue's message function.
+func (p *Promoter) Func() consume.Func {
 	p.defaults()
-	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return runtime.Each(ctx, ev, p.Log, p.DeadLetter, func(ctx context.Context, env *event.Envelope) error {
-			if err := runtime.Expect(env, event.KindPromotion); err != nil {
-				return err
-			}
-			var pr event.Promotion
-			if err := env.DecodePayload(&pr); err != nil {
-				return retry.Permanent(err)
-			}
-			_, err := p.Promote(ctx, pr)
+	return func(ctx context.Context, env *event.Envelope) error {
+		if err := consume.Expect(env, event.KindPromotion); err != nil {
 			return err
-		}), nil
+		}
+		var pr event.Promotion
+		if err := env.DecodePayload(&pr); err != nil {
+			return retry.Permanent(err)
+		}
+		_, err := p.Promote(ctx, pr)
+		return err
 	}
 }
 
@@ -140,7 +135,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	if frozen, until := env.Frozen(now); frozen {
 		log.InfoContext(ctx, "environment frozen: promotion waits", "until", until)
 		return &Outcome{Action: Deferred, Reason: "frozen until " + until.Format(time.RFC3339)},
-			retry.After(fmt.Errorf("%w: %s/%s until %s", ErrFrozen, in.App, in.Environment, until.Format(time.RFC3339)), until.Sub(now))
+			retry.Defer(fmt.Errorf("%w: %s/%s until %s", ErrFrozen, in.App, in.Environment, until.Format(time.RFC3339)), until.Sub(now))
 	}
 
 	rels, err := p.Releases.ListReleases(ctx, state.ReleaseFilter{App: in.App, Env: in.Environment})

@@ -17,8 +17,9 @@ type Spec struct {
 	// MaxReceives is how many receives a message gets before it moves to
 	// the dead-letter queue.
 	MaxReceives int
-	// Visibility is the default visibility timeout: at least six times the
-	// consumer's timeout, as AWS advises.
+	// Visibility is the visibility timeout, on SQS and locally: at least
+	// six times the consumer's timeout (wiring.Functions), as AWS advises;
+	// infra/template.yaml sets the same.
 	Visibility time.Duration
 }
 
@@ -31,10 +32,10 @@ func DeadLetterName(name string) string { return name + "-dlq" }
 // Topology lists Conveyor's queues in pipeline order. Promotions is FIFO so
 // that one app/environment is promoted by one message at a time.
 var Topology = []Spec{
-	{Name: Builds, MaxReceives: 5, Visibility: 15 * time.Minute},
-	{Name: Images, MaxReceives: 5, Visibility: 2 * time.Minute},
-	{Name: Promotions, FIFO: true, MaxReceives: 5, Visibility: 5 * time.Minute},
-	{Name: Approvals, MaxReceives: 5, Visibility: 2 * time.Minute},
+	{Name: Builds, MaxReceives: 5, Visibility: time.Hour},
+	{Name: Images, MaxReceives: 5, Visibility: 6 * time.Minute},
+	{Name: Promotions, FIFO: true, MaxReceives: 5, Visibility: 12 * time.Minute},
+	{Name: Approvals, MaxReceives: 5, Visibility: 6 * time.Minute},
 }
 
 // Lookup returns the topology's spec for name.

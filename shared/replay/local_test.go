@@ -11,13 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/runtime"
 )
 
 // TestFixTheCauseAndReplay runs the ops story through the local runtime: a
@@ -38,18 +36,16 @@ func TestFixTheCauseAndReplay(t *testing.T) {
 	broken.Store(true)
 	var mu sync.Mutex
 	var seen []event.Envelope
-	handler := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return runtime.Each(ctx, ev, log, nil, func(ctx context.Context, env *event.Envelope) error {
-			mu.Lock()
-			seen = append(seen, *env)
-			mu.Unlock()
-			if broken.Load() {
-				return retry.Permanent(errors.New("conveyor.yaml: app web has no environment staging"))
-			}
-			return nil
-		}), nil
+	handler := func(ctx context.Context, env *event.Envelope) error {
+		mu.Lock()
+		seen = append(seen, *env)
+		mu.Unlock()
+		if broken.Load() {
+			return retry.Permanent(errors.New("conveyor.yaml: app web has no environment staging"))
+		}
+		return nil
 	}
-	if err := rt.Register(local.Function{Name: "approval", Queue: queue.Approvals, Handler: handler}); err != nil {
+	if err := rt.Register(local.Function{Name: "approval", Queue: queue.Approvals, Fn: handler}); err != nil {
 		t.Fatal(err)
 	}
 	ran := make(chan error, 1)

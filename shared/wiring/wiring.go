@@ -1,0 +1,172 @@
+package wiring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/approver"
+	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/images"
+	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Deps is everything a consumer is built from. Each runtime produces one:
+// awsenv from the Lambda environment, local from its data directory and
+// flags. Fields a function does not need may be zero; one it needs and
+// lacks is a start-up error naming it.
+type Deps struct {
+	// Config is the pipeline's conveyor.yaml, through one cache.
+	Config config.Loader
+	State  state.Store
+	// Queue returns a queue the function sends to, by name.
+	Queue func(name string) (queue.Sender, error)
+	// Forge hosts the GitOps repository's pull requests, already
+	// decorated with retries; Teams answers "org/team" reviewers;
+	// Repository is its name there ("owner/name").
+	Forge      forge.Forge
+	Teams      approver.TeamChecker
+	Repository string
+	// GitOps proposes promotions in the GitOps repository.
+	GitOps promoter.Repo
+	// GitHost is where "owner/name" sources live; GitAuth gives git
+	// credentials for a repository URL (nil: none).
+	GitHost string
+	GitAuth func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
+	// Keychain authenticates to registries; RemoteOptions are added to
+	// every registry call after it (transport, retries, auth overrides).
+	Keychain      authn.Keychain
+	RemoteOptions []remote.Option
+	// Ancestry reads source history to order releases.
+	Ancestry promoter.Ancestry
+	// Selector names the deployment in the commands PR bodies print
+	// (`--stack NAME` on AWS; "" locally).
+	Selector string
+	// Metrics receives production releases' EMF lines (nil: none).
+	Metrics io.Writer
+	Logger  *slog.Logger
+}
+
+// Function is one queue consumer.
+type Function struct {
+	// Name is the function's directory under functions/ and its name in
+	// the local runtime's --functions.
+	Name  string
+	Queue string
+	// BatchSize is the most messages per invocation.
+	BatchSize int
+	// Timeout is the Lambda function's timeout; the queue's visibility is
+	// at least six times it, as AWS advises.
+	Timeout time.Duration
+	// Decode reads the queue's bodies (event.Decode when nil).
+	Decode consume.Decoder
+	// New builds the message function.
+	New func(Deps) (consume.Func, error)
+}
+
+// Spec is the function's queue in the topology: its FIFO-ness, visibility
+// timeout and max receives.
+func (f Function) Spec() queue.Spec {
+	s, _ := queue.Lookup(f.Queue)
+	return s
+}
+
+// Consumer is the function's message function with the queue's decoder
+// and log, for an executor; the executor sets the policy.
+func (f Function) Consumer(d Deps) (consume.Consumer, error) {
+	fn, err := f.New(d)
+	if err != nil {
+		return consume.Consumer{}, fmt.Errorf("starting %s: %w", f.Name, err)
+	}
+	return consume.Consumer{Fn: fn, Decode: f.Decode, FIFO: f.Spec().FIFO, Log: d.Logger}, nil
+}
+
+// ErrMissing means Deps lacks what a function needs.
+var ErrMissing = errors.New("missing dependency")
+
+// Functions is the table, in pipeline order.
+var Functions = []Function{
+	{Name: "build", Queue: queue.Builds, BatchSize: 1, Timeout: 10 * time.Minute, New: newBuild},
+	{Name: "registry", Queue: queue.Images, BatchSize: 10, Timeout: time.Minute, Decode: images.Decode, New: newRegistry},
+	{Name: "promote", Queue: queue.Promotions, BatchSize: 1, Timeout: 2 * time.Minute, New: newPromote},
+	{Name: "approval", Queue: queue.Approvals, BatchSize: 10, Timeout: time.Minute, New: newApproval},
+}
+
+// Lookup returns the table's function name.
+func Lookup(name string) (Function, bool) {
+	for _, f := range Functions {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+func newBuild(d Deps) (consume.Func, error) {
+	if d.Config == nil || d.State == nil {
+		return nil, fmt.Errorf("%w: build needs the pipeline and the state store", ErrMissing)
+	}
+	b := &builder.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
+		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger}
+	return b.Func(), nil
+}
+
+func newRegistry(d Deps) (consume.Func, error) {
+	promotions, err := sender(d, queue.Promotions)
+	if err != nil || d.Config == nil || d.State == nil {
+		return nil, fmt.Errorf("%w: registry needs the pipeline, the state store and the promotions queue (%v)", ErrMissing, err)
+	}
+	h := &images.Handler{Config: d.Config, Promotions: promotions, Traces: images.TraceLookup(d.State),
+		RemoteOptions: d.registryOptions(), Log: d.Logger}
+	return h.Func(), nil
+}
+
+func newPromote(d Deps) (consume.Func, error) {
+	if d.Config == nil || d.State == nil || d.GitOps == nil || d.Forge == nil {
+		return nil, fmt.Errorf("%w: promote needs the pipeline, the state store and a GitOps repository with its forge", ErrMissing)
+	}
+	opts := d.registryOptions()
+	p := &promoter.Promoter{Config: d.Config, Releases: d.State, Repo: d.GitOps, Forge: d.Forge, Ancestry: d.Ancestry, Selector: d.Selector, Log: d.Logger,
+		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
+			return images.Inspect(ctx, ref, opts...)
+		}}
+	return p.Func(), nil
+}
+
+func newApproval(d Deps) (consume.Func, error) {
+	promotions, err := sender(d, queue.Promotions)
+	if err != nil || d.Config == nil || d.State == nil || d.Forge == nil {
+		return nil, fmt.Errorf("%w: approval needs the pipeline, the state store, the promotions queue and a forge (%v)", ErrMissing, err)
+	}
+	a := &approver.Approver{Config: d.Config, Releases: d.State, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
+		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger}
+	return a.Func(), nil
+}
+
+func sender(d Deps, name string) (queue.Sender, error) {
+	if d.Queue == nil {
+		return nil, fmt.Errorf("no queues")
+	}
+	return d.Queue(name)
+}
+
+// registryOptions authenticates with the keychain, then lets the
+// runtime's own options override.
+func (d Deps) registryOptions() []remote.Option {
+	var opts []remote.Option
+	if d.Keychain != nil {
+		opts = append(opts, remote.WithAuthFromKeychain(d.Keychain))
+	}
+	return append(opts, d.RemoteOptions...)
+}

@@ -16,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 )
@@ -25,7 +26,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 // startRuntime opens a runtime with one consumer on the builds queue whose
 // handler is h, runs it, and returns it once /readyz says ready.
-func startRuntime(t *testing.T, h func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) (*local.Runtime, string) {
+func startRuntime(t *testing.T, h consume.Func) (*local.Runtime, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	rt, err := local.Open(ctx, local.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Logger: quiet(),
@@ -33,7 +34,7 @@ func startRuntime(t *testing.T, h func(context.Context, events.SQSEvent) (events
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rt.Register(local.Function{Name: "build", Queue: queue.Builds, Handler: h}); err != nil {
+	if err := rt.Register(local.Function{Name: "build", Queue: queue.Builds, Fn: h}); err != nil {
 		t.Fatal(err)
 	}
 	// Not ready before Run has started the consumers.
@@ -81,8 +82,8 @@ func get(t *testing.T, url string) (int, local.Status) {
 	return resp.StatusCode, st
 }
 
-func ok(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-	return events.SQSEventResponse{}, nil
+func ok(context.Context, *event.Envelope) error {
+	return nil
 }
 
 // TestHealthOnAFullDisk: /healthz must say 503 while the database refuses
@@ -99,7 +100,7 @@ func TestHealthOnAFullDisk(t *testing.T) {
 	// A message that becomes visible while the disk is full: the consumer
 	// cannot receive it (receiving writes), so the queue is not consumed.
 	q, _ := rt.Queues.Queue(queue.Builds)
-	if _, err := q.Send(context.Background(), queue.SendInput{Body: []byte(`{}`), GroupID: "g", Delay: 400 * time.Millisecond}); err != nil {
+	if _, err := q.Send(context.Background(), queue.SendInput{Body: envelope(t), GroupID: "g", Delay: 400 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	var old syscall.Rlimit
@@ -144,14 +145,14 @@ func TestHealthOnAFullDisk(t *testing.T) {
 func TestHealthOfABusyConsumer(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
-	rt, base := startRuntime(t, func(ctx context.Context, _ events.SQSEvent) (events.SQSEventResponse, error) {
+	rt, base := startRuntime(t, func(ctx context.Context, _ *event.Envelope) error {
 		started <- struct{}{}
 		<-release
-		return events.SQSEventResponse{}, nil
+		return nil
 	})
 	defer close(release)
 	q, _ := rt.Queues.Queue(queue.Builds)
-	if _, err := q.Send(context.Background(), queue.SendInput{Body: []byte(`{}`)}); err != nil {
+	if _, err := q.Send(context.Background(), queue.SendInput{Body: envelope(t)}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -194,4 +195,18 @@ func TestDataDirLock(t *testing.T) {
 		t.Fatalf("Open once the first closed: %v", err)
 	}
 	again.Close()
+}
+
+// envelope is a valid push envelope, so the consumer's function runs.
+func envelope(t *testing.T) []byte {
+	t.Helper()
+	env, err := event.New(event.KindPush, "test", event.NewID(), "", event.Push{Repository: "acme/web"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := env.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if bootstraps.dir != "" {
+		os.RemoveAll(bootstraps.dir)
+	}
+	os.Exit(code)
 }
 
 // durabilityChild runs the local runtime with a consumer that journals each

@@ -68,9 +68,8 @@ func TestLambdaFunctions(t *testing.T) {
 	ctx := context.Background()
 
 	// Build while the emulators start.
-	bins := t.TempDir()
 	built := make(chan error, 1)
-	go func() { built <- buildBootstraps(bins, runtime.GOARCH, lambdaFunctions) }()
+	go func() { _, err := lambdaBootstraps(); built <- err }()
 	var sqsSrv, dynSrv *emulator.Server
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -133,6 +132,7 @@ func TestLambdaFunctions(t *testing.T) {
 	if err := <-built; err != nil {
 		t.Fatal(err)
 	}
+	bins, _ := lambdaBootstraps()
 	env := []string{
 		"AWS_REGION=" + emulator.Region, "AWS_ACCESS_KEY_ID=conveyor", "AWS_SECRET_ACCESS_KEY=conveyor",
 		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(), "AWS_LAMBDA_LOG_LEVEL=DEBUG",
@@ -469,6 +469,8 @@ func buildBootstraps(dir, goarch string, fns []string) error {
 
 // lambdaProcess is a bootstrap running under aws-lambda-rie.
 type lambdaProcess struct {
+	// mu makes invocations one at a time: the emulator runs one.
+	mu      sync.Mutex
 	url     string
 	cmd     *exec.Cmd
 	out     *lockedWriter
@@ -544,6 +546,8 @@ func (p *lambdaProcess) invoke(tb testing.TB, payload, out any) {
 }
 
 func (p *lambdaProcess) call(payload any) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return nil, err

@@ -36,9 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	code := m.Run()
-	if bootstraps.dir != "" {
-		os.RemoveAll(bootstraps.dir)
-	}
+	removeBootstraps()
 	os.Exit(code)
 }
 

@@ -46,7 +46,7 @@ type eventSourceMapping struct {
 
 // esmReceive is one record handed to the function.
 type esmReceive struct {
-	At        time.Time
+	At        time.Time // when it was received
 	MessageID string
 	Body      string
 	Receives  string // ApproximateReceiveCount
@@ -79,6 +79,7 @@ func (m *eventSourceMapping) invoke(ctx context.Context, msgs []sqstypes.Message
 	}
 	failed := map[string]bool{}
 	all := false
+	received := time.Now()
 	raw, err := m.fn.call(ev)
 	var resp struct {
 		events.SQSEventResponse
@@ -97,12 +98,11 @@ func (m *eventSourceMapping) invoke(ctx context.Context, msgs []sqstypes.Message
 		all = all || f.ItemIdentifier == ""
 	}
 	var done []sqstypes.DeleteMessageBatchRequestEntry
-	now := time.Now()
 	m.mu.Lock()
 	for i, msg := range msgs {
 		id := aws.ToString(msg.MessageId)
 		fail := all || failed[id]
-		m.received = append(m.received, esmReceive{At: now, MessageID: id, Body: aws.ToString(msg.Body),
+		m.received = append(m.received, esmReceive{At: received, MessageID: id, Body: aws.ToString(msg.Body),
 			Receives: msg.Attributes["ApproximateReceiveCount"], Failed: fail})
 		if !fail {
 			done = append(done, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strings.Repeat("m", i+1)), ReceiptHandle: msg.ReceiptHandle})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
 // lambdaPipeline is the GitOps repository's conveyor.yaml for the Lambda
@@ -51,6 +52,10 @@ func TestLambdaChain(t *testing.T) {
 	sha := s.push(demo.AppFiles(), "web v1")
 	pr := s.waitOpenPull(promoter.Branch("web", "prod"), 90*time.Second)
 	toProdPR := time.Since(began)
+	// The promoter labels the pull request and requests its reviewers
+	// before it records the proposal.
+	s.waitFor("prod's proposal to be recorded", 10*time.Second, func() bool { _, ok := s.releaseIn("prod", state.Proposed); return ok })
+	pr, _ = s.gh.pull(stackGitOps, pr.Number)
 	digest := s.built(sha)
 	for env, want := range map[string]string{"dev": digest, "staging": digest, "prod": ""} {
 		if got := s.deployed(env); got != want {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,20 +59,32 @@ const (
 )
 
 var bootstraps struct {
-	once sync.Once
-	dir  string
-	err  error
+	once    sync.Once
+	started atomic.Bool
+	dir     string
+	err     error
 }
 
 // lambdaBootstraps builds every function once per test binary, as Lambda's
-// bootstrap for this machine, into a directory TestMain removes.
+// bootstrap for this machine, into a directory removeBootstraps removes.
 func lambdaBootstraps() (string, error) {
+	bootstraps.started.Store(true)
 	bootstraps.once.Do(func() {
 		if bootstraps.dir, bootstraps.err = os.MkdirTemp("", "conveyor-bootstraps-"); bootstraps.err == nil {
 			bootstraps.err = buildBootstraps(bootstraps.dir, runtime.GOARCH, lambdaFunctions)
 		}
 	})
 	return bootstraps.dir, bootstraps.err
+}
+
+// removeBootstraps waits for a build under way (a test may fail before its
+// build ends) and removes its directory.
+func removeBootstraps() {
+	if bootstraps.started.Load() {
+		if dir, _ := lambdaBootstraps(); dir != "" {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // lambdaStack is Conveyor deployed as on AWS, on this machine: the six
@@ -196,7 +209,7 @@ func (s *lambdaStack) startMappings() {
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, m := range stackMappings {
-		spec, _ := queue.Lookup(m.queue)
+		spec := stackSpec(m.queue)
 		e := &eventSourceMapping{function: m.function, fn: s.fns[m.function], sqs: s.sqs, queueURL: s.urls[m.queue].Queue,
 			arn: "arn:aws:sqs:" + emulator.Region + ":000000000000:" + sqsqueue.QueueName(spec), batch: m.batch}
 		s.esm[m.queue] = e
@@ -242,11 +255,13 @@ func (s *lambdaStack) waitFor(what string, limit time.Duration, cond func() bool
 	return time.Since(began)
 }
 
-// waitOpenPull waits for the open pull request of branch.
+// waitOpenPull waits for the open pull request of branch, failing at once
+// when anything is dead-lettered meanwhile.
 func (s *lambdaStack) waitOpenPull(branch string, limit time.Duration) ghPull {
 	s.t.Helper()
 	var p ghPull
 	s.waitFor("an open pull request from "+branch, limit, func() bool {
+		s.noDeadLetters()
 		var ok bool
 		p, ok = s.gh.openPull(stackGitOps, branch)
 		return ok
@@ -254,10 +269,35 @@ func (s *lambdaStack) waitOpenPull(branch string, limit time.Duration) ghPull {
 	return p
 }
 
+// noDeadLetters fails the test now if any dead-letter queue holds a
+// message.
+func (s *lambdaStack) noDeadLetters() {
+	s.t.Helper()
+	if dead := s.deadLetters(); len(dead) > 0 {
+		s.t.Fatalf("dead-lettered: %v", dead)
+	}
+}
+
+// stackSpec returns the test stack's settings of queue name.
+func stackSpec(name string) queue.Spec {
+	for _, s := range stackQueues {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("no queue " + name)
+}
+
 // release returns the merged release of env, if recorded.
 func (s *lambdaStack) release(env string) (state.Release, bool) {
 	s.t.Helper()
-	rels, err := s.st.ListReleases(context.Background(), state.ReleaseFilter{App: "web", Env: env, State: state.Merged})
+	return s.releaseIn(env, state.Merged)
+}
+
+// releaseIn returns a release of env in state st, if recorded.
+func (s *lambdaStack) releaseIn(env string, st state.ReleaseState) (state.Release, bool) {
+	s.t.Helper()
+	rels, err := s.st.ListReleases(context.Background(), state.ReleaseFilter{App: "web", Env: env, State: st})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -219,6 +219,20 @@ func (s *githubServer) requestsTo(route string) []ghRequest {
 	return out
 }
 
+// requestLog returns every API request answered, oldest first.
+func (s *githubServer) requestLog() []ghRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// seedPull adds pull request p, as it stands, to repository full.
+func (s *githubServer) seedPull(full string, p ghPull) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pulls[full] = append(s.pulls[full], &p)
+}
+
 // unmatched returns the requests no route answered.
 func (s *githubServer) unmatched() []ghRequest { return s.requestsTo("") }
 
@@ -569,7 +583,11 @@ func (s *githubServer) createPull(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := time.Now().UTC()
-	p := &ghPull{Number: len(s.pulls[full]) + 1, Title: in.Title, Body: in.Body, Head: in.Head, Base: in.Base,
+	number := 1
+	for _, q := range s.pulls[full] {
+		number = max(number, q.Number+1)
+	}
+	p := &ghPull{Number: number, Title: in.Title, Body: in.Body, Head: in.Head, Base: in.Base,
 		User: loginOf(r), State: "open", CreatedAt: now, UpdatedAt: now}
 	s.pulls[full] = append(s.pulls[full], p)
 	ghJSON(w, http.StatusCreated, s.pullJSON(full, p))

@@ -303,15 +303,21 @@ func (s *githubServer) createRepo(t testing.TB, full string, files map[string]st
 // out; it returns the new commit.
 func (s *githubServer) push(t testing.TB, full, branch string, files map[string]string, message string, when time.Time) string {
 	t.Helper()
+	return s.pushTo(t, full, branch, branch, files, message, when)
+}
+
+// pushTo is push onto branch from, pushed as branch to (created if new).
+func (s *githubServer) pushTo(t testing.TB, full, from, to string, files map[string]string, message string, when time.Time) string {
+	t.Helper()
 	work := t.TempDir()
 	u, _ := url.Parse(s.cloneURL(full))
 	u.User = url.UserPassword("dana", s.user("dana"))
 	env := []string{"GIT_SSL_CAINFO=" + s.CAFile}
-	if _, err := gitCLI(work, env, "clone", "-q", "--branch", branch, u.String(), "."); err != nil {
+	if _, err := gitCLI(work, env, "clone", "-q", "--branch", from, u.String(), "."); err != nil {
 		t.Fatal(err)
 	}
 	sha := s.commitFiles(t, work, files, message, when)
-	if _, err := gitCLI(work, env, "push", "-q", "origin", "HEAD:refs/heads/"+branch); err != nil {
+	if _, err := gitCLI(work, env, "push", "-q", "origin", "HEAD:refs/heads/"+to); err != nil {
 		t.Fatal(err)
 	}
 	return sha

@@ -33,7 +33,7 @@ import (
 // in Lambda. Invocations are one at a time (a maximum concurrency of 1).
 type eventSourceMapping struct {
 	function string
-	fn       *lambdaProcess
+	fn       invoker
 	sqs      *sqs.Client
 	queueURL string
 	arn      string
@@ -42,6 +42,12 @@ type eventSourceMapping struct {
 	mu       sync.Mutex
 	received []esmReceive
 	problems []string
+}
+
+// invoker invokes a function synchronously and returns its answer: a
+// *lambdaProcess, or a Go function standing in for one.
+type invoker interface {
+	call(payload any) ([]byte, error)
 }
 
 // esmReceive is one record handed to the function.

@@ -274,8 +274,28 @@ func (s *lambdaStack) waitOpenPull(branch string, limit time.Duration) ghPull {
 func (s *lambdaStack) noDeadLetters() {
 	s.t.Helper()
 	if dead := s.deadLetters(); len(dead) > 0 {
-		s.t.Fatalf("dead-lettered: %v", dead)
+		s.t.Fatalf("dead-lettered: %v:\n%s", dead, s.peekDead())
 	}
+}
+
+// peekDead lists the dead letters' bodies and reasons, leaving them there.
+func (s *lambdaStack) peekDead() string {
+	var b strings.Builder
+	for name, u := range s.urls {
+		out, err := s.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(u.DeadLetter),
+			MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			continue
+		}
+		for _, m := range out.Messages {
+			reason := "none recorded (redriven by the queue)"
+			if a, ok := m.MessageAttributes[queue.AttrDeadReason]; ok {
+				reason = aws.ToString(a.StringValue)
+			}
+			fmt.Fprintf(&b, "  %s: reason %s: %.300s\n", name, reason, aws.ToString(m.Body))
+		}
+	}
+	return b.String()
 }
 
 // stackSpec returns the test stack's settings of queue name.
@@ -373,7 +393,7 @@ func (s *lambdaStack) settle() {
 		return true
 	})
 	if dead := s.deadLetters(); len(dead) > 0 {
-		s.t.Errorf("dead letters: %v", dead)
+		s.t.Errorf("dead letters: %v:\n%s", dead, s.peekDead())
 	}
 	for _, d := range s.gh.sent() {
 		if d.Status != 200 && d.Status != 202 {

@@ -35,7 +35,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBootstraps()
+	os.Exit(code)
 }
 
 // durabilityChild runs the local runtime with a consumer that journals each

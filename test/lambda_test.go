@@ -68,9 +68,8 @@ func TestLambdaFunctions(t *testing.T) {
 	ctx := context.Background()
 
 	// Build while the emulators start.
-	bins := t.TempDir()
 	built := make(chan error, 1)
-	go func() { built <- buildBootstraps(bins, runtime.GOARCH, lambdaFunctions) }()
+	go func() { _, err := lambdaBootstraps(); built <- err }()
 	var sqsSrv, dynSrv *emulator.Server
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -113,32 +112,28 @@ func TestLambdaFunctions(t *testing.T) {
 	digest, _ := img.Digest()
 	gitopsDir := gitopsRepo(t, regHost)
 	// The forge is only asked to confirm the review events: pull requests
-	// 42 and 43 merged, as the envelopes say. Any other request fails the
-	// test.
-	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := strings.TrimPrefix(r.URL.Path, "/api-v3/repos/acme/gitops/pulls/")
-		if r.Method != http.MethodGet || (n != "42" && n != "43") {
-			t.Errorf("unexpected GitHub request %s %s", r.Method, r.URL)
-			http.Error(w, "{}", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"number": %s, "state": "closed", "merged": true, "merged_at": "2026-11-29T00:20:00Z",
-			"merge_commit_sha": "9a8b7c6d5e4f30211a2b3c4d5e6f708192a3b4c5", "merged_by": {"login": "alice"},
-			"labels": [{"name": "conveyor"}], "base": {"ref": "main"},
-			"head": {"ref": "conveyor/staging/web", "sha": "5b4e3d2c1b0a99887766554433221100ffeeddcc", "repo": {"full_name": "acme/gitops"}}}`, n)
-	}))
-	t.Cleanup(gh.Close)
+	// 42 and 43 merged, as the envelopes say.
+	gh := newGitHubServer(t, []byte(lambdaSecret))
+	for _, n := range []int{42, 43} {
+		merged := time.Date(2026, 11, 29, 0, 20, 0, 0, time.UTC)
+		gh.seedPull("acme/gitops", ghPull{Number: n, Title: "Promote web to staging", Head: "conveyor/staging/web", Base: "main",
+			User: "conveyor-bot", Labels: []string{"conveyor"}, State: "closed", Merged: true, MergedBy: "alice",
+			MergeCommit: "9a8b7c6d5e4f30211a2b3c4d5e6f708192a3b4c5", HeadSHA: "5b4e3d2c1b0a99887766554433221100ffeeddcc",
+			CreatedAt: merged.Add(-time.Hour), UpdatedAt: merged, ClosedAt: merged, MergedAt: merged})
+	}
+	ghToken := gh.user("conveyor-bot")
 
 	if err := <-built; err != nil {
 		t.Fatal(err)
 	}
+	bins, _ := lambdaBootstraps()
 	env := []string{
 		"AWS_REGION=" + emulator.Region, "AWS_ACCESS_KEY_ID=conveyor", "AWS_SECRET_ACCESS_KEY=conveyor",
 		"AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(), "AWS_LAMBDA_LOG_LEVEL=DEBUG",
 		"CONVEYOR_AWS_ENDPOINT=" + endpoint, "CONVEYOR_TABLE=" + lambdaTable,
 		"CONVEYOR_GITHUB_WEBHOOK_SECRET=" + lambdaSecret, "CONVEYOR_REGISTRY_WEBHOOK_TOKEN=" + lambdaToken,
-		"CONVEYOR_GITOPS_REPO=" + gitopsDir, "CONVEYOR_GITHUB_TOKEN=ghs_test", "CONVEYOR_GITHUB_API_URL=" + gh.URL + "/api-v3/",
+		"CONVEYOR_GITOPS_REPO=" + gitopsDir, "CONVEYOR_GITHUB_TOKEN=" + ghToken, "CONVEYOR_GITHUB_API_URL=" + gh.URL + "/api-v3/",
+		"SSL_CERT_FILE=" + gh.CAFile,
 		"CONVEYOR_GITHUB_REPOSITORY=acme/gitops",
 	}
 	for name, u := range urls {
@@ -307,6 +302,18 @@ func TestLambdaFunctions(t *testing.T) {
 		}
 	})
 
+	t.Run("forge asked only to confirm", func(t *testing.T) {
+		log := gh.requestLog()
+		if len(log) == 0 {
+			t.Error("the approval function never confirmed a review event with the forge")
+		}
+		for _, r := range log {
+			if r.Method != http.MethodGet || (r.Path != "/api-v3/repos/acme/gitops/pulls/42" && r.Path != "/api-v3/repos/acme/gitops/pulls/43") {
+				t.Errorf("unexpected GitHub request %s %s (%d)", r.Method, r.Path, r.Status)
+			}
+		}
+	})
+
 	t.Run("in-process webhook logs no secrets", func(t *testing.T) {
 		testWebhookLogsNoSecrets(t, endpoint, urls)
 	})
@@ -469,6 +476,8 @@ func buildBootstraps(dir, goarch string, fns []string) error {
 
 // lambdaProcess is a bootstrap running under aws-lambda-rie.
 type lambdaProcess struct {
+	// mu makes invocations one at a time: the emulator runs one.
+	mu      sync.Mutex
 	url     string
 	cmd     *exec.Cmd
 	out     *lockedWriter
@@ -544,6 +553,8 @@ func (p *lambdaProcess) invoke(tb testing.TB, payload, out any) {
 }
 
 func (p *lambdaProcess) call(payload any) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
+	"github.com/conveyor-gitops/conveyor/shared/wiring"
 	"github.com/conveyor-gitops/conveyor/test/emulator"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -38,18 +39,6 @@ var stackQueues = []queue.Spec{
 	{Name: queue.Images, MaxReceives: 3, Visibility: 5 * time.Second},
 	{Name: queue.Promotions, FIFO: true, MaxReceives: 3, Visibility: 3 * time.Second},
 	{Name: queue.Approvals, MaxReceives: 3, Visibility: 5 * time.Second},
-}
-
-// stackMappings are the event source mappings, with infra/template.yaml's
-// batch sizes.
-var stackMappings = []struct {
-	function, queue string
-	batch           int
-}{
-	{"build", queue.Builds, 1},
-	{"registry", queue.Images, 10},
-	{"promote", queue.Promotions, 1},
-	{"approval", queue.Approvals, 10},
 }
 
 // Repositories of the stack's GitHub.
@@ -208,11 +197,12 @@ func startLambdaStack(t *testing.T, pipeline func(registry, source string) strin
 func (s *lambdaStack) startMappings() {
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, m := range stackMappings {
-		spec := stackSpec(m.queue)
-		e := &eventSourceMapping{function: m.function, fn: s.fns[m.function], sqs: s.sqs, queueURL: s.urls[m.queue].Queue,
-			arn: "arn:aws:sqs:" + emulator.Region + ":000000000000:" + sqsqueue.QueueName(spec), batch: m.batch}
-		s.esm[m.queue] = e
+	// The event source mappings are the wiring table's, as infra/template.yaml's are.
+	for _, m := range wiring.Functions {
+		spec := stackSpec(m.Queue)
+		e := &eventSourceMapping{function: m.Name, fn: s.fns[m.Name], sqs: s.sqs, queueURL: s.urls[m.Queue].Queue,
+			arn: "arn:aws:sqs:" + emulator.Region + ":000000000000:" + sqsqueue.QueueName(spec), batch: m.BatchSize}
+		s.esm[m.Queue] = e
 		wg.Add(1)
 		go func() { defer wg.Done(); e.run(ctx) }()
 	}

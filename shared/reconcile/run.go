@@ -29,6 +29,11 @@ const (
 	// Unbuilt: a configured source branch's head has no build record: a
 	// push for it is enqueued.
 	Unbuilt = "unbuilt"
+	// MergeFinished: git pins an automatic environment's proposal whose
+	// pull request the forge still shows open (the local forge died
+	// between landing the merge and recording it): the merge is finished
+	// as the promoter would have finished it.
+	MergeFinished = "merge-finished"
 )
 
 // Heads returns the head commit of app's configured source branch.
@@ -284,8 +289,40 @@ func (r *Reconciler) pins(ctx context.Context, cfg *config.Config, dryRun bool, 
 	if dryRun {
 		return nil
 	}
-	rep.Recorded, err = Apply(ctx, r.Releases, due)
-	return err
+	if rep.Recorded, err = Apply(ctx, r.Releases, due); err != nil {
+		return err
+	}
+	for _, d := range due {
+		if d.Repair == MergeRecorded && d.Release.PR > 0 {
+			r.finishMerge(ctx, cfg, d.Release, rep)
+		}
+	}
+	return nil
+}
+
+// finishMerge merges the still-open pull request of rel, whose content
+// the base branch already holds, when its environment releases
+// automatically: a manual environment's pull request is left to its
+// reviewers.
+func (r *Reconciler) finishMerge(ctx context.Context, cfg *config.Config, rel *state.Release, rep *Report) {
+	if r.Forge == nil {
+		return
+	}
+	a, ok := cfg.App(rel.App)
+	if !ok {
+		return
+	}
+	e, _, ok := a.Env(rel.Env)
+	if !ok || e.Release != config.ReleaseAuto {
+		return
+	}
+	f := Limit(r.Forge, r.Limiter)
+	pr, err := f.Get(ctx, rel.PR)
+	if err != nil || pr.State != forge.StateOpen || (rel.HeadSHA != "" && pr.HeadSHA != rel.HeadSHA) {
+		return
+	}
+	_, err = f.Merge(ctx, rel.PR, forge.MergeOptions{Method: string(e.MergeMethod), HeadSHA: rel.HeadSHA})
+	r.log(ctx, rep, Repair{Kind: MergeFinished, App: rel.App, Env: rel.Env, PR: rel.PR, Digest: rel.Digest}, false, err)
 }
 
 // onward enqueues, through the approver, the next environment's promotion

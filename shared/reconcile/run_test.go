@@ -162,8 +162,9 @@ func TestLostMergeEventIsRepaired(t *testing.T) {
 
 // TestMergeFoundInGitIsPromotedOnward: the local forge crashed after
 // landing dev's merge in git, before recording it: the forge still says
-// open, so only the pins show the merge. The pass records it and, since
-// staging never heard of the digest, enqueues staging's promotion.
+// open, so only the pins show the merge. The pass records it, finishes the
+// pull request's merge (dev releases automatically) and, since staging
+// never heard of the digest, enqueues staging's promotion.
 func TestMergeFoundInGitIsPromotedOnward(t *testing.T) {
 	ctx := context.Background()
 	f := newRunFixture(t)
@@ -173,12 +174,17 @@ func TestMergeFoundInGitIsPromotedOnward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []reconcile.Repair{{Kind: reconcile.MergeRecorded, App: "web", Env: "dev"}, {Kind: reconcile.OnwardPromotion, App: "web", Env: "staging", PR: 1}}
+	want := []reconcile.Repair{{Kind: reconcile.MergeRecorded, App: "web", Env: "dev"}, {Kind: reconcile.MergeFinished, App: "web", Env: "dev", PR: 1},
+		{Kind: reconcile.OnwardPromotion, App: "web", Env: "staging", PR: 1}}
 	if diff := cmp.Diff(want, kinds(rep)); diff != "" {
 		t.Fatalf("repairs (-want +got):\n%s", diff)
 	}
 	if envs := f.promotions(t); len(envs) != 1 {
 		t.Fatalf("%d promotions queued, want staging's", len(envs))
+	}
+	// The forge's pull request is finished too: dev releases by itself.
+	if pr, err := f.forge.Get(ctx, 1); err != nil || pr.State != forge.StateMerged {
+		t.Fatalf("dev's pull request after the repair: %+v (%v), want merged", pr, err)
 	}
 	if rep, err := f.r.Run(ctx, false); err != nil || len(rep.Repairs) != 0 {
 		t.Fatalf("second pass: %+v (%v), want nothing to repair", rep, err)

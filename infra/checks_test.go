@@ -638,3 +638,49 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// checkWebhookThrottle: the GitHub webhook route has a throttle of its own
+// (rate and burst), so that a flood on the registry routes, or of bad
+// signatures elsewhere, cannot push GitHub's deliveries — which GitHub
+// never retries — into 429; the other routes keep the stage default.
+func checkWebhookThrottle(s *stack) []string {
+	var problems []string
+	props, _ := s.resource("WebhookFunction")["Properties"].(map[string]any)
+	events, _ := props["Events"].(map[string]any)
+	for name, e := range events {
+		ev, _ := e.(map[string]any)
+		p, _ := ev["Properties"].(map[string]any)
+		rs, has := p["RouteSettings"].(map[string]any)
+		if name != "GitHub" {
+			if has {
+				problems = append(problems, fmt.Sprintf("route %s has its own RouteSettings: only the GitHub route should", name))
+			}
+			continue
+		}
+		for _, k := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
+			if n, ok := s.number(rs[k]); !ok || n <= 0 {
+				problems = append(problems, fmt.Sprintf("the GitHub route has no %s of its own", k))
+			}
+		}
+	}
+	api := s.cf.GetAllServerlessHttpApiResources()["HttpApi"]
+	if api == nil || api.DefaultRouteSettings == nil || api.DefaultRouteSettings.ThrottlingRateLimit == nil {
+		problems = append(problems, "the HTTP API has no default route throttle for the other routes")
+	}
+	return problems
+}
+
+// checkReconcileSchedule: the reconcile function runs on an EventBridge
+// schedule.
+func checkReconcileSchedule(s *stack) []string {
+	props, _ := s.resource("ReconcileFunction")["Properties"].(map[string]any)
+	events, _ := props["Events"].(map[string]any)
+	for _, e := range events {
+		ev, _ := e.(map[string]any)
+		p, _ := ev["Properties"].(map[string]any)
+		if ev["Type"] == "Schedule" && p["Schedule"] != nil {
+			return nil
+		}
+	}
+	return []string{"ReconcileFunction has no Schedule event"}
+}

@@ -58,6 +58,11 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		grants(secret, "GitHubAppPrivateKeyArn"),
 	),
+	"ReconcileFunction": concat(
+		grants(send, "BuildsQueue", "PromotionsQueue"),
+		grants(stateRW, table...),
+		grants(secret, "GitHubAppPrivateKeyArn"),
+	),
 	"ReplayFunction": concat(
 		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
 		grants([]string{"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
@@ -120,6 +125,12 @@ var (
 			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
 			"CONVEYOR_TABLE":                "{Table}",
 		}),
+		"ReconcileFunction": with(githubApp, map[string]string{
+			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
+			"CONVEYOR_TABLE":                "{Table}",
+			"CONVEYOR_RECONCILE_RATE":       "{ReconcileRatePerMinute}",
+		}),
 		"ReplayFunction": {
 			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
 			"CONVEYOR_BUILDS_DLQ_URL":       "{BuildsDLQ}",
@@ -180,6 +191,8 @@ var invariants = []struct {
 	{"functions are make build's arm64 zips", checkFunctions},
 	{"environment per function", checkEnvironment},
 	{"HTTP routes", checkRoutes},
+	{"the GitHub webhook route throttled apart", checkWebhookThrottle},
+	{"reconciliation on a schedule", checkReconcileSchedule},
 	{"ECR push rule with DLQ and queue policies", checkEcrRule},
 	{"outputs", checkOutputs},
 }
@@ -271,6 +284,13 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"webhook sees the App key", checkEnvironment, set("Resources.WebhookFunction.Properties.Environment.Variables.CONVEYOR_GITHUB_APP_KEY_ARN", "{GitHubAppPrivateKeyArn}")},
 		{"promote's queue URL points elsewhere", checkEnvironment, set("Resources.PromoteFunction.Properties.Environment.Variables.CONVEYOR_PROMOTIONS_QUEUE_URL", "{BuildsQueue}")},
 		{"harbor route removed", checkRoutes, del("Resources.WebhookFunction.Properties.Events.Harbor")},
+		{"GitHub route shares the default throttle", checkWebhookThrottle, del("Resources.WebhookFunction.Properties.Events.GitHub.Properties.RouteSettings")},
+		{"GitHub route throttle without a burst", checkWebhookThrottle, del("Resources.WebhookFunction.Properties.Events.GitHub.Properties.RouteSettings.ThrottlingBurstLimit")},
+		{"registry route on the GitHub throttle", checkWebhookThrottle, set("Resources.WebhookFunction.Properties.Events.Harbor.Properties.RouteSettings",
+			map[string]any{"ThrottlingRateLimit": "{GitHubWebhookRateLimit}", "ThrottlingBurstLimit": "{GitHubWebhookBurstLimit}"})},
+		{"reconcile schedule removed", checkReconcileSchedule, del("Resources.ReconcileFunction.Properties.Events.Schedule")},
+		{"reconcile may consume builds", checkLeastPrivilege, appendTo("Resources.ReconcileRole.Properties.Policies.0.PolicyDocument.Statement",
+			allow([]any{"sqs:ReceiveMessage"}, "{BuildsQueue.Arn}"))},
 		{"rule target without DLQ", checkEcrRule, del("Resources.EcrPushRule.Properties.Targets.0.DeadLetterConfig")},
 		{"rule pattern accepts failures", checkEcrRule, del("Resources.EcrPushRule.Properties.EventPattern.detail.result")},
 		{"queue policy without condition", checkEcrRule, del("Resources.ImagesQueuePolicy.Properties.PolicyDocument.Statement.0.Condition")},

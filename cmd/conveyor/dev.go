@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
+	"github.com/conveyor-gitops/conveyor/shared/reconcile"
 )
 
 // Environment variables the local runtime reads its secrets from.
@@ -38,6 +40,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	passwordFile := fs.String("registry-password-file", "", "file holding the embedded registry's push password, needed when --registry-addr is not loopback (default: $"+envRegistryPassword+", else generated and printed once)")
 	visibility := fs.Duration("visibility", 0, "override every queue's visibility timeout (how soon work in flight when the process died is retried); default: each queue's own")
 	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
+	recEvery := fs.Duration("reconcile-every", 3*time.Minute, "how often to reconcile the records and queues with the forge, git and the sources (0: never)")
+	recSettle := fs.Duration("reconcile-settle", time.Minute, "leave alone merges, pins and promotions newer than this when reconciling")
+	recRate := fs.Int("reconcile-rate", reconcile.DefaultPerMinute, "forge and git requests a minute reconciliation may spend (0: no limit)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -138,6 +143,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", a, *dataDir, strings.Join(names, ","))
+	}
+	if g != nil && *recEvery > 0 {
+		log := logger.With("function", "reconcile")
+		r, err := newReconciler(rt, g, loadConfig, reconcileOptions{perMinute: *recRate, settle: *recSettle}, log)
+		if err != nil {
+			return err
+		}
+		rctx, stop := context.WithCancel(ctx)
+		// The last pass ends before the runtime closes its database.
+		defer reconcileEvery(rctx, r, *recEvery, log)()
+		defer stop()
 	}
 	return rt.Run(ctx)
 }

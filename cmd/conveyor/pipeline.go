@@ -65,9 +65,10 @@ type session struct {
 	inspect   func(ctx context.Context, ref string) (*images.Provenance, error)
 	close     func()
 
-	// local is the local GitOps connection, nil on AWS: `conveyor pr`
-	// works only on the local forge.
+	// local is the local GitOps connection and rt the local runtime, both
+	// nil on AWS: `conveyor pr` works only on the local forge.
 	local *local.GitOps
+	rt    *local.Runtime
 }
 
 func (p pipelineFlags) open(ctx context.Context, stderr io.Writer, needGitOps bool) (*session, error) {
@@ -96,7 +97,7 @@ func (p pipelineFlags) openLocal(ctx context.Context, stderr io.Writer, needGitO
 		rt.Close()
 		return nil, fmt.Errorf("%w: no GitOps repository: give --gitops PATH|URL", errUsage)
 	}
-	s := &session{state: rt.State, log: rt.Logger(), config: configLoader(location, *p.branch, ""), close: func() { rt.Close() },
+	s := &session{rt: rt, state: rt.State, log: rt.Logger(), config: configLoader(location, *p.branch, ""), close: func() { rt.Close() },
 		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) }}
 	if s.local, err = rt.OpenGitOps(ctx, location, s.config); err != nil {
 		rt.Close()

@@ -234,11 +234,41 @@ func (a *Approver) merged(ctx context.Context, r event.Review, t *target, log *s
 			a.Metrics.Write(append(releaseEMF(t.app, rel), '\n'))
 		}
 	}
+	return a.onward(ctx, pr.Number, rel, t.appCfg, t.envCfg, log)
+}
+
+// Onward enqueues the promotion of merged release rel to the environment
+// after its own, exactly as its merge event would have (same envelope id,
+// group and dedupe id), when the records allow it: for reconciliation,
+// which finds merges whose onward promotion never happened.
+func (a *Approver) Onward(ctx context.Context, rel *state.Release) error {
+	a.defaults()
+	if rel.State != state.Merged {
+		return fmt.Errorf("promoting %s onward: it is %s, not merged", rel.ID, rel.State)
+	}
+	cfg, err := a.Config.Load(ctx)
+	if err != nil {
+		return err
+	}
+	appCfg, ok := cfg.App(rel.App)
+	if !ok {
+		return nil
+	}
+	envCfg, _, ok := appCfg.Env(rel.Env)
+	if !ok {
+		return nil
+	}
+	return a.onward(ctx, rel.PR, rel, appCfg, envCfg, a.Log.With("pr", rel.PR, "app", rel.App, "env", rel.Env))
+}
+
+// onward promotes merged release rel (merged through pull request number)
+// to the next environment.
+func (a *Approver) onward(ctx context.Context, number int, rel *state.Release, appCfg *config.App, envCfg *config.Environment, log *slog.Logger) error {
 	if rel.Rollback {
 		// A rollback restores one environment; it is not promoted onward.
 		return nil
 	}
-	next, ok := t.appCfg.NextEnv(t.env)
+	next, ok := appCfg.NextEnv(rel.Env)
 	if !ok {
 		log.InfoContext(ctx, "last environment released", "digest", rel.Digest)
 		return nil
@@ -249,16 +279,16 @@ func (a *Approver) merged(ctx context.Context, r event.Review, t *target, log *s
 		}
 		return err
 	}
-	if t.envCfg.Verify {
-		passed, err := a.Forge.ChecksPassed(ctx, pr.MergeCommit)
+	if envCfg.Verify {
+		passed, err := a.Forge.ChecksPassed(ctx, rel.MergeCommit)
 		if err != nil {
 			return err
 		}
 		if !passed {
-			return retry.Defer(fmt.Errorf("verify: checks of %.12s in %s are not green yet", pr.MergeCommit, t.env), time.Minute)
+			return retry.Defer(fmt.Errorf("verify: checks of %.12s in %s are not green yet", rel.MergeCommit, rel.Env), time.Minute)
 		}
 	}
-	return a.enqueue(ctx, r, rel, t.app, next.Name, log)
+	return a.enqueue(ctx, number, rel, appCfg.Name, next.Name, log)
 }
 
 // record writes the merge as the forge tells it: merge commit, merger,
@@ -315,14 +345,14 @@ func (a *Approver) promotesOnward(ctx context.Context, rel *state.Release, next 
 	return true, "", nil
 }
 
-func (a *Approver) enqueue(ctx context.Context, r event.Review, rel *state.Release, app, next string, log *slog.Logger) error {
+func (a *Approver) enqueue(ctx context.Context, number int, rel *state.Release, app, next string, log *slog.Logger) error {
 	p := event.Promotion{App: app, Environment: next, Image: rel.Image, Digest: rel.Digest, Tag: rel.Tag,
 		Source: rel.SourceRepo, Revision: rel.SourceCommit, Created: rel.SourceTime, From: rel.Env}
 	trace := rel.TraceID
 	if trace == "" {
 		trace = logging.Trace(ctx)
 	}
-	out, err := event.New(event.KindPromotion, "conveyor", fmt.Sprintf("merged:%s:%d", a.Repository, r.Number), trace, p, a.Now())
+	out, err := event.New(event.KindPromotion, "conveyor", fmt.Sprintf("merged:%s:%d", a.Repository, number), trace, p, a.Now())
 	if err != nil {
 		return err
 	}

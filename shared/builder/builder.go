@@ -43,9 +43,15 @@ type Builder struct {
 	// TempDir holds checkouts while they build (os.TempDir when empty).
 	TempDir string
 	Log     *slog.Logger
-	// Lease bounds how long a build may hold its claim (default 15 min,
-	// the builds queue's visibility timeout).
+	// Lease is how long a build's claim on a commit lasts unless renewed
+	// (DefaultLease). A running build renews it every third of it, so a
+	// build killed mid-way is taken over within one lease, not after the
+	// retry budget is spent.
 	Lease time.Duration
+	// DuplicateWait is how long a delivery that finds another build
+	// holding the claim waits in place for it to finish or lapse before it
+	// defers with retry.After (default: one lease).
+	DuplicateWait time.Duration
 }
 
 // Func returns the builds queue's message function.
@@ -54,7 +60,10 @@ func (b *Builder) Func() consume.Func {
 		b.Log = slog.Default()
 	}
 	if b.Lease == 0 {
-		b.Lease = 15 * time.Minute
+		b.Lease = DefaultLease
+	}
+	if b.DuplicateWait == 0 {
+		b.DuplicateWait = b.Lease
 	}
 	return b.handle
 }
@@ -128,29 +137,39 @@ func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
 }
 
 func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) error {
-	key := "build/" + a.Name + "/" + p.After
+	key := Key(a.Name, p.After)
 	rec, claimed, err := b.Idem.Claim(ctx, key, b.Lease)
 	if err != nil {
 		return err
 	}
 	if !claimed {
-		if rec.Status == state.Completed {
-			var prev Built
-			_ = json.Unmarshal(rec.Result, &prev)
-			log.InfoContext(ctx, "already built", "digest", prev.Digest)
-			return nil
+		if rec, claimed, err = b.awaitHolder(ctx, key, rec); err != nil {
+			return fmt.Errorf("building %s at %.12s: %w", a.Name, p.After, err)
 		}
-		return fmt.Errorf("building %s at %.12s: another build holds the claim until %s", a.Name, p.After, rec.ExpiresAt.Format(time.RFC3339))
 	}
-	res, err := b.build(ctx, a, p, log)
+	if !claimed {
+		var prev Built
+		_ = json.Unmarshal(rec.Result, &prev)
+		log.InfoContext(ctx, "already built", "digest", prev.Digest)
+		return nil
+	}
+	bctx, stop := b.heartbeat(ctx, rec, log)
+	res, err := b.build(bctx, a, p, log)
+	lost := stop()
 	if err != nil {
-		if rerr := b.Idem.Release(context.WithoutCancel(ctx), key); rerr != nil {
-			log.ErrorContext(ctx, "releasing build claim", "error", rerr.Error())
+		if lost == nil {
+			if rerr := b.Idem.Release(context.WithoutCancel(ctx), key); rerr != nil {
+				log.ErrorContext(ctx, "releasing build claim", "error", rerr.Error())
+			}
+		} else {
+			err = lost
 		}
 		return fmt.Errorf("building %s at %.12s: %w", a.Name, p.After, err)
 	}
 	crashpoint.Hit(crashpoint.AfterImagePush)
 	out, _ := json.Marshal(Built{App: a.Name, Commit: p.After, Digest: res.Digest.String(), Ref: res.Ref, Tag: res.Tag, Pushed: res.Pushed})
+	// Even a build that lost its claim records its result: the image is
+	// pushed, and a reproducible build of the commit has the same digest.
 	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
 		log.ErrorContext(ctx, "recording build", "error", err.Error())
 	}

@@ -8,6 +8,8 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // History reads the GitOps repository's base branch (a *gitops.Repo).
@@ -77,4 +79,32 @@ func pinOf(snaps []*gitops.Snapshot, a *config.App, e *config.Environment) Pin {
 
 func (p *Pin) setCommit(s *gitops.Snapshot) {
 	p.Commit, p.Author, p.At, p.Subject = s.Commit(), s.Author(), s.Committed().UTC(), s.Subject()
+}
+
+// RepoHistory reads the base branch conveyor.yaml currently names of the
+// GitOps repository at url (a *gitops.Repo opened per read, with fresh
+// credentials from auth, nil for none).
+type RepoHistory struct {
+	URL    string
+	Config config.Loader
+	Auth   func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
+}
+
+// History implements History.
+func (h *RepoHistory) History(ctx context.Context, depth int) ([]*gitops.Snapshot, error) {
+	c, err := h.Config.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var auth transport.AuthMethod
+	if h.Auth != nil {
+		if auth, err = h.Auth(ctx, h.URL); err != nil {
+			return nil, fmt.Errorf("reading the GitOps history: %w", err)
+		}
+	}
+	repo, err := gitops.New(h.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})
+	if err != nil {
+		return nil, err
+	}
+	return repo.History(ctx, depth)
 }

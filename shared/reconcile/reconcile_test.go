@@ -27,6 +27,7 @@ type fixture struct {
 	repo  *demo.Repo
 	git   *gitops.Repo
 	store *sqlitestate.Store
+	db    *sqlitedb.DB
 	cfg   *config.Config
 	clock time.Time
 }
@@ -52,6 +53,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	f.db = db
 	if f.store, err = sqlitestate.Open(ctx, db); err != nil {
 		t.Fatal(err)
 	}

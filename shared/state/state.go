@@ -47,6 +47,14 @@ type Idempotency interface {
 	Complete(ctx context.Context, key string, result []byte, retention time.Duration) error
 	// Release forgets an in-progress claim so a retry can claim it at once.
 	Release(ctx context.Context, key string) error
+	// Renew extends the in-progress claim held, as Claim or the last Renew
+	// returned it, to now+lease, and returns the renewed record. A claim
+	// that is no longer held — taken over after it expired, completed or
+	// released — is not renewed: Renew returns ErrConflict. The stored
+	// expiry, to the millisecond, identifies the holder.
+	Renew(ctx context.Context, held Idem, lease time.Duration) (Idem, error)
+	// Get returns key's record as stored, expired or not, or ErrNotFound.
+	Get(ctx context.Context, key string) (Idem, error)
 }
 
 // ReleaseState is where a release stands.

@@ -252,3 +252,39 @@ func asErrorResponse(err error) *github.ErrorResponse {
 	}
 	return &github.ErrorResponse{Message: err.Error()}
 }
+
+// ListMerged returns up to limit merged pull requests labelled label, the
+// most recently updated first: one page of closed pull requests per 100
+// asked, so reconciliation spends a bounded share of the API budget.
+func (f *Forge) ListMerged(ctx context.Context, label string, limit int) ([]*forge.PR, error) {
+	var out []*forge.PR
+	opts := &github.PullRequestListOptions{State: "closed", Sort: "updated", Direction: "desc",
+		ListOptions: github.ListOptions{PerPage: min(max(limit, 1), 100)}}
+	for len(out) < limit {
+		rctx, cancel := f.request(ctx)
+		prs, resp, err := f.pulls.List(rctx, f.owner, f.repo, opts)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("listing merged pull requests: %w", classify(err))
+		}
+		for _, p := range prs {
+			if pr := toPR(p); pr.State == forge.StateMerged && hasLabel(pr.Labels, label) && len(out) < limit {
+				out = append(out, pr)
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}
+
+func hasLabel(labels []string, label string) bool {
+	for _, l := range labels {
+		if strings.EqualFold(l, label) {
+			return true
+		}
+	}
+	return false
+}

@@ -600,3 +600,22 @@ func (EnvTeams) IsTeamMember(_ context.Context, org, team, user string) (bool, e
 	}
 	return false, nil
 }
+
+// ListMerged returns up to limit merged pull requests labelled label, the
+// newest first.
+func (f *Forge) ListMerged(ctx context.Context, label string, limit int) ([]*forge.PR, error) {
+	all, err := f.List(ctx, forge.StateMerged)
+	if err != nil {
+		return nil, fmt.Errorf("listing merged pull requests: %w", err)
+	}
+	var out []*forge.PR
+	for _, pr := range all {
+		for _, l := range pr.Labels {
+			if l == label && len(out) < limit {
+				out = append(out, pr)
+				break
+			}
+		}
+	}
+	return out, nil
+}

@@ -115,3 +115,46 @@ func (s *Store) Release(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// Renew implements state.Idempotency with a conditional update: the record
+// must still be in progress with the expiry the holder last wrote.
+func (s *Store) Renew(ctx context.Context, held state.Idem, lease time.Duration) (state.Idem, error) {
+	now := s.now()
+	rec := held
+	rec.ExpiresAt, rec.UpdatedAt = now.Add(lease), now
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &s.table,
+		Item:                     idemItem(held.Key, state.InProgress, nil, now, rec.ExpiresAt),
+		ConditionExpression:      aws.String("#st = :inprogress AND #exp = :held"),
+		ExpressionAttributeNames: map[string]string{"#st": attrStatus, "#exp": attrExp},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":inprogress": attrS(string(state.InProgress)),
+			":held":       attrN(held.ExpiresAt.UnixMilli()),
+		},
+	})
+	if _, lost := isConditionFailed(err); lost {
+		return state.Idem{}, fmt.Errorf("renewing the claim on %s: %w", held.Key, state.ErrConflict)
+	}
+	if err != nil {
+		return state.Idem{}, fmt.Errorf("renewing the claim on %s: %w", held.Key, err)
+	}
+	return rec, nil
+}
+
+// Get implements state.Idempotency with a consistent read.
+func (s *Store) Get(ctx context.Context, key string) (state.Idem, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: idemKey(key), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return state.Idem{}, fmt.Errorf("reading idempotency record %s: %w", key, err)
+	}
+	if out.Item == nil {
+		return state.Idem{}, fmt.Errorf("idempotency record %s: %w", key, state.ErrNotFound)
+	}
+	return state.Idem{
+		Key:       key,
+		Status:    state.Status(getS(out.Item, attrStatus)),
+		Result:    getB(out.Item, attrResult),
+		ExpiresAt: time.UnixMilli(getN(out.Item, attrExp)).UTC(),
+		UpdatedAt: time.UnixMilli(getN(out.Item, attrUpd)).UTC(),
+	}, nil
+}

@@ -143,6 +143,47 @@ func (s *Store) Release(ctx context.Context, key string) error {
 	return nil
 }
 
+// Renew implements state.Idempotency.
+func (s *Store) Renew(ctx context.Context, held state.Idem, lease time.Duration) (state.Idem, error) {
+	rec := held
+	err := s.db.Write(ctx, func(tx *sql.Tx) error {
+		now := s.now()
+		rec.ExpiresAt, rec.UpdatedAt = now.Add(lease), now
+		res, err := tx.ExecContext(ctx, `UPDATE idempotency SET expires_at = ?, updated_at = ? WHERE key = ? AND status = ? AND expires_at = ?`,
+			rec.ExpiresAt.UnixMilli(), now.UnixMilli(), held.Key, string(state.InProgress), held.ExpiresAt.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return state.ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return state.Idem{}, fmt.Errorf("renewing the claim on %s: %w", held.Key, err)
+	}
+	return rec, nil
+}
+
+// Get implements state.Idempotency.
+func (s *Store) Get(ctx context.Context, key string) (state.Idem, error) {
+	rec := state.Idem{Key: key}
+	var status string
+	var exp, upd int64
+	err := s.db.SQL().QueryRowContext(ctx, `SELECT status, result, expires_at, updated_at FROM idempotency WHERE key = ?`, key).
+		Scan(&status, &rec.Result, &exp, &upd)
+	if errors.Is(err, sql.ErrNoRows) {
+		return state.Idem{}, fmt.Errorf("idempotency record %s: %w", key, state.ErrNotFound)
+	}
+	if err != nil {
+		return state.Idem{}, fmt.Errorf("reading idempotency record %s: %w", key, err)
+	}
+	rec.Status, rec.ExpiresAt, rec.UpdatedAt = state.Status(status), time.UnixMilli(exp), time.UnixMilli(upd)
+	return rec, nil
+}
+
 const releaseColumns = `id, app, env, image, digest, tag, source_repo, source_commit, source_time, state, rollback, pr, pr_url, branch,
 	merge_commit, merged_by, trace_id, note, created_at, updated_at, merged_at, version, head_sha, approved_by, override`
 

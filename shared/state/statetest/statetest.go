@@ -79,6 +79,94 @@ func Run(t *testing.T, h Harness) {
 		mustClaim(t, s, "k")
 	})
 
+	t.Run("renew extends the held claim", func(t *testing.T) {
+		s := h.New(t)
+		held, claimed, err := s.Claim(ctx, "build/web/abc", time.Minute)
+		if err != nil || !claimed {
+			t.Fatalf("claim: claimed=%v err=%v", claimed, err)
+		}
+		// Renewed twice, each before its lease runs out, the claim lives
+		// past its first lease: a duplicate still cannot take it.
+		for i := 0; i < 2; i++ {
+			h.Advance(40 * time.Second)
+			if held, err = s.Renew(ctx, held, time.Minute); err != nil {
+				t.Fatalf("renew %d: %v", i+1, err)
+			}
+		}
+		rec, claimed, err := s.Claim(ctx, "build/web/abc", time.Minute)
+		if err != nil || claimed || rec.Status != state.InProgress {
+			t.Fatalf("claim of a renewed key: %+v claimed=%v err=%v, want it held", rec, claimed, err)
+		}
+		if got := rec.ExpiresAt.UnixMilli(); got != held.ExpiresAt.UnixMilli() {
+			t.Fatalf("stored expiry %v, want the renewed %v", rec.ExpiresAt, held.ExpiresAt)
+		}
+		got, err := s.Get(ctx, "build/web/abc")
+		if err != nil || got.Status != state.InProgress || got.ExpiresAt.UnixMilli() != held.ExpiresAt.UnixMilli() {
+			t.Fatalf("Get: %+v (%v), want the renewed claim", got, err)
+		}
+	})
+
+	t.Run("renew of a claim taken over, completed or released conflicts", func(t *testing.T) {
+		s := h.New(t)
+		for _, tc := range []struct {
+			name  string
+			after func(t *testing.T, key string)
+		}{
+			{"taken over", func(t *testing.T, key string) {
+				h.Advance(2 * time.Minute)
+				mustClaim(t, s, key)
+			}},
+			{"completed", func(t *testing.T, key string) {
+				if err := s.Complete(ctx, key, []byte("done"), time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{"released", func(t *testing.T, key string) {
+				if err := s.Release(ctx, key); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				key := "renew/" + tc.name
+				held, claimed, err := s.Claim(ctx, key, time.Minute)
+				if err != nil || !claimed {
+					t.Fatalf("claim: claimed=%v err=%v", claimed, err)
+				}
+				tc.after(t, key)
+				before, _ := s.Get(ctx, key)
+				if _, err := s.Renew(ctx, held, time.Hour); !errors.Is(err, state.ErrConflict) {
+					t.Fatalf("renew after the claim was %s: %v, want ErrConflict", tc.name, err)
+				}
+				after, err := s.Get(ctx, key)
+				if tc.name == "released" {
+					if !errors.Is(err, state.ErrNotFound) {
+						t.Fatalf("Get of a released key: %+v (%v), want ErrNotFound", after, err)
+					}
+					return
+				}
+				if err != nil || after.Status != before.Status || !after.ExpiresAt.Equal(before.ExpiresAt) {
+					t.Fatalf("the failed renew changed the record: %+v (%v)", after, err)
+				}
+			})
+		}
+	})
+
+	t.Run("get", func(t *testing.T) {
+		s := h.New(t)
+		if _, err := s.Get(ctx, "nope"); !errors.Is(err, state.ErrNotFound) {
+			t.Fatalf("Get of a missing key: %v, want ErrNotFound", err)
+		}
+		mustClaim(t, s, "k")
+		if err := s.Complete(ctx, "k", []byte(`{"digest":"sha256:aa"}`), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "k")
+		if err != nil || got.Key != "k" || got.Status != state.Completed || string(got.Result) != `{"digest":"sha256:aa"}` {
+			t.Fatalf("Get: %+v (%v)", got, err)
+		}
+	})
+
 	t.Run("releases with optimistic concurrency", func(t *testing.T) {
 		s := h.New(t)
 		src := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)

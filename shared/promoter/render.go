@@ -87,7 +87,7 @@ func kustomizeFiles(snap fs.FS, dir string, seen, out map[string]bool) error {
 			continue
 		}
 		out[path.Join(dir, e.Name())] = true
-		for _, n := range kustomizationNames {
+		for _, n := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
 			if e.Name() == n {
 				kfile = path.Join(dir, n)
 			}

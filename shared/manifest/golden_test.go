@@ -35,6 +35,7 @@ var goldenCases = []struct {
 	{"kustomize-append", ".", Target{}, webRef},
 	{"kustomize-newname", ".", Target{Repository: "web", KeepTag: true}, webRef},
 	{"kustomize-create-images", ".", Target{}, webRef},
+	{"kustomize-overlay-subdirs", "apps/web/overlays/dev", Target{App: "web"}, webRef},
 	{"helm-image-string", "charts/web/values-dev.yaml", Target{HelmImage: "app.image"}, webRef},
 	{"helm-repository-digest", "values.yaml", Target{HelmRepository: "image.repository", HelmDigest: "image.digest", HelmTag: "image.tag"}, webRef},
 	{"helm-anchors", ".", Target{Strategy: StrategyHelm, HelmRepository: "web.image.repository", HelmDigest: "web.image.digest"}, webRef},

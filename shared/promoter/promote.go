@@ -152,7 +152,7 @@ func (p *Promoter) propose(ctx context.Context, pm *promotion) (*gitops.Commit, 
 			return out, err
 		}
 		if dir, ok := overlayDir(out); ok {
-			if err := verifyRender(snap, out, dir, pm.ref, pm.env.KeepTag); err != nil {
+			if err := verifyRender(snap, out, dir, pm.ref, pm.env.KeepTag, p.FetchRemoteBases); err != nil {
 				return nil, err
 			}
 		}

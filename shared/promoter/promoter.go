@@ -48,6 +48,11 @@ type Promoter struct {
 	// Selector selects this deployment in the `conveyor rollback` command
 	// pull request bodies print ("--stack NAME" on AWS; see StackSelector).
 	Selector string
+	// FetchRemoteBases lets the pre-PR Kustomize render fetch the remote
+	// bases (git or http(s) URLs) an overlay names, as kustomize build
+	// would. Off by default: the render then reads nothing but the GitOps
+	// repository, and an overlay with a remote base is refused, naming it.
+	FetchRemoteBases bool
 }
 
 // Outcome says what a promotion did.

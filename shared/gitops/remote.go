@@ -99,6 +99,11 @@ func trackingRef(branch string) plumbing.ReferenceName {
 // then re-checks atomically. Because commit's first parent is expect, that is
 // a fast-forward, and go-git need not walk the shallow history to prove it.
 func (r *Repo) push(ctx context.Context, s *session, branch string, commit plumbing.Hash, force bool, expect plumbing.Hash) error {
+	if !commit.IsZero() && !force {
+		if dir := r.checkedOut(ctx, branch); dir != "" {
+			return r.pushCheckedOut(ctx, s, dir, branch, commit, expect)
+		}
+	}
 	dst := plumbing.NewBranchReferenceName(branch).String()
 	var spec config.RefSpec
 	switch {
@@ -109,10 +114,16 @@ func (r *Repo) push(ctx context.Context, s *session, branch string, commit plumb
 	default:
 		spec = config.RefSpec(commit.String() + ":" + dst)
 	}
-	opts := &git.PushOptions{RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.Auth}
+	var lease []config.RefSpec
 	if !force && !expect.IsZero() {
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(expect.String() + ":" + dst)}
+		lease = []config.RefSpec{config.RefSpec(expect.String() + ":" + dst)}
 	}
+	return r.pushSpec(ctx, s, spec, lease)
+}
+
+// pushSpec pushes one refspec, with lease as go-git's RequireRemoteRefs.
+func (r *Repo) pushSpec(ctx context.Context, s *session, spec config.RefSpec, lease []config.RefSpec) error {
+	opts := &git.PushOptions{RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.Auth, RequireRemoteRefs: lease}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
 	if err := s.rem.PushContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {

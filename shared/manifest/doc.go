@@ -30,8 +30,15 @@
 // written.
 //
 // Editing a file to the value it already holds is not an error: [Edit]
-// returns the input unchanged with an empty change list, and [Apply] writes
-// nothing and returns a [Result] without changes.
+// returns the input unchanged with an empty change list, and [EditTree]
+// returns no writes and no changes.
+//
+// [EditTree] is the one editor of a repository tree: it works on an fs.FS
+// (a snapshot of the GitOps repository), owns the rules for directories
+// ([Detect]: a kustomization, a chart's values.yaml, or the YAML files below
+// it, hidden directories skipped) and returns the new bytes for the caller
+// to commit. [Overlay] shows a tree with those writes applied, for the
+// render checks that follow an edit.
 //
 // Errors name the file and the YAML path and wrap a sentinel ([ErrTargetNotFound],
 // [ErrAmbiguous], [ErrNoDigest], [ErrTooLarge], ...) to check with errors.Is:
@@ -39,7 +46,7 @@
 //	envs/dev/deploy.yaml: spec.template.spec.containers[name=web]: no container named "web"
 //
 // Every error of Edit depends on its input only and is therefore permanent;
-// retrying the same edit cannot succeed. Apply adds file system errors.
+// retrying the same edit cannot succeed. EditTree adds file system errors.
 //
 // Untrusted input is bounded before it is decoded: files over [MaxFileSize]
 // bytes are refused, and so are documents with more than [MaxAliases] alias

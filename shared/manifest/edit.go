@@ -49,7 +49,7 @@ type Target struct {
 // Change is one value written, added or removed, for the promotion pull
 // request to show.
 type Change struct {
-	File string // as given to Edit, or the slash path under the Apply root
+	File string // as given to Edit, or the slash path in the EditTree file system
 	Line int    // 1-based line of the new value in the edited file; of the old one for a removal
 	Path string // YAML path, e.g. images[name=web].digest
 	Old  string // "" when the value was added

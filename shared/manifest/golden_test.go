@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -34,6 +35,7 @@ var goldenCases = []struct {
 	{"kustomize-append", ".", Target{}, webRef},
 	{"kustomize-newname", ".", Target{Repository: "web", KeepTag: true}, webRef},
 	{"kustomize-create-images", ".", Target{}, webRef},
+	{"kustomize-overlay-subdirs", "apps/web/overlays/dev", Target{App: "web"}, webRef},
 	{"helm-image-string", "charts/web/values-dev.yaml", Target{HelmImage: "app.image"}, webRef},
 	{"helm-repository-digest", "values.yaml", Target{HelmRepository: "image.repository", HelmDigest: "image.digest", HelmTag: "image.tag"}, webRef},
 	{"helm-anchors", ".", Target{Strategy: StrategyHelm, HelmRepository: "web.image.repository", HelmDigest: "web.image.digest"}, webRef},
@@ -47,20 +49,20 @@ var goldenCases = []struct {
 func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
 			base := filepath.Join("testdata", tc.name)
-			writeTree(t, dir, readTree(t, filepath.Join(base, "original")))
-			root, err := os.OpenRoot(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
+			original := readTree(t, filepath.Join(base, "original"))
+			fsys := mapFS(original)
 
-			res, err := Apply(root, tc.path, tc.target, tc.ref)
+			strategy, err := Detect(fsys, tc.path, tc.target)
 			if err != nil {
-				t.Fatalf("Apply: %v", err)
+				t.Fatalf("Detect: %v", err)
 			}
-			got, report := readTree(t, dir), formatResult(res)
+			writes, changes, err := EditTree(fsys, tc.path, tc.target, tc.ref)
+			if err != nil {
+				t.Fatalf("EditTree: %v", err)
+			}
+			got := overlay(original, writes)
+			report := formatChanges(strategy, changes)
 			if *update {
 				if err := os.RemoveAll(filepath.Join(base, "expected")); err != nil {
 					t.Fatal(err)
@@ -81,28 +83,46 @@ func TestGolden(t *testing.T) {
 				t.Errorf("changes (-want +got):\n%s", diff)
 			}
 
-			// Idempotency: the same ref again changes nothing.
-			again, err := Apply(root, tc.path, tc.target, tc.ref)
+			// Idempotency: the same ref on the edited tree changes nothing.
+			again, more, err := EditTree(mapFS(got), tc.path, tc.target, tc.ref)
 			if err != nil {
-				t.Fatalf("second Apply: %v", err)
+				t.Fatalf("second EditTree: %v", err)
 			}
-			if len(again.Changes) != 0 {
-				t.Errorf("second Apply changed %v", again.Changes)
-			}
-			if diff := cmp.Diff(got, readTree(t, dir)); diff != "" {
-				t.Errorf("second Apply rewrote the tree (-first +second):\n%s", diff)
+			if len(again) != 0 || len(more) != 0 {
+				t.Errorf("second EditTree wrote %d files, changes %v", len(again), more)
 			}
 		})
 	}
 }
 
-func formatResult(r *Result) string {
+func formatChanges(strategy string, changes []Change) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "strategy: %s\n", r.Strategy)
-	for _, c := range r.Changes {
+	fmt.Fprintf(&b, "strategy: %s\n", strategy)
+	for _, c := range changes {
 		fmt.Fprintf(&b, "%s:%d: %s: %q -> %q\n", c.File, c.Line, c.Path, c.Old, c.New)
 	}
 	return b.String()
+}
+
+// mapFS serves a tree of files by slash path.
+func mapFS(files map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for name, data := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(data), Mode: 0o644}
+	}
+	return fsys
+}
+
+// overlay returns files with writes applied.
+func overlay(files map[string]string, writes map[string][]byte) map[string]string {
+	out := map[string]string{}
+	for name, data := range files {
+		out[name] = data
+	}
+	for name, data := range writes {
+		out[name] = string(data)
+	}
+	return out
 }
 
 // readTree returns every file under dir by slash path.

@@ -23,7 +23,7 @@ var pinnedDigestRE = regexp.MustCompile(`sha256:[a-f0-9]{64}`)
 // different digests in different places.
 func Pinned(snap fs.FS, app *config.App, env *config.Environment) (string, error) {
 	ref := manifest.Ref{Repository: app.Image, Digest: probeDigest}
-	_, changes, err := editTree(snap, env, target(app, env), ref)
+	_, changes, err := editEnv(snap, app, env, ref)
 	if err != nil {
 		return "", fmt.Errorf("reading what %s/%s pins: %w", app.Name, env.Name, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"sort"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
-	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
@@ -50,6 +48,11 @@ type Promoter struct {
 	// Selector selects this deployment in the `conveyor rollback` command
 	// pull request bodies print ("--stack NAME" on AWS; see StackSelector).
 	Selector string
+	// FetchRemoteBases lets the pre-PR Kustomize render fetch the remote
+	// bases (git or http(s) URLs) an overlay names, as kustomize build
+	// would. Off by default: the render then reads nothing but the GitOps
+	// repository, and an overlay with a remote base is refused, naming it.
+	FetchRemoteBases bool
 }
 
 // Outcome says what a promotion did.
@@ -106,182 +109,6 @@ func Branch(app, env string) string { return "conveyor/" + env + "/" + app }
 
 // ReleaseID identifies the release of digest into app/env.
 func ReleaseID(app, env, digest string) string { return app + "/" + env + "/" + digest }
-
-// Promote runs one promotion to completion. It is safe to call any number
-// of times with the same input.
-func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, error) {
-	p.defaults()
-	log := p.Log.With("app", in.App, "env", in.Environment, "digest", in.Digest)
-	cfg, err := p.Config.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	app, ok := cfg.App(in.App)
-	if !ok {
-		return nil, retry.Permanent(fmt.Errorf("promoting %s: no app %q in conveyor.yaml", in.Digest, in.App))
-	}
-	env, idx, ok := app.Env(in.Environment)
-	if !ok {
-		return nil, retry.Permanent(fmt.Errorf("promoting %s: app %s has no environment %q", in.Digest, in.App, in.Environment))
-	}
-	ref, err := manifest.ParseRef(app.Image + "@" + in.Digest)
-	if err != nil {
-		return nil, retry.Permanent(err)
-	}
-	if in.Tag != "" && env.KeepTag {
-		ref.Tag = in.Tag
-	}
-	now := p.Now()
-	if frozen, until := env.Frozen(now); frozen {
-		log.InfoContext(ctx, "environment frozen: promotion waits", "until", until)
-		return &Outcome{Action: Deferred, Reason: "frozen until " + until.Format(time.RFC3339)},
-			retry.Defer(fmt.Errorf("%w: %s/%s until %s", ErrFrozen, in.App, in.Environment, until.Format(time.RFC3339)), until.Sub(now))
-	}
-
-	rels, err := p.Releases.ListReleases(ctx, state.ReleaseFilter{App: in.App, Env: in.Environment})
-	if err != nil {
-		return nil, err
-	}
-	deployed, proposed := current(rels)
-	id := ReleaseID(in.App, in.Environment, in.Digest)
-	switch {
-	case deployed != nil && deployed.Digest == in.Digest && !in.Rollback:
-		return &Outcome{Action: Current, Release: *deployed, Reason: "already released"}, nil
-	case in.Force && in.Reason == "":
-		return nil, retry.Permanent(fmt.Errorf("promoting %s: an override of the ordering check needs a reason", short(in.Digest)))
-	case in.Force:
-		log.WarnContext(ctx, "ordering check overridden", "by", in.By, "reason", in.Reason)
-	case !in.Rollback:
-		why, err := p.outdated(ctx, app, in, deployed, proposed, log)
-		if err != nil {
-			return nil, err
-		}
-		if why != "" {
-			return p.skip(ctx, in, id, why, log)
-		}
-	}
-
-	branch := Branch(in.App, in.Environment)
-	var changes []manifest.Change
-	edit := func(snap fs.FS) (map[string][]byte, error) {
-		out, ch, err := editTree(snap, env, target(app, env), ref)
-		changes = ch
-		if err != nil || len(out) == 0 {
-			return out, err
-		}
-		if dir, ok := overlayDir(snap, env, out); ok {
-			if err := verifyRender(snap, out, dir, ref, env.KeepTag); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	var from *state.Release
-	if deployed != nil {
-		from = deployed
-	}
-	msg := commitMessage(in, env, from, logging.Trace(ctx))
-	commit, err := p.Repo.Propose(ctx, branch, edit, msg, now)
-	if errors.Is(err, gitops.ErrNoChanges) {
-		if proposed != nil && proposed.Digest == in.Digest && proposed.PR != 0 {
-			// The open pull request's merge landed before its event:
-			// that event records it, with the pull request.
-			log.InfoContext(ctx, "promotion current: the base branch already holds the proposed digest", "pr", proposed.PR)
-			return &Outcome{Action: Current, Release: *proposed, Reason: "the base branch already holds this digest, proposed in #" + fmt.Sprint(proposed.PR)}, nil
-		}
-		// The base branch already runs this digest (set by hand, or a
-		// merge whose event has not arrived yet): record it as released.
-		id, err := p.releaseID(ctx, in, nil, now)
-		if err != nil {
-			return nil, err
-		}
-		r := state.Release{ID: id, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
-			SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Merged, TraceID: logging.Trace(ctx),
-			Note: "the base branch already held this digest", MergedAt: now}
-		if err := p.putRelease(ctx, &r); err != nil {
-			return nil, err
-		}
-		log.InfoContext(ctx, "promotion current: the base branch already holds this digest")
-		return &Outcome{Action: Current, Release: r, Reason: "the base branch already holds this digest"}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("proposing %s for %s/%s: %w", short(in.Digest), in.App, in.Environment, err)
-	}
-	crashpoint.Hit(crashpoint.AfterGitPush)
-
-	var facts *images.Provenance
-	if p.Inspect != nil {
-		if f, err := p.Inspect(ctx, app.Image+"@"+in.Digest); err == nil {
-			facts = f
-		} else {
-			log.WarnContext(ctx, "reading image facts for the PR body", "error", err.Error())
-		}
-	}
-	var next *config.Environment
-	if idx+1 < len(app.Environments) {
-		next = &app.Environments[idx+1]
-	}
-	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
-	body := Body(BodyInput{Promotion: in, App: app, Env: env, Next: next, From: from, Changes: changes, Facts: facts, Now: now, Selector: p.Selector})
-	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
-	if in.Rollback {
-		labels = append(labels, "rollback")
-	}
-
-	pr, err := p.Forge.FindOpen(ctx, branch)
-	action := Updated
-	switch {
-	case errors.Is(err, forge.ErrNotFound):
-		action = Opened
-		pr, err = p.Forge.Create(ctx, forge.NewPR{Branch: branch, Base: cfg.GitOps.Branch, Title: title, Body: body, Labels: labels, Reviewers: env.Reviewers})
-		if err != nil {
-			return nil, fmt.Errorf("opening the pull request for %s: %w", branch, err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("finding the pull request for %s: %w", branch, err)
-	default:
-		if pr.Title != title || pr.Body != body {
-			if pr, err = p.Forge.Update(ctx, pr.Number, title, body, labels); err != nil {
-				return nil, fmt.Errorf("updating pull request #%d: %w", pr.Number, err)
-			}
-		} else {
-			action = Current
-		}
-	}
-
-	crashpoint.Hit(crashpoint.AfterPROpened)
-	relID, err := p.releaseID(ctx, in, proposed, now)
-	if err != nil {
-		return nil, err
-	}
-	rel := state.Release{ID: relID, App: in.App, Env: in.Environment, Image: app.Image, Digest: in.Digest, Tag: in.Tag,
-		SourceRepo: in.Source, SourceCommit: in.Revision, SourceTime: in.Created, State: state.Proposed, Rollback: in.Rollback,
-		PR: pr.Number, PRURL: pr.URL, Branch: branch, HeadSHA: commit.SHA, TraceID: logging.Trace(ctx)}
-	if in.Force {
-		rel.Override = overrideNote(in)
-	}
-	if err := p.putRelease(ctx, &rel); err != nil {
-		return nil, err
-	}
-	if proposed != nil && proposed.ID != rel.ID && proposed.State == state.Proposed {
-		proposed.State, proposed.Note = state.Superseded, "superseded by "+short(in.Digest)+" in #"+fmt.Sprint(pr.Number)
-		if err := p.Releases.PutRelease(ctx, proposed); err != nil && !errors.Is(err, state.ErrConflict) {
-			return nil, err
-		}
-	}
-	out := &Outcome{Action: action, PR: pr, Release: rel, Changes: changes}
-	log.InfoContext(ctx, "promotion proposed", "action", action, "pr", pr.Number, "branch", branch, "head", commit.SHA, "pushed", commit.Changed, "changes", len(changes))
-
-	if env.Release == config.ReleaseAuto {
-		mc, err := p.Forge.Merge(ctx, pr.Number, forge.MergeOptions{Method: string(env.MergeMethod)})
-		if err != nil {
-			return nil, fmt.Errorf("merging pull request #%d (release: auto): %w", pr.Number, err)
-		}
-		out.Action = Merged
-		log.InfoContext(ctx, "promotion merged", "pr", pr.Number, "merge_commit", mc)
-	}
-	return out, nil
-}
 
 func (p *Promoter) skip(ctx context.Context, in event.Promotion, id, why string, log *slog.Logger) (*Outcome, error) {
 	r := state.Release{ID: id, App: in.App, Env: in.Environment, Digest: in.Digest, Tag: in.Tag, SourceRepo: in.Source,

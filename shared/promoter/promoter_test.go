@@ -46,6 +46,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, release string) *fixture {
 	t.Helper()
+	return newFixtureClone(t, release, true)
+}
+
+// newFixtureClone is newFixture with the GitOps repository left as
+// `git init` makes it when updateInstead is false: main checked out and
+// pushes to it refused by git unless Conveyor updates the work tree.
+func newFixtureClone(t *testing.T, release string, updateInstead bool) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	repo, err := demo.InitRepo(filepath.Join(dir, "gitops"))
@@ -56,8 +64,10 @@ func newFixture(t *testing.T, release string) *fixture {
 	if _, err := repo.Commit(files, "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	if err := repo.AcceptPushes(); err != nil {
-		t.Fatal(err)
+	if updateInstead {
+		if err := repo.AcceptPushes(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	policy := "release: " + release
 	if release == "manual" {

@@ -11,40 +11,31 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
-
-// maxRenderFiles bounds the repository copy a render makes: beyond it the
-// render check is skipped rather than slowing every promotion.
-const maxRenderFiles = 20000
 
 // verifyRender builds the Kustomize overlay at dir from the snapshot with
 // the edits applied, as Argo CD or Flux will, and checks that a rendered
 // workload carries the promoted reference. It catches an images: entry that
 // matches no container, which would otherwise merge and deploy nothing.
-func verifyRender(snap fs.FS, writes map[string][]byte, dir string, ref manifest.Ref, keepTag bool) error {
-	mem := filesys.MakeFsInMemory()
-	files := map[string]bool{}
-	if err := kustomizeFiles(snap, path.Clean(dir), map[string]bool{}, files); err != nil {
-		return fmt.Errorf("collecting the files of %s for the render check: %w", dir, err)
+//
+// Kustomize reads the snapshot itself through a read-only file system, so
+// it sees every file it would see in a checkout. A remote base (a git or
+// http(s) URL in resources, bases or components) is fetched only when
+// fetchRemote is set (Promoter.FetchRemoteBases); otherwise, and when the
+// fetch fails, the promotion is refused as permanent with the URL named.
+func verifyRender(snap fs.FS, writes map[string][]byte, dir string, ref manifest.Ref, keepTag, fetchRemote bool) error {
+	view := manifest.Overlay(snap, writes)
+	dir = path.Clean(dir)
+	remote := remoteBases(view, dir)
+	if len(remote) > 0 && !fetchRemote {
+		return retry.Permanent(fmt.Errorf("rendering %s: it reaches the remote base %s, which the render check fetches only when fetching remote bases is enabled",
+			dir, strings.Join(remote, ", ")))
 	}
-	if len(files) > maxRenderFiles {
-		return nil
-	}
-	for p := range files {
-		data, ok := writes[p]
-		if !ok {
-			var err error
-			if data, err = fs.ReadFile(snap, p); err != nil {
-				return fmt.Errorf("reading %s for the render check: %w", p, err)
-			}
-		}
-		if err := mem.WriteFile("/"+p, data); err != nil {
-			return err
-		}
-	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/"+path.Clean(dir))
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(newKustFS(view, fetchRemote), "/"+dir)
 	if err != nil {
+		if len(remote) > 0 {
+			return retry.Permanent(fmt.Errorf("rendering %s with kustomize after the edit (remote bases %s): %w", dir, strings.Join(remote, ", "), err))
+		}
 		return retry.Permanent(fmt.Errorf("rendering %s with kustomize after the edit: %w", dir, err))
 	}
 	out, err := res.AsYaml()
@@ -68,65 +59,57 @@ func shortRef(s string) string {
 	return s
 }
 
-// kustomizeFiles collects what rendering dir can read: every file of each
-// kustomization directory it reaches through resources, bases and
-// components (only those directories, not the whole repository, so a
-// thousand-app repository costs what one app does).
-func kustomizeFiles(snap fs.FS, dir string, seen, out map[string]bool) error {
-	if seen[dir] {
-		return nil
-	}
-	seen[dir] = true
-	entries, err := fs.ReadDir(snap, dir)
-	if err != nil {
-		return err
-	}
-	var kfile string
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
+// remoteBases lists the remote references the kustomization in dir reaches
+// through resources, bases and components of local kustomizations: those
+// kustomize would fetch over the network.
+func remoteBases(fsys fs.FS, dir string) []string {
+	var remote []string
+	seen := map[string]bool{}
+	var walk func(dir string)
+	walk = func(dir string) {
+		if seen[dir] {
+			return
 		}
-		out[path.Join(dir, e.Name())] = true
-		for _, n := range kustomizationNames {
-			if e.Name() == n {
-				kfile = path.Join(dir, n)
-			}
+		seen[dir] = true
+		kfile := manifest.KustomizationIn(fsys, dir)
+		if kfile == "" {
+			return
 		}
-	}
-	if kfile == "" {
-		return nil
-	}
-	data, err := fs.ReadFile(snap, kfile)
-	if err != nil {
-		return err
-	}
-	var k struct {
-		Resources  []string `yaml:"resources"`
-		Bases      []string `yaml:"bases"`
-		Components []string `yaml:"components"`
-	}
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		return nil // kustomize reports it, with its own words
-	}
-	for _, ref := range append(append(k.Resources, k.Bases...), k.Components...) {
-		if strings.Contains(ref, "://") || strings.HasPrefix(ref, "github.com/") {
-			continue // remote bases are fetched by kustomize, not read here
-		}
-		p := path.Clean(path.Join(dir, ref))
-		if p == ".." || strings.HasPrefix(p, "../") {
-			continue
-		}
-		info, err := fs.Stat(snap, p)
+		data, err := fs.ReadFile(fsys, kfile)
 		if err != nil {
-			continue
+			return // kustomize reports it, in its own words
 		}
-		if info.IsDir() {
-			if err := kustomizeFiles(snap, p, seen, out); err != nil {
-				return err
+		var k struct {
+			Resources  []string `yaml:"resources"`
+			Bases      []string `yaml:"bases"`
+			Components []string `yaml:"components"`
+		}
+		if yaml.Unmarshal(data, &k) != nil {
+			return
+		}
+		for _, ref := range append(append(k.Resources, k.Bases...), k.Components...) {
+			p := path.Clean(path.Join(dir, ref))
+			if fi, err := fs.Stat(fsys, p); err == nil {
+				if fi.IsDir() {
+					walk(p)
+				}
+				continue
 			}
-		} else {
-			out[p] = true
+			if isRemote(ref) {
+				remote = append(remote, ref)
+			}
 		}
 	}
-	return nil
+	walk(dir)
+	return remote
+}
+
+// isRemote reports whether a reference kustomize cannot find locally is one
+// it would fetch: a URL, an scp-style git address, or host/org/repo.
+func isRemote(ref string) bool {
+	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.Contains(ref, "?ref=") {
+		return true
+	}
+	first, _, _ := strings.Cut(ref, "/")
+	return strings.Contains(first, ".") && first != "." && first != ".." && strings.Contains(ref, "/")
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
 
-// TestEditTreeRefusesOversizeFilesUnread proves editTree checks a file's
+// TestEditEnvRefusesOversizeFilesUnread proves editEnv checks a file's
 // size before reading it: a file over manifest.MaxFileSize is refused with a
 // permanent error naming it and its size, and refusing it copies nothing.
-func TestEditTreeRefusesOversizeFilesUnread(t *testing.T) {
+func TestEditEnvRefusesOversizeFilesUnread(t *testing.T) {
 	big := bytes.Repeat([]byte("key: value\n"), 16<<20/11)
 	small := []byte("image:\n  repository: acme/web\n  digest: sha256:" + strings.Repeat("0", 64) + "\n")
 	fsys := fstest.MapFS{
@@ -43,10 +43,10 @@ func TestEditTreeRefusesOversizeFilesUnread(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			_, _, err := editTree(fsys, &tc.env, target(app, &tc.env), ref)
+			_, _, err := editEnv(fsys, app, &tc.env, ref)
 			runtime.ReadMemStats(&after)
 			if !errors.Is(err, manifest.ErrTooLarge) || !retry.IsPermanent(err) {
-				t.Fatalf("editTree = %v, want a permanent manifest.ErrTooLarge", err)
+				t.Fatalf("editEnv = %v, want a permanent manifest.ErrTooLarge", err)
 			}
 			if msg := err.Error(); !strings.Contains(msg, tc.file) || !strings.Contains(msg, strconv.Itoa(tc.size)+" bytes") {
 				t.Errorf("error %q does not name %s and its size %d", msg, tc.file, tc.size)

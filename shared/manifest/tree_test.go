@@ -2,14 +2,16 @@ package manifest
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
+	"sort"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestApplyDirectory(t *testing.T) {
+// TestEditTreeDirectory checks the directory rules: which files a
+// directory contributes and how a strategy is detected for it.
+func TestEditTreeDirectory(t *testing.T) {
 	pod := "kind: Pod\nspec:\n  containers:\n  - name: web\n    image: ghcr.io/acme/web:v1\n"
 	tests := []struct {
 		name     string
@@ -61,6 +63,28 @@ func TestApplyDirectory(t *testing.T) {
 			err: `invalid target: path "../pod.yaml" is not relative to the repository root`,
 		},
 		{
+			name:  "helm directory edits its values.yaml",
+			files: map[string]string{"chart/values.yaml": "image:\n  repository: ghcr.io/acme/web\n  digest: \"\"\n", "chart/templates/deploy.yaml": "{{ .Values.image.repository }}\n"},
+			path:  "chart", target: Target{HelmRepository: "image.repository", HelmDigest: "image.digest"}, strategy: StrategyHelm, changed: []string{"chart/values.yaml"},
+		},
+		{
+			name:  "helm directory without values.yaml",
+			files: map[string]string{"chart/Chart.yaml": "name: web\n"},
+			path:  "chart", target: Target{Strategy: StrategyHelm, HelmImage: "image"},
+			err: `chart: no values.yaml`,
+		},
+		{
+			name:  "raw skips a template that is not YAML",
+			files: map[string]string{"env/pod.yaml": pod, "env/tpl.yaml": "{{- if .Values.x }}\nkind: [\n"},
+			path:  "env", target: Target{App: "web"}, strategy: StrategyRaw, changed: []string{"env/pod.yaml"},
+		},
+		{
+			name:  "a missing path",
+			files: map[string]string{"pod.yaml": pod},
+			path:  "envs/prod", target: Target{App: "web"},
+			err: `envs/prod: no such file or directory`,
+		},
+		{
 			name:  "one bad file writes nothing",
 			files: map[string]string{"env/a.yaml": pod, "env/b.yaml": "kind: Pod\nspec:\n  containers:\n  - {name: web, image: a}\n  - {name: web, image: b}\n"},
 			path:  "env", target: Target{Strategy: StrategyRaw, App: "web"},
@@ -69,78 +93,57 @@ func TestApplyDirectory(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeTree(t, dir, tc.files)
-			root, err := os.OpenRoot(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
-			res, err := Apply(root, tc.path, tc.target, webRef)
+			fsys := mapFS(tc.files)
+			writes, changes, err := EditTree(fsys, tc.path, tc.target, webRef)
 			if tc.err != "" {
 				if err == nil || err.Error() != tc.err {
-					t.Fatalf("Apply error = %v, want %s", err, tc.err)
+					t.Fatalf("EditTree error = %v, want %s", err, tc.err)
 				}
-				if diff := cmp.Diff(tc.files, readTree(t, dir)); diff != "" {
-					t.Errorf("a failed Apply changed files (-want +got):\n%s", diff)
+				if len(writes) != 0 {
+					t.Errorf("a failed EditTree returned writes for %v", keys(writes))
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Apply: %v", err)
+				t.Fatalf("EditTree: %v", err)
 			}
-			if res.Strategy != tc.strategy {
-				t.Errorf("strategy = %q, want %q", res.Strategy, tc.strategy)
+			strategy, err := Detect(fsys, tc.path, tc.target)
+			if err != nil || strategy != tc.strategy {
+				t.Errorf("Detect = %q, %v; want %q", strategy, err, tc.strategy)
 			}
-			if diff := cmp.Diff(tc.changed, res.Files()); diff != "" {
+			if diff := cmp.Diff(tc.changed, keys(writes)); diff != "" {
 				t.Errorf("files (-want +got):\n%s", diff)
 			}
-			got := readTree(t, dir)
-			for name, data := range tc.files {
-				if changed := got[name] != data; changed != contains(tc.changed, name) {
-					t.Errorf("%s changed = %v", name, changed)
+			var files []string
+			for _, c := range changes {
+				if !contains(files, c.File) {
+					files = append(files, c.File)
 				}
 			}
-			if len(got) != len(tc.files) {
-				t.Errorf("Apply left files behind: %v", got)
+			if diff := cmp.Diff(tc.changed, files); diff != "" {
+				t.Errorf("changed files reported (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestApplyKeepsMode(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "pod.yaml")
-	if err := os.WriteFile(p, []byte("kind: Pod\nspec:\n  containers:\n  - name: web\n    image: x\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	if _, err := Apply(root, "pod.yaml", Target{App: "web"}, webRef); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode after Apply = %v, %v; want 0600", fi.Mode(), err)
+// TestEditTreeOversize proves a file over MaxFileSize is refused, named with
+// its size, before it is read.
+func TestEditTreeOversize(t *testing.T) {
+	fsys := fstest.MapFS{"big.yaml": {Data: make([]byte, MaxFileSize+1)}}
+	_, _, err := EditTree(fsys, "big.yaml", Target{Strategy: StrategyRaw, App: "web"}, webRef)
+	if !errors.Is(err, ErrTooLarge) || err.Error() != "big.yaml: 1048577 bytes, over the limit of 1048576" {
+		t.Errorf("EditTree = %v", err)
 	}
 }
 
-func TestApplyOversize(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "big.yaml"), make([]byte, MaxFileSize+1), 0o644); err != nil {
-		t.Fatal(err)
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	_, err = Apply(root, "big.yaml", Target{Strategy: StrategyRaw, App: "web"}, webRef)
-	if !errors.Is(err, ErrTooLarge) || err.Error() != "big.yaml: 1048577 bytes, over the limit of 1048576" {
-		t.Errorf("Apply = %v", err)
-	}
+	sort.Strings(out)
+	return out
 }
 
 func contains(list []string, s string) bool {

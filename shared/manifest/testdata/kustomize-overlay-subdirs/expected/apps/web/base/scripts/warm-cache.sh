@@ -1,0 +1,3 @@
+#!/bin/sh
+# images: is not a kustomization here
+echo warming

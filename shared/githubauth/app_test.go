@@ -1,4 +1,4 @@
-package awsenv
+package githubauth
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func TestGitHubAppToken(t *testing.T) {
 	t.Cleanup(srv.Close)
 	api := srv.URL + "/api-v3/"
 	keyFn := func(context.Context) (*rsa.PrivateKey, error) { return ParseAppKey(keyPEM) }
-	app := NewGitHubApp(4242, 77, keyFn, WithAPI(api), WithHTTPClient(srv.Client()), WithClock(clk.now))
+	app := NewApp(4242, 77, keyFn, WithAPI(api), WithHTTPClient(srv.Client()), WithClock(clk.now))
 	ctx := context.Background()
 
 	steps := []struct {
@@ -134,7 +134,7 @@ func TestGitHubAppToken(t *testing.T) {
 	}
 
 	// go-github and go-git get the token, and only for GitHub's hosts.
-	client, err := NewGitHubClient(app, api, srv.Client().Transport)
+	client, err := NewClient(app, api, srv.Client().Transport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestGitHubAppToken(t *testing.T) {
 	if diff := cmp.Diff([]string{"token ghs_token4"}, gh.apiCalls); diff != "" {
 		t.Errorf("API Authorization headers (-want +got):\n%s", diff)
 	}
-	auth := GitAuth(app, api)
+	auth := GitAuth(app, GitHost(api))
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, tc := range []struct {
 		url  string
@@ -177,7 +177,7 @@ func TestGitHubAppRefused(t *testing.T) {
 	gh := &fakeGitHub{t: t, pub: &key.PublicKey, appID: "1", install: 2, now: time.Now}
 	srv := httptest.NewServer(gh.handler())
 	t.Cleanup(srv.Close)
-	app := NewGitHubApp(1, 2, func(context.Context) (*rsa.PrivateKey, error) { return other, nil }, WithAPI(srv.URL+"/api-v3/"))
+	app := NewApp(1, 2, func(context.Context) (*rsa.PrivateKey, error) { return other, nil }, WithAPI(srv.URL+"/api-v3/"))
 	_, err := app.Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("Token with the wrong key: %v, want a 401", err)

@@ -10,17 +10,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
-	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
-	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -93,7 +89,7 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 	keychain := remote.WithAuthFromKeychain(env.Keychain())
 	s := &session{
 		config: env.Pipeline().Config, state: store, log: st.log, selector: promoter.StackSelector(name), close: func() {},
-		gitops: stackGitOps{env.GitOpsRepo()},
+		gitops: env.GitOps(),
 		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
 			return images.Inspect(ctx, ref, keychain)
 		},
@@ -116,34 +112,6 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 		return &forge.Retrying{Forge: f}, history.Repos{GitHub: h}, nil
 	}
 	return s, nil
-}
-
-// stackGitOps is the stack's GitOps repository, read as well as proposed
-// into: reconcile and status read what its base branch pins.
-type stackGitOps struct{ *awsenv.GitOpsRepo }
-
-// History implements reconcile.History with fresh credentials.
-func (g stackGitOps) History(ctx context.Context, depth int) ([]*gitops.Snapshot, error) {
-	c, err := g.Config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := g.repo(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return repo.History(ctx, depth)
-}
-
-func (g stackGitOps) repo(ctx context.Context, c *config.Config) (*gitops.Repo, error) {
-	var auth transport.AuthMethod
-	if g.Auth != nil {
-		var err error
-		if auth, err = g.Auth(ctx, g.URL); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", g.URL, err)
-		}
-	}
-	return gitops.New(g.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})
 }
 
 // openStackDead opens the stack's dead-letter queues for replay, with

@@ -61,7 +61,7 @@ func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 		// PR bodies print `conveyor rollback --stack NAME …` for this stack.
 		Selector: promoter.StackSelector(os.Getenv("CONVEYOR_STACK"))}
 	if p := env.Pipeline(); p != nil {
-		d.Config, d.GitOps = p.Config, env.GitOpsRepo()
+		d.Config, d.GitOps = p.Config, env.GitOps()
 	}
 	if env.github == nil || env.Config.GitHub.Owner == "" {
 		return d, nil

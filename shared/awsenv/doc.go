@@ -2,9 +2,10 @@
 // it loads a function's typed configuration from environment variables,
 // builds the SDK clients (with an optional endpoint override for
 // emulators), the queue and state adapters, fetches and caches secrets from
-// Secrets Manager, authenticates to ECR and to GitHub as a GitHub App, and
-// reads the pipeline's conveyor.yaml from the GitOps repository with a short
-// cache.
+// Secrets Manager and authenticates to ECR. What is not AWS lives in
+// runtime-neutral packages this one only configures: GitHub App tokens in
+// githubauth (the App's key comes from Secrets Manager), the conveyor.yaml
+// cache and the GitOps proposer in pipeline.
 //
 // Every functions/<name>/main.go is a few lines over this package: Load
 // names the variables a function needs and reports every missing or invalid

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 )
 
 // Environment variables read by Load. Queue URLs are per queue:
@@ -33,7 +35,7 @@ const (
 	defaultGitOpsBranch  = "main"
 	defaultConfigTTL     = 30 * time.Second
 	defaultSecretsTTL    = 15 * time.Minute
-	defaultGitHubAPI     = "https://api.github.com/"
+	defaultGitHubAPI     = githubauth.DefaultAPI
 	defaultWebhookLimit  = 1 << 20
 	maxWebhookBodyLambda = 6 << 20 // a synchronous invoke carries at most 6 MB
 )
@@ -83,7 +85,9 @@ type GitOpsConfig struct {
 	Repo string
 	// Branch holds conveyor.yaml (default "main").
 	Branch string
-	// ConfigTTL is how long a parsed conveyor.yaml is reused (default 30 s).
+	// ConfigTTL is how long a parsed conveyor.yaml is reused without
+	// checking the branch's tip (default 30 s); after it, the file is
+	// fetched and parsed again only if the tip moved.
 	ConfigTTL time.Duration
 }
 

@@ -14,10 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
+	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 	"github.com/conveyor-gitops/conveyor/shared/history"
+	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -40,13 +41,13 @@ type Env struct {
 	Log    *slog.Logger
 
 	secrets *Secrets
-	github  TokenSource
+	github  githubauth.TokenSource
 
 	once     sync.Once
 	sqs      *sqs.Client
 	dynamo   *dynamodb.Client
 	ecr      *ECRKeychain
-	pipeline *Pipeline
+	pipeline *pipeline.Cache
 }
 
 // Open builds the Env of cfg. log receives what adapters log.
@@ -67,7 +68,7 @@ func New(a aws.Config, cfg Config, log *slog.Logger) *Env {
 	e.secrets = NewSecrets(secretsmanager.NewFromConfig(a, func(o *secretsmanager.Options) { e.endpoint(&o.BaseEndpoint) }), cfg.SecretsTTL)
 	switch g := cfg.GitHub; {
 	case g.App():
-		e.github = NewGitHubApp(g.AppID, g.InstallationID, e.appKey, WithAPI(g.API))
+		e.github = githubauth.NewApp(g.AppID, g.InstallationID, e.appKey, githubauth.WithAPI(g.API))
 	case g.Token.Set():
 		e.github = secretToken{e.secrets, g.Token}
 	}
@@ -87,7 +88,7 @@ func (e *Env) clients() {
 		e.dynamo = dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) { e.endpoint(&o.BaseEndpoint) })
 		e.ecr = NewECRKeychain(ecr.NewFromConfig(e.AWS, func(o *ecr.Options) { e.endpoint(&o.BaseEndpoint) }))
 		if g := e.Config.GitOps; g.Repo != "" {
-			e.pipeline = NewPipeline(g.Repo, g.Branch, g.ConfigTTL, e.GitAuth())
+			e.pipeline = pipeline.NewCache(g.Repo, g.Branch, e.GitAuth(), pipeline.WithMaxAge(g.ConfigTTL))
 		}
 	})
 }
@@ -148,27 +149,28 @@ func (e *Env) Keychain() authn.Keychain {
 
 // GitHubTokens returns the GitHub token source, or nil when no GitHub
 // credentials are configured.
-func (e *Env) GitHubTokens() TokenSource { return e.github }
+func (e *Env) GitHubTokens() githubauth.TokenSource { return e.github }
 
 // GitHost is the GitHub host of the configured API: where "owner/name"
 // sources live.
-func (e *Env) GitHost() string { return GitHost(e.Config.GitHub.API) }
+func (e *Env) GitHost() string { return githubauth.GitHost(e.Config.GitHub.API) }
 
 // GitAuth returns the credentials function for git over HTTPS: the GitHub
 // token for the GitHub host, nothing elsewhere or without credentials.
-func (e *Env) GitAuth() func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
-	return GitAuth(e.github, e.Config.GitHub.API)
+func (e *Env) GitAuth() pipeline.GitAuth {
+	return githubauth.GitAuth(e.github, e.GitHost())
 }
 
-// Pipeline returns the cached reader of conveyor.yaml.
-func (e *Env) Pipeline() *Pipeline {
+// Pipeline returns the cache of conveyor.yaml, or nil when no GitOps
+// repository is configured.
+func (e *Env) Pipeline() *pipeline.Cache {
 	e.clients()
 	return e.pipeline
 }
 
-// GitOpsRepo returns the promoter's view of the GitOps repository.
-func (e *Env) GitOpsRepo() *GitOpsRepo {
-	return &GitOpsRepo{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth()}
+// GitOps returns the GitOps repository as conveyor.yaml describes it.
+func (e *Env) GitOps() *pipeline.GitOps {
+	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth()}
 }
 
 // Forge returns the GitHub forge of the GitOps repository.
@@ -177,7 +179,7 @@ func (e *Env) Forge() (*githubforge.Forge, error) {
 	if e.github == nil {
 		return nil, fmt.Errorf("opening the GitHub forge: GitHub credentials %w", ErrNotConfigured)
 	}
-	c, err := NewGitHubClient(e.github, g.API, nil)
+	c, err := githubauth.NewClient(e.github, g.API, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +192,11 @@ func (e *Env) History() (*history.GitHub, error) {
 	if e.github == nil {
 		return nil, fmt.Errorf("opening the source history: GitHub credentials %w", ErrNotConfigured)
 	}
-	c, err := NewGitHubClient(e.github, e.Config.GitHub.API, nil)
+	c, err := githubauth.NewClient(e.github, e.Config.GitHub.API, nil)
 	if err != nil {
 		return nil, err
 	}
-	return history.NewGitHub(c, GitHost(e.Config.GitHub.API)), nil
+	return history.NewGitHub(c, e.GitHost()), nil
 }
 
 func (e *Env) appKey(ctx context.Context) (*rsa.PrivateKey, error) {
@@ -202,7 +204,7 @@ func (e *Env) appKey(ctx context.Context) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseAppKey(pem)
+	return githubauth.ParseAppKey(pem)
 }
 
 // secretToken is a plain token kept as a Secret (so it can come from

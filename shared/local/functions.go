@@ -5,18 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/wiring"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	"github.com/google/go-github/v60/github"
 )
 
 // ConfigSource returns the pipeline's current conveyor.yaml.
@@ -71,30 +68,22 @@ func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, g *GitOps, log *
 
 // EnvGitAuth authenticates git with $CONVEYOR_GIT_TOKEN (a GitHub token or
 // installation token) to the one host it belongs to, EnvGitHost, over
-// https only. Any other host, plain http and local repositories get no
-// credentials: the token never reaches another server, nor the wire in
-// clear.
-func EnvGitAuth(_ context.Context, repoURL string) (transport.AuthMethod, error) {
-	tok := os.Getenv("CONVEYOR_GIT_TOKEN")
-	if tok == "" {
-		return nil, nil
-	}
-	u, err := url.Parse(repoURL)
-	if err != nil || u.Scheme != "https" || !strings.EqualFold(u.Host, EnvGitHost()) {
-		return nil, nil
-	}
-	return &githttp.BasicAuth{Username: "x-access-token", Password: tok}, nil
+// https only (githubauth.GitAuth): any other host, plain http and local
+// repositories get no credentials. The variable is read on each call.
+func EnvGitAuth(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
+	return githubauth.GitAuth(githubauth.EnvToken(envGitToken), EnvGitHost())(ctx, repoURL)
 }
+
+// envGitToken holds the token for git and for GitHub's API.
+const envGitToken = "CONVEYOR_GIT_TOKEN"
 
 // SourceHistory reads source repositories' history for the promoter: local
 // ones with go-git, GitHub ones through api.github.com, with
 // $CONVEYOR_GIT_TOKEN when set (sent to the API host only).
 func SourceHistory() history.Repos {
-	c := github.NewClient(nil)
-	if tok := os.Getenv("CONVEYOR_GIT_TOKEN"); tok != "" {
-		c = c.WithAuthToken(tok)
-	}
-	return history.Repos{GitHub: history.NewGitHub(c, "github.com")}
+	// DefaultAPI is an absolute URL: NewClient cannot fail on it.
+	c, _ := githubauth.NewClient(githubauth.EnvToken(envGitToken), githubauth.DefaultAPI, nil)
+	return history.Repos{GitHub: history.NewGitHub(c, config.DefaultGitHost)}
 }
 
 // EnvGitHost is the git host $CONVEYOR_GIT_TOKEN belongs to and the host

@@ -5,26 +5,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/approver"
-	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
-	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/conveyor-gitops/conveyor/shared/githubauth"
+	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/google/go-github/v60/github"
 )
 
 // GitOps is the GitOps repository the runtime promotes into, and the forge
 // where its pull requests live.
 type GitOps struct {
-	Location string
-	Config   ConfigSource
+	// GitOps proposes into the repository and reads its history as the
+	// current conveyor.yaml describes it.
+	*pipeline.GitOps
 	// Repository is the repository's name on its forge ("owner/name";
 	// "local/gitops" for the local forge): review events count only from it.
 	Repository string
@@ -44,21 +41,27 @@ const LocalRepository = "local/gitops"
 // for a repository on disk, GitHub (with $CONVEYOR_GITHUB_TOKEN) for a
 // github.com URL.
 func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSource) (*GitOps, error) {
-	g := &GitOps{Location: location, Config: cfg}
-	c, err := cfg(ctx)
-	if err != nil {
+	// An unreadable or invalid pipeline stops the start, not the first
+	// message.
+	if _, err := cfg(ctx); err != nil {
 		return nil, err
 	}
+	g := &GitOps{GitOps: &pipeline.GitOps{URL: location, Config: cfg, Auth: EnvGitAuth}}
 	if strings.HasPrefix(location, "https://github.com/") {
 		owner, name, err := githubRepo(location)
 		if err != nil {
 			return nil, err
 		}
-		tok := os.Getenv("CONVEYOR_GITHUB_TOKEN")
-		if tok == "" {
+		tokens := githubauth.EnvToken("CONVEYOR_GITHUB_TOKEN")
+		if tokens == nil {
 			return nil, fmt.Errorf("the GitOps repository is on GitHub: set CONVEYOR_GITHUB_TOKEN")
 		}
-		gh := githubforge.New(github.NewClient(nil).WithAuthToken(tok), owner, name)
+		// The token goes to api.github.com only, whatever a response links to.
+		client, err := githubauth.NewClient(tokens, githubauth.DefaultAPI, nil)
+		if err != nil {
+			return nil, err
+		}
+		gh := githubforge.New(client, owner, name)
 		g.Forge, g.Teams, g.Repository = &forge.Retrying{Forge: gh}, gh, owner+"/"+name
 		return g, nil
 	}
@@ -69,7 +72,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	if err != nil {
 		return nil, err
 	}
-	repo, err := newRepo(location, c)
+	repo, err := g.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -83,39 +86,6 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	}
 	g.Forge, g.Teams, g.Repository = &forge.Retrying{Forge: g.Local}, g.Local, g.Local.Name()
 	return g, nil
-}
-
-// Propose implements promoter.Repo with the current conveyor.yaml's base
-// branch and author.
-func (g *GitOps) Propose(ctx context.Context, branch string, edit gitops.Edit, message string, when time.Time) (*gitops.Commit, error) {
-	c, err := g.Config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := newRepo(g.Location, c)
-	if err != nil {
-		return nil, err
-	}
-	return repo.Propose(ctx, branch, edit, message, when)
-}
-
-// History implements reconcile.History: the base branch's newest commits,
-// read with the current conveyor.yaml's base branch.
-func (g *GitOps) History(ctx context.Context, depth int) ([]*gitops.Snapshot, error) {
-	c, err := g.Config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	repo, err := newRepo(g.Location, c)
-	if err != nil {
-		return nil, err
-	}
-	return repo.History(ctx, depth)
-}
-
-func newRepo(location string, c *config.Config) (*gitops.Repo, error) {
-	auth, _ := EnvGitAuth(context.Background(), location)
-	return gitops.New(location, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})
 }
 
 func githubRepo(location string) (owner, name string, err error) {

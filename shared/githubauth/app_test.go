@@ -1,4 +1,4 @@
-package awsenv
+package githubauth
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,27 +74,18 @@ func newKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 	return k, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func TestGitHubAppToken(t *testing.T) {
+func TestAppToken(t *testing.T) {
 	key, keyPEM := newKey(t)
-	clk := &clock{t: time.Now()}
-	gh := &fakeGitHub{t: t, pub: &key.PublicKey, appID: "4242", install: 77, now: clk.now}
+	// The clock both GitHub and the App read, in Unix nanoseconds.
+	var clk atomic.Int64
+	clk.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clk.Load()) }
+	gh := &fakeGitHub{t: t, pub: &key.PublicKey, appID: "4242", install: 77, now: now}
 	srv := httptest.NewServer(gh.handler())
 	t.Cleanup(srv.Close)
 	api := srv.URL + "/api-v3/"
 	keyFn := func(context.Context) (*rsa.PrivateKey, error) { return ParseAppKey(keyPEM) }
-	app := NewGitHubApp(4242, 77, keyFn, WithAPI(api), WithHTTPClient(srv.Client()), WithClock(clk.now))
+	app := NewApp(4242, 77, keyFn, WithAPI(api), WithHTTPClient(srv.Client()), WithClock(now))
 	ctx := context.Background()
 
 	steps := []struct {
@@ -110,7 +102,7 @@ func TestGitHubAppToken(t *testing.T) {
 		{55*time.Minute + time.Second, "ghs_token4", 4}, // 4m59s left
 	}
 	for i, s := range steps {
-		clk.add(s.advance)
+		clk.Add(int64(s.advance))
 		got, err := app.Token(ctx)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
@@ -134,7 +126,7 @@ func TestGitHubAppToken(t *testing.T) {
 	}
 
 	// go-github and go-git get the token, and only for GitHub's hosts.
-	client, err := NewGitHubClient(app, api, srv.Client().Transport)
+	client, err := NewClient(app, api, srv.Client().Transport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +136,7 @@ func TestGitHubAppToken(t *testing.T) {
 	if diff := cmp.Diff([]string{"token ghs_token4"}, gh.apiCalls); diff != "" {
 		t.Errorf("API Authorization headers (-want +got):\n%s", diff)
 	}
-	auth := GitAuth(app, api)
+	auth := GitAuth(app, GitHost(api))
 	host := strings.TrimPrefix(srv.URL, "http://")
 	for _, tc := range []struct {
 		url  string
@@ -171,13 +163,13 @@ func TestGitHubAppToken(t *testing.T) {
 	}
 }
 
-func TestGitHubAppRefused(t *testing.T) {
+func TestAppRefused(t *testing.T) {
 	key, _ := newKey(t)
 	other, _ := newKey(t)
 	gh := &fakeGitHub{t: t, pub: &key.PublicKey, appID: "1", install: 2, now: time.Now}
 	srv := httptest.NewServer(gh.handler())
 	t.Cleanup(srv.Close)
-	app := NewGitHubApp(1, 2, func(context.Context) (*rsa.PrivateKey, error) { return other, nil }, WithAPI(srv.URL+"/api-v3/"))
+	app := NewApp(1, 2, func(context.Context) (*rsa.PrivateKey, error) { return other, nil }, WithAPI(srv.URL+"/api-v3/"))
 	_, err := app.Token(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("Token with the wrong key: %v, want a 401", err)

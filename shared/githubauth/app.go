@@ -1,4 +1,4 @@
-package awsenv
+package githubauth
 
 import (
 	"bytes"
@@ -19,10 +19,18 @@ import (
 // appTokenTimeout bounds one installation token request.
 const appTokenTimeout = 10 * time.Second
 
-// GitHubApp is a TokenSource of installation access tokens for one GitHub
+// refreshMargin is how long before its expiry an installation token is
+// replaced: long enough for the slowest step that carries it (a clone, a
+// push) to finish with it.
+const refreshMargin = 5 * time.Minute
+
+// DefaultAPI is GitHub's REST API base URL.
+const DefaultAPI = "https://api.github.com/"
+
+// App is a TokenSource of installation access tokens for one GitHub
 // App installation. Each token is cached until five minutes before it
 // expires (GitHub issues them for an hour). Safe for concurrent use.
-type GitHubApp struct {
+type App struct {
 	appID, installationID int64
 	key                   func(ctx context.Context) (*rsa.PrivateKey, error)
 	api                   string
@@ -34,25 +42,25 @@ type GitHubApp struct {
 	expires time.Time
 }
 
-// AppOption configures a GitHubApp.
-type AppOption func(*GitHubApp)
+// AppOption configures an App.
+type AppOption func(*App)
 
 // WithAPI sets the REST API base URL, ending in "/" (default
 // https://api.github.com/).
-func WithAPI(base string) AppOption { return func(a *GitHubApp) { a.api = base } }
+func WithAPI(base string) AppOption { return func(a *App) { a.api = base } }
 
 // WithHTTPClient sets the client token requests go through (default
 // http.DefaultClient).
-func WithHTTPClient(c *http.Client) AppOption { return func(a *GitHubApp) { a.client = c } }
+func WithHTTPClient(c *http.Client) AppOption { return func(a *App) { a.client = c } }
 
 // WithClock replaces time.Now, for tests of expiry.
-func WithClock(now func() time.Time) AppOption { return func(a *GitHubApp) { a.now = now } }
+func WithClock(now func() time.Time) AppOption { return func(a *App) { a.now = now } }
 
-// NewGitHubApp returns the token source of an installation. key returns
+// NewApp returns the token source of an installation. key returns
 // the App's private key; it is called when a token is minted, so a key
 // kept in Secrets is read through its cache.
-func NewGitHubApp(appID, installationID int64, key func(ctx context.Context) (*rsa.PrivateKey, error), opts ...AppOption) *GitHubApp {
-	a := &GitHubApp{appID: appID, installationID: installationID, key: key, api: defaultGitHubAPI, client: http.DefaultClient, now: time.Now}
+func NewApp(appID, installationID int64, key func(ctx context.Context) (*rsa.PrivateKey, error), opts ...AppOption) *App {
+	a := &App{appID: appID, installationID: installationID, key: key, api: DefaultAPI, client: http.DefaultClient, now: time.Now}
 	for _, o := range opts {
 		o(a)
 	}
@@ -71,7 +79,7 @@ func ParseAppKey(pem []byte) (*rsa.PrivateKey, error) {
 
 // Token returns a valid installation token, minting one when the cached
 // token is absent or within five minutes of its expiry.
-func (a *GitHubApp) Token(ctx context.Context) (string, error) {
+func (a *App) Token(ctx context.Context) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.token != "" && a.now().Add(refreshMargin).Before(a.expires) {
@@ -87,7 +95,7 @@ func (a *GitHubApp) Token(ctx context.Context) (string, error) {
 
 // JWT returns the App's own token: RS256, issued 60 s in the past against
 // clock drift, valid for 9 minutes (GitHub accepts at most 10).
-func (a *GitHubApp) JWT(ctx context.Context) (string, error) {
+func (a *App) JWT(ctx context.Context) (string, error) {
 	key, err := a.key(ctx)
 	if err != nil {
 		return "", err
@@ -105,7 +113,7 @@ func (a *GitHubApp) JWT(ctx context.Context) (string, error) {
 	return s, nil
 }
 
-func (a *GitHubApp) mint(ctx context.Context) (string, time.Time, error) {
+func (a *App) mint(ctx context.Context) (string, time.Time, error) {
 	appJWT, err := a.JWT(ctx)
 	if err != nil {
 		return "", time.Time{}, err

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// File is the pipeline file at the GitOps repository's root.
+const File = "conveyor.yaml"
+
+// defaultTimeout bounds each step of a read: asking for the branch's tip,
+// then fetching the file.
+const defaultTimeout = 30 * time.Second
+
+// GitAuth returns git credentials for a repository URL (nil: none).
+type GitAuth func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
+
+// Cache is the pipeline read from a branch of the GitOps repository,
+// parsed at most once per commit: a thousand-app file is parsed once per
+// change, not once per message. A failed read is not kept; an invalid file
+// is (its commit will not become valid). Safe for concurrent use.
+type Cache struct {
+	location, branch string
+	auth             GitAuth
+	timeout, maxAge  time.Duration
+	now              func() time.Time
+	// head and read are gitops.Head and gitops.ReadFile; tests count them.
+	head func(ctx context.Context, location, branch string, auth transport.AuthMethod) (string, error)
+	read func(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error)
+
+	mu      sync.Mutex
+	commit  string
+	cfg     *config.Config
+	err     error
+	checked time.Time
+}
+
+// Option configures a Cache.
+type Option func(*Cache)
+
+// WithTimeout bounds each step of a read (default 30 s).
+func WithTimeout(d time.Duration) Option { return func(c *Cache) { c.timeout = d } }
+
+// WithMaxAge reuses the parsed file for d after its tip was last checked
+// without asking again (default 0: every call checks the tip). On Lambda it
+// saves a round trip per message at the price of seeing a change up to d
+// late.
+func WithMaxAge(d time.Duration) Option { return func(c *Cache) { c.maxAge = d } }
+
+// NewCache returns the cache of conveyor.yaml on branch (HEAD when empty)
+// of the repository at location (a path, a file:// or an https URL); auth
+// may be nil for a public or local repository.
+func NewCache(location, branch string, auth GitAuth, opts ...Option) *Cache {
+	c := &Cache{location: location, branch: branch, auth: auth, timeout: defaultTimeout, now: time.Now,
+		head: gitops.Head, read: gitops.ReadFile}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Config returns the current pipeline; it is a config.Loader.
+func (c *Cache) Config(ctx context.Context) (*config.Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.commit != "" && c.maxAge > 0 && c.now().Sub(c.checked) < c.maxAge {
+		return c.cfg, c.err
+	}
+	auth, err := c.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.commit != "" {
+		tip, err := c.tip(ctx, auth)
+		if err != nil {
+			return nil, err
+		}
+		if tip == c.commit {
+			c.checked = c.now()
+			return c.cfg, c.err
+		}
+	}
+	return c.load(ctx, auth)
+}
+
+func (c *Cache) credentials(ctx context.Context) (transport.AuthMethod, error) {
+	if c.auth == nil {
+		return nil, nil
+	}
+	auth, err := c.auth(ctx, c.location)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", File, err)
+	}
+	return auth, nil
+}
+
+func (c *Cache) tip(ctx context.Context, auth transport.AuthMethod) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	tip, err := c.head(ctx, c.location, c.branch, auth)
+	if err != nil {
+		return "", fmt.Errorf("checking for a new %s: %w", File, err)
+	}
+	return tip, nil
+}
+
+// load reads and parses the file at the tip it fetches, which may be
+// newer than the tip just checked: what is kept is what was read.
+func (c *Cache) load(ctx context.Context, auth transport.AuthMethod) (*config.Config, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	data, commit, err := c.read(rctx, c.location, c.branch, File, auth)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(File, data)
+	if err != nil {
+		// config.Errors stays reachable: handlers treat it as permanent.
+		err = fmt.Errorf("parsing %s at %.12s: %w", File, commit, err)
+	}
+	c.commit, c.cfg, c.err, c.checked = commit, cfg, err, c.now()
+	return cfg, err
+}

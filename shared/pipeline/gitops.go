@@ -1,0 +1,56 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+// GitOps is the GitOps repository as the pipeline describes it: each
+// operation opens it on the base branch and with the author conveyor.yaml
+// names now, with fresh credentials (an installation token expires within
+// the hour). It implements promoter.Repo and reconcile.History.
+type GitOps struct {
+	URL    string
+	Config config.Loader
+	// Auth gives git credentials for URL (nil: none).
+	Auth GitAuth
+}
+
+// Open returns the repository on the current base branch.
+func (g *GitOps) Open(ctx context.Context) (*gitops.Repo, error) {
+	c, err := g.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var auth transport.AuthMethod
+	if g.Auth != nil {
+		if auth, err = g.Auth(ctx, g.URL); err != nil {
+			return nil, fmt.Errorf("opening the GitOps repository: %w", err)
+		}
+	}
+	return gitops.New(g.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})
+}
+
+// Propose implements promoter.Repo.
+func (g *GitOps) Propose(ctx context.Context, branch string, edit gitops.Edit, message string, when time.Time) (*gitops.Commit, error) {
+	repo, err := g.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return repo.Propose(ctx, branch, edit, message, when)
+}
+
+// History implements reconcile.History: the base branch's newest commits.
+func (g *GitOps) History(ctx context.Context, depth int) ([]*gitops.Snapshot, error) {
+	repo, err := g.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return repo.History(ctx, depth)
+}

@@ -258,7 +258,7 @@ func (s *githubServer) pushEvent(full, ref, before, after string) map[string]any
 
 // hook sends a signed webhook for repository full if it subscribes to
 // event, in the background, as GitHub does after answering the request that
-// caused it. The caller holds s.mu.
+// caused it, unless dropWebhooks asked to lose it. The caller holds s.mu.
 func (s *githubServer) hook(full, event string, payload map[string]any) {
 	if !slices.Contains(s.hooks[full], event) {
 		return
@@ -269,7 +269,15 @@ func (s *githubServer) hook(full, event string, payload map[string]any) {
 		panic(err)
 	}
 	action, _ := payload["action"].(string)
-	d := ghDelivery{Event: event, Action: action, ID: randomHex(16)}
+	number, _ := payload["number"].(int)
+	d := ghDelivery{Event: event, Action: action, ID: randomHex(16), Number: number}
+	for _, key := range []string{event + "/" + action, event + "/"} {
+		if s.drops[key] > 0 {
+			s.drops[key]--
+			s.lost = append(s.lost, d)
+			return
+		}
+	}
 	s.sending.Add(1)
 	go func() {
 		defer s.sending.Done()

@@ -52,6 +52,8 @@ type githubServer struct {
 	limits     map[string]*ghLimit   // route → rate limit
 	requests   []ghRequest
 	deliveries []ghDelivery
+	drops      map[string]int // "event/action" → how many of the next to lose
+	lost       []ghDelivery
 	sending    sync.WaitGroup
 }
 
@@ -103,12 +105,14 @@ type ghRequest struct {
 	Status int
 }
 
-// ghDelivery is one webhook the server sent.
+// ghDelivery is one webhook the server sent (or lost).
 type ghDelivery struct {
 	Event, Action, ID string
-	Status            int
-	Response          string
-	Err               string
+	// Number is the pull request's, for pull request events.
+	Number   int
+	Status   int
+	Response string
+	Err      string
 }
 
 // Routes of the API, as logged in ghRequest.Route.
@@ -128,7 +132,7 @@ func newGitHubServer(t testing.TB, secret []byte) *githubServer {
 		t.Fatalf("the git CLI serves the repositories: %v", err)
 	}
 	s := &githubServer{root: t.TempDir(), secret: secret, hooks: map[string][]string{}, tokens: map[string]string{},
-		pulls: map[string][]*ghPull{}, statuses: map[string][]ghStatus{}, limits: map[string]*ghLimit{}}
+		pulls: map[string][]*ghPull{}, statuses: map[string][]ghStatus{}, limits: map[string]*ghLimit{}, drops: map[string]int{}}
 	s.git = &cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
 		Env:        []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"},
 		InheritEnv: []string{"PATH"}}
@@ -189,6 +193,22 @@ func (s *githubServer) subscribe(full, url string, events ...string) {
 	defer s.mu.Unlock()
 	s.hookURL = url
 	s.hooks[full] = append(s.hooks[full], events...)
+}
+
+// dropWebhooks loses the next n webhooks of event with action ("" for
+// any action), as a delivery lost on the way is: GitHub does not retry it
+// and nothing reaches the receiver. lostWebhooks lists them.
+func (s *githubServer) dropWebhooks(event, action string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drops[event+"/"+action] += n
+}
+
+// lostWebhooks returns the webhooks dropWebhooks lost, oldest first.
+func (s *githubServer) lostWebhooks() []ghDelivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lost)
 }
 
 // limitRate makes route answer 429 with a Retry-After of wait, from its

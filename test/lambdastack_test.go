@@ -22,6 +22,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
+	"github.com/conveyor-gitops/conveyor/shared/reconcile"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
@@ -76,7 +77,7 @@ func removeBootstraps() {
 	}
 }
 
-// lambdaStack is Conveyor deployed as on AWS, on this machine: the six
+// lambdaStack is Conveyor deployed as on AWS, on this machine: the seven
 // bootstraps under the runtime emulator, SQS (fauxqs) and DynamoDB
 // (dynalite), the CNCF distribution registry whose notifications reach the
 // webhook function through an API Gateway stand-in, a GitHub serving the
@@ -162,6 +163,8 @@ func startLambdaStack(t *testing.T, pipeline func(registry, source string) strin
 		"CONVEYOR_GITHUB_WEBHOOK_SECRET=" + lambdaSecret, "CONVEYOR_REGISTRY_WEBHOOK_TOKEN=" + lambdaToken,
 		"CONVEYOR_GITOPS_REPO=" + s.gh.cloneURL(stackGitOps), "CONVEYOR_GITHUB_REPOSITORY=" + stackGitOps,
 		"CONVEYOR_GITHUB_TOKEN=" + botToken, "CONVEYOR_GITHUB_API_URL=" + s.gh.URL + "/api-v3/",
+		// Tests invoke reconcile once the stack is quiet: nothing is on its way.
+		reconcile.VarSettle + "=0s",
 	}
 	for name, u := range s.urls {
 		env = append(env, awsenv.QueueVar(name, false)+"="+u.Queue, awsenv.QueueVar(name, true)+"="+u.DeadLetter)

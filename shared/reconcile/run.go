@@ -42,7 +42,8 @@ type Heads func(ctx context.Context, app *config.App) (string, error)
 // MergedLister lists a forge's merged pull requests.
 type MergedLister interface {
 	// ListMerged returns up to limit merged pull requests labelled label,
-	// the most recent first.
+	// the most recent first; a forge that charges per request may look no
+	// further back than the limit most recently closed ones.
 	ListMerged(ctx context.Context, label string, limit int) ([]*forge.PR, error)
 }
 

@@ -253,26 +253,29 @@ func asErrorResponse(err error) *github.ErrorResponse {
 	return &github.ErrorResponse{Message: err.Error()}
 }
 
-// ListMerged returns up to limit merged pull requests labelled label, the
-// most recently updated first: one page of closed pull requests per 100
-// asked, so reconciliation spends a bounded share of the API budget.
+// ListMerged returns the merged pull requests labelled label among the
+// limit most recently updated closed ones, newest first. It reads no
+// further back than that — a page per 100 — so that a pass spends a
+// bounded share of the API budget however long the closed history is
+// (a lost merge is recent: it was updated when it merged).
 func (f *Forge) ListMerged(ctx context.Context, label string, limit int) ([]*forge.PR, error) {
 	var out []*forge.PR
 	opts := &github.PullRequestListOptions{State: "closed", Sort: "updated", Direction: "desc",
 		ListOptions: github.ListOptions{PerPage: min(max(limit, 1), 100)}}
-	for len(out) < limit {
+	for scanned := 0; scanned < limit; {
 		rctx, cancel := f.request(ctx)
 		prs, resp, err := f.pulls.List(rctx, f.owner, f.repo, opts)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("listing merged pull requests: %w", classify(err))
 		}
-		for _, p := range prs {
-			if pr := toPR(p); pr.State == forge.StateMerged && hasLabel(pr.Labels, label) && len(out) < limit {
+		for _, p := range prs[:min(len(prs), limit-scanned)] {
+			if pr := toPR(p); pr.State == forge.StateMerged && hasLabel(pr.Labels, label) {
 				out = append(out, pr)
 			}
 		}
-		if resp == nil || resp.NextPage == 0 {
+		scanned += len(prs)
+		if resp == nil || resp.NextPage == 0 || len(prs) == 0 {
 			break
 		}
 		opts.Page = resp.NextPage

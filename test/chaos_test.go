@@ -53,7 +53,7 @@ type devProcess struct {
 func startChaosDev(t *testing.T, data, gitopsDir, addr, registry string, logs io.Writer) *devProcess {
 	t.Helper()
 	cmd := exec.Command(conveyorBin(t), "dev", "--addr", addr, "--registry-addr", registry, "--data-dir", data,
-		"--gitops", gitopsDir, "--visibility", "5s", "--reconcile-every", "2s", "--reconcile-settle", "4s")
+		"--gitops", gitopsDir, "--lease", "3s", "--reconcile-every", "2s", "--reconcile-settle", "4s")
 	cmd.Env = append(os.Environ(), "CONVEYOR_GITHUB_WEBHOOK_SECRET="+demo.Secret)
 	cmd.Stdout = io.Discard
 	cmd.Stderr = logs

@@ -38,7 +38,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
 	registryAddr := fs.String("registry-addr", "127.0.0.1:5000", `embedded OCI registry listen address ("" for none); images named <this address>/<repo> are pushed to it; beyond loopback, pushes need user `+ociregistry.PushUser+` and a password`)
 	passwordFile := fs.String("registry-password-file", "", "file holding the embedded registry's push password, needed when --registry-addr is not loopback (default: $"+envRegistryPassword+", else generated and printed once)")
-	visibility := fs.Duration("visibility", 0, "override every queue's visibility timeout (how soon work in flight when the process died is retried); default: each queue's own")
+	visibility := fs.Duration("visibility", 0, "override every queue's visibility timeout (how long a batch may run); default: each queue's own")
+	lease := fs.Duration("lease", local.DefaultLease, "how soon work in flight when the process died is retried (a live batch renews it)")
 	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
 	recEvery := fs.Duration("reconcile-every", 3*time.Minute, "how often to reconcile the records and queues with the forge, git and the sources (0: never)")
 	recSettle := fs.Duration("reconcile-settle", time.Minute, "leave alone merges, pins and promotions newer than this when reconciling")
@@ -89,7 +90,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
 	}
-	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Logger: logger}
+	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Lease: *lease, Logger: logger}
 	serveIngress := false
 	for _, n := range names {
 		if n == "webhook" {

@@ -55,8 +55,13 @@ type Options struct {
 	// retry policy).
 	RemoteOptions []remote.Option
 	// Visibility, when set, replaces every queue's visibility timeout: how
-	// soon a message in flight when the process died is delivered again.
+	// long a batch may run.
 	Visibility time.Duration
+	// Lease is how soon a message in flight when the process died is
+	// delivered again (DefaultLease): a live batch renews it, so a build
+	// of any length keeps its message, and a killed one is taken over
+	// within a lease rather than after the queue's whole visibility.
+	Lease time.Duration
 	// Backoff spaces retries of failed messages (retry.DefaultBackoff when
 	// zero); tests of failure handling shorten it.
 	Backoff retry.Backoff
@@ -78,6 +83,16 @@ type Function struct {
 	BatchSize int
 	// Visibility overrides the queue's default visibility timeout.
 	Visibility time.Duration
+}
+
+// DefaultLease is Options.Lease's default.
+const DefaultLease = 30 * time.Second
+
+func (o Options) lease() time.Duration {
+	if o.Lease > 0 {
+		return o.Lease
+	}
+	return DefaultLease
 }
 
 // Runtime is an open local runtime.
@@ -315,7 +330,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		}
 		beat := r.health.add(fn.Name, fn.Queue)
 		m := &poller.Poller{
-			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, PollInterval: r.opts.PollInterval,
+			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, Lease: r.opts.lease(), PollInterval: r.opts.PollInterval,
 			Consumer: consume.Consumer{Fn: beat.wrap(fn.Fn), Decode: fn.Decode, FIFO: q.FIFO(), Policy: poller.Policy(spec.MaxReceives, r.opts.Backoff),
 				Log: r.opts.Logger.With("function", fn.Name)},
 			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },

@@ -31,6 +31,13 @@ type Poller struct {
 	// Visibility hides a received batch while it runs (default 5
 	// minutes); it is also the batch's deadline.
 	Visibility time.Duration
+	// Lease, when shorter than Visibility, is how long a received message
+	// stays hidden unless the batch that holds it is still running: a
+	// heartbeat renews it every third of Lease. A process that dies
+	// mid-batch (a killed build) thus has its messages delivered again
+	// within one Lease, not after the whole Visibility, while a long
+	// batch in a live process is never handed to a second consumer.
+	Lease time.Duration
 	// PollInterval is the sleep between empty receives (default 250 ms).
 	PollInterval time.Duration
 	// Wake, when set, returns a channel closed when the queue gets a new
@@ -93,7 +100,11 @@ func (p *Poller) Run(ctx context.Context) error {
 // every message. It returns how many messages it received.
 func (p *Poller) Poll(ctx context.Context) (int, error) {
 	p.defaults()
-	msgs, err := p.Queue.Receive(ctx, p.BatchSize, p.Visibility)
+	hide := p.Visibility
+	if p.Lease > 0 && p.Lease < hide {
+		hide = p.Lease
+	}
+	msgs, err := p.Queue.Receive(ctx, p.BatchSize, hide)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
@@ -101,13 +112,49 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 	// the visibility timeout after which they would be redelivered anyway.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Visibility)
 	defer cancel()
+	stop := func() {}
+	if hide < p.Visibility {
+		stop = p.keepHidden(bctx, msgs, hide)
+	}
+	outcomes := p.Consumer.Batch(bctx, msgs)
+	// Settling sets each message's own visibility (a retry's delay, a
+	// hold): the heartbeat must not overwrite it.
+	stop()
 	var errs []error
-	for _, o := range p.Consumer.Batch(bctx, msgs) {
+	for _, o := range outcomes {
 		if err := p.settle(bctx, o); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return len(msgs), errors.Join(errs...)
+}
+
+// keepHidden renews msgs' visibility to lease every third of it until the
+// returned stop is called, and waits for a renewal in progress to end.
+func (p *Poller) keepHidden(ctx context.Context, msgs []queue.Message, lease time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, m := range msgs {
+				if err := p.Queue.ChangeVisibility(ctx, m.ReceiptHandle, lease); err != nil {
+					p.Logger.WarnContext(ctx, "renewing a message's lease", "queue", p.Queue.Name(), "function", p.Function,
+						"message_id", m.ID, "error", err.Error())
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // settle applies one decision through the queue port.

@@ -301,3 +301,56 @@ func TestRunStopsAndFinishesBatch(t *testing.T) {
 		t.Fatalf("finished message still queued: %v", left)
 	}
 }
+
+// TestLeaseHeartbeatHoldsALongBatch: a message is hidden for a short lease
+// that the running batch keeps renewing, so a batch ten leases long is never
+// handed to a second consumer, yet had the process died it would have come
+// back within one lease.
+func TestLeaseHeartbeatHoldsALongBatch(t *testing.T) {
+	const lease = 300 * time.Millisecond
+	db, err := sqlitedb.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b, err := sqlitequeue.Open(context.Background(), db, []queue.Spec{{Name: "work", MaxReceives: maxReceives}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := b.Queue("work")
+	env, _ := event.New(event.KindPush, "test", "d1", "", event.Push{Repository: "acme/web"}, time.Now())
+	body, _ := env.Encode()
+	if _, err := q.Send(context.Background(), queue.SendInput{Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	release, started := make(chan struct{}), make(chan struct{})
+	var runs sync.WaitGroup
+	runs.Add(1)
+	p := &poller.Poller{Function: "build", Queue: q, BatchSize: 1, Visibility: time.Minute, Lease: lease,
+		Consumer: consume.Consumer{Fn: func(context.Context, *event.Envelope) error { close(started); <-release; return nil },
+			Policy: poller.Policy(maxReceives, retry.Backoff{})}}
+	go func() { defer runs.Done(); _, _ = p.Poll(context.Background()) }()
+	<-started
+
+	// A second consumer polls for ten leases while the batch runs.
+	deadline := time.Now().Add(10 * lease)
+	for time.Now().Before(deadline) {
+		msgs, err := q.Receive(context.Background(), 1, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) > 0 {
+			t.Fatalf("a second consumer received the message %v into a running batch: the lease lapsed", time.Until(deadline))
+		}
+		time.Sleep(lease / 5)
+	}
+	close(release)
+	runs.Wait()
+	st, err := b.Stats(context.Background(), "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Visible+st.InFlight+st.Delayed != 0 {
+		t.Fatalf("after the batch: %+v, want the message deleted", st)
+	}
+}

@@ -50,7 +50,7 @@ type Builder struct {
 	Lease time.Duration
 	// DuplicateWait is how long a delivery that finds another build
 	// holding the claim waits in place for it to finish or lapse before it
-	// defers with retry.After (default: one lease).
+	// defers with retry.Defer (default: one lease).
 	DuplicateWait time.Duration
 }
 

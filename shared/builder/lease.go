@@ -22,7 +22,7 @@ const DefaultLease = 30 * time.Second
 func Key(app, commit string) string { return "build/" + app + "/" + commit }
 
 // ErrClaimHeld means another build of the same commit holds the claim and
-// is alive: the delivery waits for it (retry.After the remaining lease).
+// is alive: the delivery waits for it (retry.Defer the remaining lease).
 var ErrClaimHeld = errors.New("another build holds the claim")
 
 // ErrClaimLost means a build's claim was taken over while it ran (its
@@ -49,7 +49,10 @@ func (b *Builder) awaitHolder(ctx context.Context, key string, rec state.Idem) (
 		now := time.Now()
 		if !now.Before(end) {
 			wait := max(time.Until(rec.ExpiresAt), time.Second)
-			return rec, false, retry.After(fmt.Errorf("%w until %s: waiting", ErrClaimHeld, rec.ExpiresAt.UTC().Format(time.RFC3339)), wait)
+			// A deferral, not a failure: a delivery that keeps finding a
+			// live holder (or a killed one whose lease has not lapsed yet)
+			// must never be dead-lettered for waiting.
+			return rec, false, retry.Defer(fmt.Errorf("%w until %s: waiting", ErrClaimHeld, rec.ExpiresAt.UTC().Format(time.RFC3339)), wait)
 		}
 		// Wake at the poll, at the holder's expiry or at the wait's end,
 		// whichever comes first.

@@ -173,6 +173,30 @@ apps:
 			},
 		},
 		{
+			name: "helm paths that cannot all be written; repository with tag alone is valid",
+			in: head + `    environments:
+      - name: dev
+        path: envs/dev/values.yaml
+        strategy: helm
+        release: auto
+        helm: {repository: image.tag, tag: image.tag}
+      - name: staging
+        path: envs/staging/values.yaml
+        strategy: helm
+        release: auto
+        helm: {repository: image, tag: image.tag}
+      - name: prod
+        path: envs/prod/values.yaml
+        strategy: helm
+        release: auto
+        helm: {repository: image.repository, tag: image.tag}
+`,
+			want: []string{
+				`conveyor.yaml:11:44: apps[0].environments[0].helm.tag: "image.tag" is also helm.repository: one value cannot hold both`,
+				`conveyor.yaml:16:40: apps[0].environments[1].helm.tag: "image.tag" and helm.repository "image" overlap: a value cannot be both a string and a map`,
+			},
+		},
+		{
 			name: "reviewers and approvals",
 			in: head + `    environments:
       - name: dev

@@ -258,6 +258,7 @@ func validateEnv(e *Environment, p, app string, r *reporter) {
 				r.errorf(hp+"."+f.name, "must be a dotted YAML path such as \"image.tag\", got %q", f.v)
 			}
 		}
+		checkHelmOverlap(h, hp, r)
 	}
 	// A container defaulted from a bad app name is reported with the name.
 	if e.Container != "" && e.Container != app && !dnsLabel.MatchString(e.Container) {
@@ -369,4 +370,25 @@ func checkGate(e *Environment, p string, r *reporter) {
 	}
 	r.errorf(field, "environment %q is released %s but lists no reviewers, so anyone who can approve a pull request could release it: "+
 		"add reviewers: [user or org/team], or set release: auto", e.Name, how)
+}
+
+// checkHelmOverlap refuses Helm paths that cannot all be written: one path
+// given for two values, or one inside another (a value cannot be both a
+// string and a mapping). Everything else can render: a tag path without a
+// digest path gets "tag@sha256:…", which a "repository:tag" template turns
+// into a pinned reference.
+func checkHelmOverlap(h Helm, hp string, r *reporter) {
+	paths := []struct{ name, v string }{{"repository", h.Repository}, {"digest", h.Digest}, {"tag", h.Tag}}
+	for j := range paths {
+		for i := 0; i < j; i++ {
+			a, b := paths[i], paths[j]
+			switch {
+			case a.v == "" || b.v == "":
+			case a.v == b.v:
+				r.errorf(hp+"."+b.name, "%q is also helm.%s: one value cannot hold both", b.v, a.name)
+			case strings.HasPrefix(b.v, a.v+"."), strings.HasPrefix(a.v, b.v+"."):
+				r.errorf(hp+"."+b.name, "%q and helm.%s %q overlap: a value cannot be both a string and a map", b.v, a.name, a.v)
+			}
+		}
+	}
 }

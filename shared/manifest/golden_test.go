@@ -36,6 +36,7 @@ var goldenCases = []struct {
 	{"kustomize-create-images", ".", Target{}, webRef},
 	{"helm-image-string", "charts/web/values-dev.yaml", Target{HelmImage: "app.image"}, webRef},
 	{"helm-repository-digest", "values.yaml", Target{HelmRepository: "image.repository", HelmDigest: "image.digest", HelmTag: "image.tag"}, webRef},
+	{"helm-repository-tag", "charts/guestbook/values-prod.yaml", Target{HelmRepository: "image.repository", HelmTag: "image.tag"}, webRef},
 	{"helm-anchors", ".", Target{Strategy: StrategyHelm, HelmRepository: "web.image.repository", HelmDigest: "web.image.digest"}, webRef},
 	{"raw-multidoc", "envs/dev", Target{App: "web", Container: "web", MatchRepository: true}, webRef},
 	{"raw-crlf", "deploy.yaml", Target{Strategy: StrategyRaw, Container: "web"}, webRef},

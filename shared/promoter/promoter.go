@@ -124,12 +124,9 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	if !ok {
 		return nil, retry.Permanent(fmt.Errorf("promoting %s: app %s has no environment %q", in.Digest, in.App, in.Environment))
 	}
-	ref, err := manifest.ParseRef(app.Image + "@" + in.Digest)
+	ref, err := promotionRef(app, env, in)
 	if err != nil {
-		return nil, retry.Permanent(err)
-	}
-	if in.Tag != "" && env.KeepTag {
-		ref.Tag = in.Tag
+		return nil, err
 	}
 	now := p.Now()
 	if frozen, until := env.Frozen(now); frozen {

@@ -160,11 +160,15 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 
 	branch := Branch(in.App, in.Environment)
 	var changes []manifest.Change
+	var renderNote string
 	edit := func(snap fs.FS) (map[string][]byte, error) {
 		out, ch, err := editTree(snap, env, target(app, env), ref)
 		changes = ch
 		if err != nil || len(out) == 0 {
 			return out, err
+		}
+		if renderNote, err = verifyHelm(snap, env, out, ref); err != nil {
+			return nil, err
 		}
 		if dir, ok := overlayDir(snap, env, out); ok {
 			if err := verifyRender(snap, out, dir, ref, env.KeepTag); err != nil {
@@ -219,7 +223,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 		next = &app.Environments[idx+1]
 	}
 	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
-	body := Body(BodyInput{Promotion: in, App: app, Env: env, Next: next, From: from, Changes: changes, Facts: facts, Now: now, Selector: p.Selector})
+	body := Body(BodyInput{Promotion: in, App: app, Env: env, Next: next, From: from, Changes: changes, Facts: facts, Now: now, Selector: p.Selector, RenderNote: renderNote})
 	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
 	if in.Rollback {
 		labels = append(labels, "rollback")

@@ -226,10 +226,13 @@ func validateBuild(b *Build, p string, r *reporter) {
 
 func validateEnv(e *Environment, p, app string, r *reporter) {
 	checkName(r, p+".name", e.Name)
-	if e.Path == "" {
-		r.required(p + ".path")
-	} else if msg := checkRelPath(e.Path); msg != "" {
-		r.errorf(p+".path", "%s", msg)
+	validateEnvPaths(e, p, r)
+	if e.Image.Name != "" || r.present(p+".image") {
+		if e.Image.Name == "" {
+			r.required(p + ".image.name")
+		} else if msg := checkImageRepo(e.Image.Name); msg != "" {
+			r.errorf(p+".image.name", "%s", msg)
+		}
 	}
 	switch e.Strategy {
 	case "", StrategyKustomize, StrategyHelm, StrategyRaw, StrategyMarker:
@@ -390,5 +393,36 @@ func checkHelmOverlap(h Helm, hp string, r *reporter) {
 				r.errorf(hp+"."+b.name, "%q and helm.%s %q overlap: a value cannot be both a string and a map", b.v, a.name, a.v)
 			}
 		}
+	}
+}
+
+// validateEnvPaths checks path or paths: one of them, each inside the
+// repository, none twice.
+func validateEnvPaths(e *Environment, p string, r *reporter) {
+	switch {
+	case e.Path != "" && (len(e.Paths) > 0 || r.present(p+".paths")):
+		r.errorf(p+".paths", "cannot be combined with path: list every path under paths")
+		return
+	case e.Path == "" && len(e.Paths) == 0 && r.present(p+".paths"):
+		r.errorf(p+".paths", "must list at least one file or directory")
+		return
+	case e.Path == "" && len(e.Paths) == 0:
+		r.required(p + ".path")
+		return
+	case e.Path != "":
+		if msg := checkRelPath(e.Path); msg != "" {
+			r.errorf(p+".path", "%s", msg)
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for i, q := range e.Paths {
+		switch msg := checkRelPath(q); {
+		case msg != "":
+			r.errorf(index(p+".paths", i), "%s", msg)
+		case seen[path.Clean(q)]:
+			r.errorf(index(p+".paths", i), "%q is listed twice", q)
+		}
+		seen[path.Clean(q)] = true
 	}
 }

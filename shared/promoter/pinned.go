@@ -25,7 +25,7 @@ func Pinned(snap fs.FS, app *config.App, env *config.Environment) (string, error
 	// The probe carries a tag so that a Helm tag path (written as
 	// "tag@sha256:…") reads like every other layout.
 	ref := manifest.Ref{Repository: app.Image, Tag: "conveyor-probe", Digest: probeDigest}
-	_, changes, err := editTree(snap, env, target(app, env), ref)
+	_, changes, err := editEnv(snap, app, env, ref)
 	if err != nil {
 		return "", fmt.Errorf("reading what %s/%s pins: %w", app.Name, env.Name, err)
 	}

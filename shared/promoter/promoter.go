@@ -162,7 +162,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	var changes []manifest.Change
 	var renderNote string
 	edit := func(snap fs.FS) (map[string][]byte, error) {
-		out, ch, err := editTree(snap, env, target(app, env), ref)
+		out, ch, err := editEnv(snap, app, env, ref)
 		changes = ch
 		if err != nil || len(out) == 0 {
 			return out, err
@@ -170,7 +170,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 		if renderNote, err = verifyHelm(snap, env, out, ref); err != nil {
 			return nil, err
 		}
-		if dir, ok := overlayDir(snap, env, out); ok {
+		for _, dir := range overlayDirs(out) {
 			if err := verifyRender(snap, out, dir, ref, env.KeepTag); err != nil {
 				return nil, err
 			}

@@ -149,16 +149,3 @@ func target(a *config.App, env *config.Environment) manifest.Target {
 	}
 	return t
 }
-
-// overlayDir returns the Kustomize directory an edit touched, if the edit
-// changed a kustomization file.
-func overlayDir(snap fs.FS, env *config.Environment, writes map[string][]byte) (string, bool) {
-	for f := range writes {
-		for _, n := range kustomizationNames {
-			if path.Base(f) == n {
-				return path.Dir(f), true
-			}
-		}
-	}
-	return "", false
-}

@@ -18,17 +18,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestHelmRenderCheck promotes into the chart layouts of
-// testdata/render/<case>/original and checks the outcome: a chart that
-// renders the promoted digest into a workload opens a pull request whose
-// branch holds testdata/render/<case>/expected; a chart whose templates never
-// read the value written is refused as permanent, with no pull request; a
-// chart that cannot be rendered from the repository alone opens one whose
-// body says so.
-func TestHelmRenderCheck(t *testing.T) {
+// TestLayouts promotes into the layouts of testdata/layouts/<case>/original
+// and checks the outcome: a pull request whose branch holds
+// testdata/layouts/<case>/expected, or a permanent refusal and no pull
+// request. The Helm cases prove the render check: a chart that renders the
+// promoted digest into a workload passes; a chart whose templates never
+// read the value written is refused; a chart that cannot be rendered from
+// the repository alone is proposed with a body that says so. The others are
+// layouts conveyor.yaml must express: a registry move (the overlay names
+// another image: Kustomize newName), a HelmRelease without image: values,
+// and one environment over several paths, promoted in one pull request.
+func TestLayouts(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, path, helm string
+		env              string // the environment's other fields, when not helm
 		wantErr          string // a permanent refusal
 		wantNote         string // in the PR body; "" means rendered, no note
 	}{
@@ -42,13 +46,21 @@ func TestHelmRenderCheck(t *testing.T) {
 			wantNote: "no Chart.yaml beside or above `clusters/prod/web/release.yaml` (a chart from a chart repository is not fetched)"},
 		{name: "helm-needs-cluster-values", path: "charts/guestbook/values-prod.yaml", helm: "{repository: image.repository, tag: image.tag}",
 			wantNote: "does not render from the repository alone, before this edit as after it"},
+		{name: "registry-move", env: "path: overlays/prod, image: {name: ghcr.io/acme/web}"},
+		{name: "multi-path", env: "paths: [envs/prod-eu, envs/prod-us]"},
+		{name: "helmrelease-insert-image", path: "clusters/prod/web.yaml", helm: "{repository: spec.values.image.repository, tag: spec.values.image.tag}",
+			wantNote: "no Chart.yaml beside or above `clusters/prod/web.yaml`"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, "manual")
-			base := filepath.Join("testdata", "render", tc.name)
+			base := filepath.Join("testdata", "layouts", tc.name)
 			original := readTree(t, filepath.Join(base, "original"))
 			if _, err := f.repo.Commit(original, tc.name, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)); err != nil {
 				t.Fatal(err)
+			}
+			env := tc.env
+			if env == "" {
+				env = fmt.Sprintf("path: %s, strategy: helm, helm: %s", tc.path, tc.helm)
 			}
 			cfg, err := config.Parse("conveyor.yaml", []byte(fmt.Sprintf(`version: 1
 apps:
@@ -56,8 +68,8 @@ apps:
     source: {repo: /src/web}
     image: %s
     environments:
-      - {name: prod, path: %s, strategy: helm, helm: %s, reviewers: [alice]}
-`, image, tc.path, tc.helm)))
+      - {name: prod, %s, reviewers: [alice]}
+`, image, env)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,22 +19,23 @@ import (
 )
 
 // DESIGN.md invariant 1: Conveyor never touches a cluster. Argo CD or Flux
-// pulls what was merged; Conveyor only writes git. Helm's template engine,
-// which the promoter uses to render a chart before proposing it, imports
-// k8s.io/client-go for its lookup function, so client modules are in the
-// graph; what the tests prove is that no code path can build a cluster
-// client:
+// pulls what was merged; Conveyor only writes git. The promoter renders a
+// Helm chart before proposing it, with Helm's chart loader (helm.sh/helm/v3
+// is in the graph) and its own template rendering, not Helm's engine,
+// which links client-go for lookup. What the tests prove is that no code
+// path can build a cluster client:
 //
 //   - go.mod holds no module whose purpose is a cluster client or an
-//     installer: k8s.io/... only for the modules Helm's engine and the
-//     kustomize libraries need (allowedK8s), no
-//     sigs.k8s.io/controller-runtime, no EKS API client, and helm.sh/helm
-//     only as v3 (its engine and chart loader).
-//   - No Go file of the repository imports a client-go, k8s.io/api or
-//     cluster-facing Helm package (action, kube, registry, getter…): only
-//     the Helm packages in allowedHelm, none dot-imported.
-//   - No Go file names a Helm function that gives the engine a client
-//     (engine.New, RenderWithClient, RenderWithClientProvider, a
+//     installer: k8s.io/... only for the modules the kustomize libraries
+//     need (allowedK8s; not k8s.io/client-go, k8s.io/api, k8s.io/kubectl…),
+//     no sigs.k8s.io/controller-runtime, no EKS API client, and
+//     helm.sh/helm only as v3.
+//   - No Go file of the repository imports a Kubernetes client or API
+//     package or a Helm package other than the chart and its loader
+//     (allowedHelm: not engine, chartutil, action, kube, registry…), and
+//     none dot-imports Helm or k8s.io.
+//   - No Go file names a Helm function that gives a template engine a
+//     client (engine.New, RenderWithClient, RenderWithClientProvider, a
 //     ClientProvider), found by walking the AST of every file of every
 //     package of the module, tests included.
 //   - At build time, infra/lambdazip refuses a Lambda bootstrap that links
@@ -44,15 +45,12 @@ import (
 // The go.mod rule applies whether a requirement is "// indirect" or not.
 // go.sum is not checked: it also lists modules that are only considered.
 
-// allowedK8s are the k8s.io modules Helm's engine and the kustomize
-// libraries need; k8s.io/kubectl, k8s.io/cli-runtime and the like are not.
-var allowedK8s = []string{"k8s.io/apimachinery", "k8s.io/kube-openapi", "k8s.io/utils",
-	"k8s.io/api", "k8s.io/client-go", "k8s.io/apiextensions-apiserver", "k8s.io/klog"}
+// allowedK8s are the k8s.io modules the kustomize libraries need.
+var allowedK8s = []string{"k8s.io/apimachinery", "k8s.io/kube-openapi", "k8s.io/utils"}
 
-// allowedHelm are the Helm packages Go files may import: a chart, its
-// loader and values, and the template engine.
-var allowedHelm = []string{"helm.sh/helm/v3/pkg/chart", "helm.sh/helm/v3/pkg/chart/loader",
-	"helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/engine"}
+// allowedHelm are the Helm packages Go files may import: a chart and its
+// loader, which read files and nothing else.
+var allowedHelm = []string{"helm.sh/helm/v3/pkg/chart", "helm.sh/helm/v3/pkg/chart/loader"}
 
 // forbidden are module (or package) path prefixes that are cluster clients.
 var forbidden = []string{
@@ -293,7 +291,7 @@ import (
 	eng "helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/action"
 	"k8s.io/client-go/rest"
-	. "helm.sh/helm/v3/pkg/chartutil"
+	. "helm.sh/helm/v3/pkg/chart"
 )
 
 func f(c *rest.Config) {
@@ -316,9 +314,10 @@ func f(c *rest.Config) {
 		got = append(got, fmt.Sprintf("%d: %s", fset.Position(u.pos).Line, u.why))
 	}
 	want := []string{
+		"5: imports helm.sh/helm/v3/pkg/engine, a Helm package other than " + strings.Join(allowedHelm, ", "),
 		"6: imports helm.sh/helm/v3/pkg/action, a Helm package other than " + strings.Join(allowedHelm, ", "),
 		"7: imports k8s.io/client-go/rest, a Kubernetes client or API package",
-		"8: dot-imports helm.sh/helm/v3/pkg/chartutil, which would hide what it calls",
+		"8: dot-imports helm.sh/helm/v3/pkg/chart, which would hide what it calls",
 		"13: uses helm.sh/helm/v3/pkg/engine.New, which gives the engine a cluster client",
 		"14: uses helm.sh/helm/v3/pkg/engine.RenderWithClient, which gives the engine a cluster client",
 		"16: calls RenderWithClientProvider, which renders with a cluster client",
@@ -334,17 +333,19 @@ func TestClusterClientRule(t *testing.T) {
 		path        string
 		module, imp bool // forbidden in go.mod, forbidden as an import
 	}{
-		{"k8s.io/client-go", false, true},
-		{"k8s.io/client-go/kubernetes", false, true},
-		{"k8s.io/client-go/rest", false, true},
-		{"k8s.io/api", false, true},
-		{"k8s.io/api/core/v1", false, true},
+		{"k8s.io/client-go", true, true},
+		{"k8s.io/client-go/kubernetes", true, true},
+		{"k8s.io/client-go/rest", true, true},
+		{"k8s.io/api", true, true},
+		{"k8s.io/api/core/v1", true, true},
 		{"k8s.io/kubectl", true, true},
 		{"k8s.io/cli-runtime", true, true},
 		{"sigs.k8s.io/controller-runtime", true, true},
 		{"sigs.k8s.io/controller-runtime/pkg/client", true, true},
 		{"helm.sh/helm/v3", false, true},
-		{"helm.sh/helm/v3/pkg/engine", false, false},
+		{"helm.sh/helm/v3/pkg/engine", false, true},
+		{"helm.sh/helm/v3/pkg/chartutil", false, true},
+		{"helm.sh/helm/v3/pkg/chart", false, false},
 		{"helm.sh/helm/v3/pkg/chart/loader", false, false},
 		{"helm.sh/helm/v3/pkg/action", false, true},
 		{"helm.sh/helm/v3/pkg/kube", false, true},
@@ -406,7 +407,7 @@ tool k8s.io/code-generator/cmd/client-gen
 		got = append(got, fmt.Sprintf("%d %s %s%s", p.Line, p.Verb, p.Path, mark))
 	}
 	want := []string{
-		"5 require k8s.io/client-go ok",
+		"5 require k8s.io/client-go FORBIDDEN",
 		"8 require sigs.k8s.io/kustomize/kyaml ok",
 		"9 require helm.sh/helm/v3 ok",
 		"10 require k8s.io/apimachinery ok",

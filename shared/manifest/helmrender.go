@@ -12,8 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
+	k8syaml "sigs.k8s.io/yaml"
 )
 
 // ErrNotRenderable marks a chart Conveyor cannot render from the
@@ -45,14 +44,14 @@ func FindChart(fsys fs.FS, valuesFile string) (string, bool) {
 // RenderHelm renders the chart at chartDir of fsys as `helm template` does
 // with values as the values file valuesFile (the chart's own values.yaml
 // when valuesFile is that file, otherwise a file given with -f), and
-// returns every image: value of the rendered documents. The engine runs
-// without a cluster client: lookup returns nothing and no DNS or network
-// is used; values.schema.json is not applied (its $refs could name URLs).
+// returns every image: value of the rendered documents. The render (see
+// renderChart) reaches no cluster, DNS or network; values.schema.json is
+// not applied (its $refs could name URLs).
 func RenderHelm(fsys fs.FS, chartDir, valuesFile string, values []byte) ([]string, error) {
 	if isHelmRelease(values) {
 		return nil, fmt.Errorf("%w: %s is a Flux HelmRelease, whose chart (spec.chart) comes from its source, not from this directory", ErrNotRenderable, valuesFile)
 	}
-	files, err := chartFiles(fsys, chartDir)
+	files, err := readChart(fsys, chartDir)
 	if err != nil {
 		return nil, err
 	}
@@ -69,27 +68,19 @@ func RenderHelm(fsys fs.FS, chartDir, valuesFile string, values []byte) ([]strin
 	}
 	user := map[string]any{}
 	if !own {
-		if user, err = chartutil.ReadValues(values); err != nil {
+		if err := k8syaml.Unmarshal(values, &user); err != nil {
 			return nil, fmt.Errorf("reading values %s: %w", valuesFile, err)
 		}
 	}
-	if err := chartutil.ProcessDependenciesWithMerge(ch, user); err != nil {
-		return nil, fmt.Errorf("processing the dependencies of chart %s: %w", chartDir, err)
-	}
-	opts := chartutil.ReleaseOptions{Name: "conveyor-check", Namespace: "default", IsInstall: true}
-	top, err := chartutil.ToRenderValuesWithSchemaValidation(ch, user, opts, chartutil.DefaultCapabilities, true)
-	if err != nil {
-		return nil, fmt.Errorf("preparing the values of chart %s: %w", chartDir, err)
-	}
-	out, err := engine.Engine{}.Render(ch, top)
+	out, err := renderChart(ch, user)
 	if err != nil {
 		return nil, fmt.Errorf("rendering chart %s: %w", chartDir, err)
 	}
 	return renderedImages(out)
 }
 
-// chartFiles reads every file under dir, named relative to it.
-func chartFiles(fsys fs.FS, dir string) ([]*loader.BufferedFile, error) {
+// readChart reads every file under dir, named relative to it.
+func readChart(fsys fs.FS, dir string) ([]*loader.BufferedFile, error) {
 	var files []*loader.BufferedFile
 	total := 0
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {

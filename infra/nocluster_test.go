@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,59 +19,90 @@ import (
 )
 
 // DESIGN.md invariant 1: Conveyor never touches a cluster. Argo CD or Flux
-// pulls what was merged; Conveyor only writes git. So no Kubernetes, Helm or
-// EKS client may be in the module graph that go.mod declares, nor imported
-// by any Go file of the repository.
+// pulls what was merged; Conveyor only writes git. The promoter renders a
+// Helm chart before proposing it, with Helm's chart loader (helm.sh/helm/v3
+// is in the graph) and its own template rendering, not Helm's engine,
+// which links client-go for lookup. What the tests prove is that no code
+// path can build a cluster client:
 //
-// The rule, for a module path (go.mod) or an import path (Go files):
+//   - go.mod holds no module whose purpose is a cluster client or an
+//     installer: k8s.io/... only for the modules the kustomize libraries
+//     need (allowedK8s; not k8s.io/client-go, k8s.io/api, k8s.io/kubectl…),
+//     no sigs.k8s.io/controller-runtime, no EKS API client, and
+//     helm.sh/helm only as v3.
+//   - No Go file of the repository imports a Kubernetes client or API
+//     package or a Helm package other than the chart and its loader
+//     (allowedHelm: not engine, chartutil, action, kube, registry…), and
+//     none dot-imports Helm or k8s.io.
+//   - No Go file names a Helm function that gives a template engine a
+//     client (engine.New, RenderWithClient, RenderWithClientProvider, a
+//     ClientProvider), found by walking the AST of every file of every
+//     package of the module, tests included.
+//   - At build time, infra/lambdazip refuses a Lambda bootstrap that links
+//     any function of client-go's rest, dynamic, discovery, kubernetes or
+//     clientcmd packages other than their initialisers.
 //
-//   - k8s.io/... is forbidden, except k8s.io/apimachinery,
-//     k8s.io/kube-openapi and k8s.io/utils: the kustomize libraries used to
-//     edit manifests (sigs.k8s.io/kustomize/...) pull those in for object
-//     metadata, OpenAPI schemas and helpers, and none of them holds a client
-//     (the clients live in k8s.io/client-go, which is forbidden like every
-//     other k8s.io module: k8s.io/api, k8s.io/kubectl, k8s.io/cli-runtime…).
-//   - sigs.k8s.io/controller-runtime is forbidden; other sigs.k8s.io modules
-//     (kustomize/kyaml, kustomize/api, yaml) are manifest libraries and allowed.
-//   - helm.sh/helm (every major version) is forbidden: its action package
-//     installs into clusters.
-//   - The EKS API clients, github.com/aws/aws-sdk-go-v2/service/eks and the
-//     v1 SDK's github.com/aws/aws-sdk-go/service/eks package, are forbidden.
-//
-// The rule applies whether go.mod marks a requirement "// indirect" or not:
-// a module in the graph can be linked in, and the marker is only as good as
-// the last `go mod tidy`. go.sum is not checked: it also lists modules that
-// are only considered, never built.
+// The go.mod rule applies whether a requirement is "// indirect" or not.
+// go.sum is not checked: it also lists modules that are only considered.
 
 // allowedK8s are the k8s.io modules the kustomize libraries need.
 var allowedK8s = []string{"k8s.io/apimachinery", "k8s.io/kube-openapi", "k8s.io/utils"}
 
+// allowedHelm are the Helm packages Go files may import: a chart and its
+// loader, which read files and nothing else.
+var allowedHelm = []string{"helm.sh/helm/v3/pkg/chart", "helm.sh/helm/v3/pkg/chart/loader"}
+
 // forbidden are module (or package) path prefixes that are cluster clients.
 var forbidden = []string{
 	"sigs.k8s.io/controller-runtime",
-	"helm.sh/helm",
 	"github.com/aws/aws-sdk-go-v2/service/eks",
 	"github.com/aws/aws-sdk-go/service/eks",
 }
 
-// clusterClient says why path, a module or import path, is a cluster
+// clientSelectors are the identifiers of Helm's engine package that bring
+// a cluster client in.
+var clientSelectors = map[string]bool{"New": true, "RenderWithClient": true, "RenderWithClientProvider": true, "ClientProvider": true}
+
+const helmEngine = "helm.sh/helm/v3/pkg/engine"
+
+func under(path, prefix string) bool { return path == prefix || strings.HasPrefix(path, prefix+"/") }
+
+// clusterClient says why path, a module path in go.mod, is a cluster
 // client, or "" when it is not.
 func clusterClient(path string) string {
-	under := func(prefix string) bool { return path == prefix || strings.HasPrefix(path, prefix+"/") }
 	if strings.HasPrefix(path, "k8s.io/") {
 		for _, ok := range allowedK8s {
-			if under(ok) {
+			if under(path, ok) {
 				return ""
 			}
 		}
 		return "a Kubernetes module other than " + strings.Join(allowedK8s, ", ")
 	}
+	if strings.HasPrefix(path, "helm.sh/") && !under(path, "helm.sh/helm/v3") {
+		return "a Helm module other than helm.sh/helm/v3"
+	}
 	for _, f := range forbidden {
-		if under(f) {
+		if under(path, f) {
 			return "a cluster client (" + f + ")"
 		}
 	}
 	return ""
+}
+
+// clusterImport says why a Go file may not import path, or "".
+func clusterImport(path string) string {
+	switch {
+	case under(path, "k8s.io/client-go"), under(path, "k8s.io/api"), under(path, "k8s.io/apiextensions-apiserver"):
+		return "a Kubernetes client or API package"
+	case strings.HasPrefix(path, "helm.sh/"):
+		for _, ok := range allowedHelm {
+			if path == ok {
+				return ""
+			}
+		}
+		return "a Helm package other than " + strings.Join(allowedHelm, ", ")
+	}
+	return clusterClient(path)
 }
 
 // modPath is one module or package path named in go.mod.
@@ -185,16 +218,13 @@ func TestNoClusterClientImported(t *testing.T) {
 		if !strings.HasSuffix(path, ".go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
 		if err != nil {
 			return err
 		}
 		files++
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if why := clusterClient(p); why != "" {
-				t.Errorf("%s imports %s, %s; Conveyor never touches a cluster", fset.Position(imp.Pos()), p, why)
-			}
+		for _, p := range clusterUses(f) {
+			t.Errorf("%s: %s; Conveyor never touches a cluster", fset.Position(p.pos), p.why)
 		}
 		return nil
 	})
@@ -206,36 +236,139 @@ func TestNoClusterClientImported(t *testing.T) {
 	}
 }
 
+// use is one forbidden import or identifier in a Go file.
+type use struct {
+	pos token.Pos
+	why string
+}
+
+// clusterUses returns the forbidden imports of f and every reference to
+// an identifier of Helm's engine that brings a cluster client in, through
+// the engine's import name or as a method (Engine values).
+func clusterUses(f *ast.File) []use {
+	var out []use
+	engineName := ""
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		if why := clusterImport(p); why != "" {
+			out = append(out, use{imp.Pos(), fmt.Sprintf("imports %s, %s", p, why)})
+		}
+		name := path.Base(p)
+		if imp.Name != nil {
+			name = imp.Name.Name
+		}
+		if name == "." && (strings.HasPrefix(p, "helm.sh/") || strings.HasPrefix(p, "k8s.io/")) {
+			out = append(out, use{imp.Pos(), "dot-imports " + p + ", which would hide what it calls"})
+		}
+		if p == helmEngine {
+			engineName = name
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok || !clientSelectors[sel.Sel.Name] {
+			return true
+		}
+		x, isIdent := sel.X.(*ast.Ident)
+		switch {
+		case isIdent && engineName != "" && x.Name == engineName:
+			out = append(out, use{sel.Pos(), "uses " + helmEngine + "." + sel.Sel.Name + ", which gives the engine a cluster client"})
+		case sel.Sel.Name == "RenderWithClient" || sel.Sel.Name == "RenderWithClientProvider":
+			out = append(out, use{sel.Pos(), "calls " + sel.Sel.Name + ", which renders with a cluster client"})
+		}
+		return true
+	})
+	return out
+}
+
+// TestClusterUses feeds the AST check the ways a file could reach a
+// client, so the real check cannot pass by finding nothing.
+func TestClusterUses(t *testing.T) {
+	src := `package p
+
+import (
+	"fmt"
+	eng "helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/action"
+	"k8s.io/client-go/rest"
+	. "helm.sh/helm/v3/pkg/chart"
+)
+
+func f(c *rest.Config) {
+	eng.Render(nil, nil)           // allowed
+	_ = eng.New(c)                 // forbidden
+	eng.RenderWithClient(nil, nil, c)
+	var e eng.Engine
+	e.RenderWithClientProvider(nil, nil, nil)
+	var p eng.ClientProvider
+	fmt.Println(p, action.Configuration{})
+}
+`
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "p.go", src, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range clusterUses(f) {
+		got = append(got, fmt.Sprintf("%d: %s", fset.Position(u.pos).Line, u.why))
+	}
+	want := []string{
+		"5: imports helm.sh/helm/v3/pkg/engine, a Helm package other than " + strings.Join(allowedHelm, ", "),
+		"6: imports helm.sh/helm/v3/pkg/action, a Helm package other than " + strings.Join(allowedHelm, ", "),
+		"7: imports k8s.io/client-go/rest, a Kubernetes client or API package",
+		"8: dot-imports helm.sh/helm/v3/pkg/chart, which would hide what it calls",
+		"13: uses helm.sh/helm/v3/pkg/engine.New, which gives the engine a cluster client",
+		"14: uses helm.sh/helm/v3/pkg/engine.RenderWithClient, which gives the engine a cluster client",
+		"16: calls RenderWithClientProvider, which renders with a cluster client",
+		"17: uses helm.sh/helm/v3/pkg/engine.ClientProvider, which gives the engine a cluster client",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("clusterUses (-want +got):\n%s", d)
+	}
+}
+
 func TestClusterClientRule(t *testing.T) {
 	tests := []struct {
-		path      string
-		forbidden bool
+		path        string
+		module, imp bool // forbidden in go.mod, forbidden as an import
 	}{
-		{"k8s.io/client-go", true},
-		{"k8s.io/client-go/kubernetes", true},
-		{"k8s.io/kubectl", true},
-		{"k8s.io/api", true},
-		{"k8s.io/cli-runtime", true},
-		{"sigs.k8s.io/controller-runtime", true},
-		{"sigs.k8s.io/controller-runtime/pkg/client", true},
-		{"helm.sh/helm/v3", true},
-		{"helm.sh/helm/v3/pkg/action", true},
-		{"github.com/aws/aws-sdk-go-v2/service/eks", true},
-		{"github.com/aws/aws-sdk-go/service/eks", true},
-		{"k8s.io/apimachinery", false},
-		{"k8s.io/apimachinery/pkg/runtime/schema", false},
-		{"k8s.io/kube-openapi", false},
-		{"k8s.io/utils", false},
-		{"k8s.io/utilsx", true},
-		{"sigs.k8s.io/kustomize/kyaml", false},
-		{"sigs.k8s.io/yaml", false},
-		{"github.com/aws/aws-sdk-go-v2/service/ecr", false},
-		{"github.com/aws/aws-sdk-go-v2/service/eksauth", false},
-		{"github.com/google/go-containerregistry", false},
+		{"k8s.io/client-go", true, true},
+		{"k8s.io/client-go/kubernetes", true, true},
+		{"k8s.io/client-go/rest", true, true},
+		{"k8s.io/api", true, true},
+		{"k8s.io/api/core/v1", true, true},
+		{"k8s.io/kubectl", true, true},
+		{"k8s.io/cli-runtime", true, true},
+		{"sigs.k8s.io/controller-runtime", true, true},
+		{"sigs.k8s.io/controller-runtime/pkg/client", true, true},
+		{"helm.sh/helm/v3", false, true},
+		{"helm.sh/helm/v3/pkg/engine", false, true},
+		{"helm.sh/helm/v3/pkg/chartutil", false, true},
+		{"helm.sh/helm/v3/pkg/chart", false, false},
+		{"helm.sh/helm/v3/pkg/chart/loader", false, false},
+		{"helm.sh/helm/v3/pkg/action", false, true},
+		{"helm.sh/helm/v3/pkg/kube", false, true},
+		{"helm.sh/helm/v4", true, true},
+		{"github.com/aws/aws-sdk-go-v2/service/eks", true, true},
+		{"github.com/aws/aws-sdk-go/service/eks", true, true},
+		{"k8s.io/apimachinery", false, false},
+		{"k8s.io/apimachinery/pkg/runtime/schema", false, false},
+		{"k8s.io/kube-openapi", false, false},
+		{"k8s.io/utils", false, false},
+		{"k8s.io/utilsx", true, true},
+		{"sigs.k8s.io/kustomize/kyaml", false, false},
+		{"sigs.k8s.io/yaml", false, false},
+		{"github.com/aws/aws-sdk-go-v2/service/ecr", false, false},
+		{"github.com/aws/aws-sdk-go-v2/service/eksauth", false, false},
+		{"github.com/google/go-containerregistry", false, false},
 	}
 	for _, tt := range tests {
-		if got := clusterClient(tt.path) != ""; got != tt.forbidden {
-			t.Errorf("clusterClient(%q) forbidden = %v, want %v", tt.path, got, tt.forbidden)
+		if got := clusterClient(tt.path) != ""; got != tt.module {
+			t.Errorf("clusterClient(%q) forbidden = %v, want %v", tt.path, got, tt.module)
+		}
+		if got := clusterImport(tt.path) != ""; got != tt.imp {
+			t.Errorf("clusterImport(%q) forbidden = %v, want %v", tt.path, got, tt.imp)
 		}
 	}
 }
@@ -276,7 +409,7 @@ tool k8s.io/code-generator/cmd/client-gen
 	want := []string{
 		"5 require k8s.io/client-go FORBIDDEN",
 		"8 require sigs.k8s.io/kustomize/kyaml ok",
-		"9 require helm.sh/helm/v3 FORBIDDEN",
+		"9 require helm.sh/helm/v3 ok",
 		"10 require k8s.io/apimachinery ok",
 		"12 replace github.com/x/y ok",
 		"12 replace sigs.k8s.io/controller-runtime FORBIDDEN",

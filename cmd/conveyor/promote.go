@@ -14,12 +14,13 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
+	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/promoter"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
 func init() {
-	commands["promote"] = command{"promote APP ENV IMAGE@DIGEST by hand: open or update its pull request", runPromote}
+	commands["promote"] = command{"promote APP ENV IMAGE[:TAG]@DIGEST by hand: open or update its pull request", runPromote}
 	commands["rollback"] = command{"rollback APP ENV [--to DIGEST]: propose the previous released digest again", runRollback}
 }
 
@@ -41,16 +42,19 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if fs.NArg() != 3 {
-		return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] [--force --reason TEXT] APP ENV IMAGE@DIGEST", errUsage)
+		return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] [--force --reason TEXT] APP ENV IMAGE[:TAG]@DIGEST", errUsage)
 	}
 	if *force != (strings.TrimSpace(*reason) != "") {
 		return fmt.Errorf("%w: --force and --reason go together: an override says why", errUsage)
 	}
-	app, env, ref := fs.Arg(0), fs.Arg(1), fs.Arg(2)
-	repo, digest, ok := strings.Cut(ref, "@")
-	if !ok || !strings.HasPrefix(digest, "sha256:") {
-		return fmt.Errorf("%w: %q is not IMAGE@sha256:DIGEST (a tag is never promoted)", errUsage, ref)
+	app, env, arg := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	// IMAGE:TAG@DIGEST keeps its tag: a chart's "repository:tag" value
+	// is written as TAG@DIGEST, and keepTag writes it beside the digest.
+	ref, err := manifest.ParseRef(arg)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not IMAGE[:TAG]@sha256:DIGEST (a tag alone is never promoted)", errUsage, arg)
 	}
+	repo, digest := ref.Repository, ref.Digest
 	s, err := pf.open(ctx, stderr, true)
 	if err != nil {
 		return err
@@ -64,14 +68,14 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !found {
 		return fmt.Errorf("no app %q in conveyor.yaml", app)
 	}
-	if repo != a.Image && !strings.HasPrefix(repo, a.Image+":") {
+	if repo != a.Image {
 		return fmt.Errorf("%s is not %s's image repository %s", repo, app, a.Image)
 	}
 	_, idx, found := a.Env(env)
 	if !found {
 		return fmt.Errorf("app %s has no environment %q", app, env)
 	}
-	p := event.Promotion{App: app, Environment: env, Image: a.Image, Digest: digest}
+	p := event.Promotion{App: app, Environment: env, Image: a.Image, Digest: digest, Tag: ref.Tag}
 	prov, inspectErr := s.inspect(ctx, a.Image+"@"+digest)
 	if inspectErr == nil {
 		p.Source, p.Revision, p.Created = prov.Source, prov.Revision, prov.Created

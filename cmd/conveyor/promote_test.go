@@ -150,3 +150,20 @@ func TestPromoteChecksWhatRunsBefore(t *testing.T) {
 		})
 	}
 }
+
+// TestPromoteKeepsTheTag: IMAGE:TAG@DIGEST promotes the digest and keeps the
+// tag with the release (a chart's tag value is written as TAG@DIGEST from
+// it); a tag without a digest is refused.
+func TestPromoteKeepsTheTag(t *testing.T) {
+	s := newPromoteSetup(t)
+	out, err := s.promote("web", "prod", s.image+":v2.1.0@"+s.built)
+	if err != nil || !strings.Contains(out, "opened #1") {
+		t.Fatalf("promote = %q, %v; want opened #1", out, err)
+	}
+	if r := s.release(t, "prod", s.built); r.Tag != "v2.1.0" || r.Digest != s.built {
+		t.Fatalf("release tag %q digest %s, want v2.1.0 and %s", r.Tag, r.Digest, s.built)
+	}
+	if _, err := s.promote("web", "prod", s.image+":v2.1.0"); !errors.Is(err, errUsage) {
+		t.Fatalf("promote of a tag alone = %v, want a usage error", err)
+	}
+}

@@ -1,6 +1,7 @@
 // Command lambdazip packs a Lambda bootstrap binary into a zip with a fixed
 // timestamp and mode, so that the same binary always gives the same zip
-// (and SAM sees no change when nothing changed).
+// (and SAM sees no change when nothing changed). It refuses a bootstrap
+// that links cluster-client code, and a zip over 25 MB.
 package main
 
 import (
@@ -26,7 +27,16 @@ func main() {
 	}
 }
 
+// maxZip is Lambda's limit on a directly uploaded deployment package.
+const maxZip = 50 << 20
+
+// budgetZip is Conveyor's own limit per function, well under maxZip.
+const budgetZip = 25 << 20
+
 func pack(out, bootstrap string) error {
+	if err := checkClusterFree(bootstrap); err != nil {
+		return err
+	}
 	in, err := os.Open(bootstrap)
 	if err != nil {
 		return err
@@ -55,6 +65,11 @@ func pack(out, bootstrap string) error {
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
+	}
+	if info, err := os.Stat(tmp.Name()); err != nil {
+		return err
+	} else if info.Size() > budgetZip {
+		return fmt.Errorf("%s zips to %d bytes, over the %d-byte budget per function (Lambda allows %d)", bootstrap, info.Size(), budgetZip, maxZip)
 	}
 	return os.Rename(tmp.Name(), out)
 }

@@ -27,7 +27,8 @@ var (
 	tagsKeys   = []string{"glob", "semver"}
 	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose"}
 	fileKeys   = []string{"src", "dst"}
-	envKeys    = []string{"name", "path", "strategy", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze"}
+	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze"}
+	envImgKeys = []string{"name"}
 	helmKeys   = []string{"image", "repository", "digest", "tag"}
 	freezeKeys = []string{"cron", "duration", "timezone"}
 )
@@ -161,7 +162,13 @@ func (d *decoder) environment(v value, app string) Environment {
 	}
 	e.Name = d.str(f.get("name"))
 	e.Path = d.str(f.get("path"))
+	e.Paths = d.strings(f.get("paths"))
 	e.Strategy = Strategy(d.str(f.get("strategy")))
+	iv := f.get("image")
+	if imf, ok := d.mapping(iv, envImgKeys); ok {
+		e.Image.Name = d.str(imf.get("name"))
+	}
+	e.Image.Pos = d.pos(iv)
 
 	hv := f.get("helm")
 	if hf, ok := d.mapping(hv, helmKeys); ok {

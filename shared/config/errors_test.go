@@ -173,6 +173,58 @@ apps:
 			},
 		},
 		{
+			name: "helm paths that cannot all be written; repository with tag alone is valid",
+			in: head + `    environments:
+      - name: dev
+        path: envs/dev/values.yaml
+        strategy: helm
+        release: auto
+        helm: {repository: image.tag, tag: image.tag}
+      - name: staging
+        path: envs/staging/values.yaml
+        strategy: helm
+        release: auto
+        helm: {repository: image, tag: image.tag}
+      - name: prod
+        path: envs/prod/values.yaml
+        strategy: helm
+        release: auto
+        helm: {repository: image.repository, tag: image.tag}
+`,
+			want: []string{
+				`conveyor.yaml:11:44: apps[0].environments[0].helm.tag: "image.tag" is also helm.repository: one value cannot hold both`,
+				`conveyor.yaml:16:40: apps[0].environments[1].helm.tag: "image.tag" and helm.repository "image" overlap: a value cannot be both a string and a map`,
+			},
+		},
+		{
+			name: "several paths and the manifests' image name",
+			in: head + `    environments:
+      - name: dev
+        path: envs/dev
+        paths: [envs/dev2]
+        release: auto
+      - name: staging
+        paths: []
+        release: auto
+      - name: prod
+        paths: [envs/prod-eu, ../outside, envs/prod-eu/]
+        image: {name: "ghcr.io/x/app:1.0"}
+        release: auto
+      - name: qa
+        paths: [envs/qa-eu, envs/qa-us]
+        image: {}
+        release: auto
+`,
+			want: []string{
+				`conveyor.yaml:9:16: apps[0].environments[0].paths: cannot be combined with path: list every path under paths`,
+				`conveyor.yaml:12:16: apps[0].environments[1].paths: must list at least one file or directory`,
+				`conveyor.yaml:15:31: apps[0].environments[2].paths[1]: must not escape the repository with "..", got "../outside"`,
+				`conveyor.yaml:15:43: apps[0].environments[2].paths[2]: "envs/prod-eu/" is listed twice`,
+				`conveyor.yaml:16:23: apps[0].environments[2].image.name: must be an image repository without a tag, got "ghcr.io/x/app:1.0": select tags with tags.glob or tags.semver`,
+				`conveyor.yaml:20:16: apps[0].environments[3].image: missing required field "name"`,
+			},
+		},
+		{
 			name: "reviewers and approvals",
 			in: head + `    environments:
       - name: dev

@@ -130,10 +130,18 @@ const (
 
 // Environment is one stage of an app's promotion path.
 type Environment struct {
-	Pos         Pos
-	Name        string // DNS label, unique within the app
-	Path        string // file or directory in the GitOps repository, relative
-	Strategy    Strategy
+	Pos  Pos
+	Name string // DNS label, unique within the app
+	Path string // file or directory in the GitOps repository, relative
+	// Paths are several files or directories promoted together, in one
+	// pull request (prod-eu and prod-us), instead of Path.
+	Paths    []string
+	Strategy Strategy
+	// Image names the image as the manifests write it, when that is not
+	// the app's image (a registry move: the overlay names ghcr.io/x/app,
+	// the pipeline pushes a mirror). The promotion finds that name and
+	// writes the pushed image (Kustomize newName).
+	Image       EnvImage
 	Helm        Helm   // values paths, with StrategyHelm only
 	Container   string // container to edit with StrategyRaw; defaults to the app name when Strategy is raw or empty
 	KeepTag     bool   // write repo:tag@sha256:… rather than repo@sha256:…
@@ -143,6 +151,30 @@ type Environment struct {
 	MergeMethod MergeMethod
 	Verify      bool // require green checks on the GitOps commit before promoting onward
 	Freeze      []Freeze
+}
+
+// EnvImage is how an environment's manifests name the app's image.
+type EnvImage struct {
+	Pos  Pos
+	Name string // an image repository, without tag or digest
+}
+
+// Locations returns the files or directories an environment's promotions
+// edit: Paths, or Path alone.
+func (e *Environment) Locations() []string {
+	if len(e.Paths) > 0 {
+		return e.Paths
+	}
+	return []string{e.Path}
+}
+
+// ManifestImage returns the repository the environment's manifests name
+// for app a: Image.Name when set, otherwise the app's image.
+func (e *Environment) ManifestImage(a *App) string {
+	if e.Image.Name != "" {
+		return e.Image.Name
+	}
+	return a.Image
 }
 
 // Helm names the dotted YAML paths of a Helm values file that hold the

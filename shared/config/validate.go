@@ -226,10 +226,13 @@ func validateBuild(b *Build, p string, r *reporter) {
 
 func validateEnv(e *Environment, p, app string, r *reporter) {
 	checkName(r, p+".name", e.Name)
-	if e.Path == "" {
-		r.required(p + ".path")
-	} else if msg := checkRelPath(e.Path); msg != "" {
-		r.errorf(p+".path", "%s", msg)
+	validateEnvPaths(e, p, r)
+	if e.Image.Name != "" || r.present(p+".image") {
+		if e.Image.Name == "" {
+			r.required(p + ".image.name")
+		} else if msg := checkImageRepo(e.Image.Name); msg != "" {
+			r.errorf(p+".image.name", "%s", msg)
+		}
 	}
 	switch e.Strategy {
 	case "", StrategyKustomize, StrategyHelm, StrategyRaw, StrategyMarker:
@@ -258,6 +261,7 @@ func validateEnv(e *Environment, p, app string, r *reporter) {
 				r.errorf(hp+"."+f.name, "must be a dotted YAML path such as \"image.tag\", got %q", f.v)
 			}
 		}
+		checkHelmOverlap(h, hp, r)
 	}
 	// A container defaulted from a bad app name is reported with the name.
 	if e.Container != "" && e.Container != app && !dnsLabel.MatchString(e.Container) {
@@ -369,4 +373,56 @@ func checkGate(e *Environment, p string, r *reporter) {
 	}
 	r.errorf(field, "environment %q is released %s but lists no reviewers, so anyone who can approve a pull request could release it: "+
 		"add reviewers: [user or org/team], or set release: auto", e.Name, how)
+}
+
+// checkHelmOverlap refuses Helm paths that cannot all be written: one path
+// given for two values, or one inside another (a value cannot be both a
+// string and a mapping). Everything else can render: a tag path without a
+// digest path gets "tag@sha256:…", which a "repository:tag" template turns
+// into a pinned reference.
+func checkHelmOverlap(h Helm, hp string, r *reporter) {
+	paths := []struct{ name, v string }{{"repository", h.Repository}, {"digest", h.Digest}, {"tag", h.Tag}}
+	for j := range paths {
+		for i := 0; i < j; i++ {
+			a, b := paths[i], paths[j]
+			switch {
+			case a.v == "" || b.v == "":
+			case a.v == b.v:
+				r.errorf(hp+"."+b.name, "%q is also helm.%s: one value cannot hold both", b.v, a.name)
+			case strings.HasPrefix(b.v, a.v+"."), strings.HasPrefix(a.v, b.v+"."):
+				r.errorf(hp+"."+b.name, "%q and helm.%s %q overlap: a value cannot be both a string and a map", b.v, a.name, a.v)
+			}
+		}
+	}
+}
+
+// validateEnvPaths checks path or paths: one of them, each inside the
+// repository, none twice.
+func validateEnvPaths(e *Environment, p string, r *reporter) {
+	switch {
+	case e.Path != "" && (len(e.Paths) > 0 || r.present(p+".paths")):
+		r.errorf(p+".paths", "cannot be combined with path: list every path under paths")
+		return
+	case e.Path == "" && len(e.Paths) == 0 && r.present(p+".paths"):
+		r.errorf(p+".paths", "must list at least one file or directory")
+		return
+	case e.Path == "" && len(e.Paths) == 0:
+		r.required(p + ".path")
+		return
+	case e.Path != "":
+		if msg := checkRelPath(e.Path); msg != "" {
+			r.errorf(p+".path", "%s", msg)
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for i, q := range e.Paths {
+		switch msg := checkRelPath(q); {
+		case msg != "":
+			r.errorf(index(p+".paths", i), "%s", msg)
+		case seen[path.Clean(q)]:
+			r.errorf(index(p+".paths", i), "%q is listed twice", q)
+		}
+		seen[path.Clean(q)] = true
+	}
 }

@@ -76,9 +76,11 @@ func TestEditErrors(t *testing.T) {
 			msg: `checking ref "ghcr.io/acme/web@sha256:abc": invalid image reference: digest "sha256:abc" is not sha256:<64 lowercase hex>`,
 		},
 		{
-			name: "missing helm parent", file: "values.yaml", data: "image:\n  repository: x\n",
+			// A missing parent is added (see the helmrelease-insert-image
+			// golden case); a parent holding a string cannot be.
+			name: "helm parent not a mapping", file: "values.yaml", data: "app: web\n",
 			target: Target{HelmRepository: "app.image.repository", HelmDigest: "app.image.digest"}, ref: webRef, want: ErrTargetNotFound,
-			msg: `values.yaml: app.image.repository: parent "app" not found`,
+			msg: `values.yaml: app.image.repository: parent "app" is not a mapping`,
 		},
 		{
 			name: "helm parent not a mapping", file: "values.yaml", data: "image: nginx\n",

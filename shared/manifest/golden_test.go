@@ -22,6 +22,10 @@ const (
 
 var webRef = Ref{Repository: "ghcr.io/acme/web", Tag: "v1.4.0", Digest: newDigest}
 
+// mirrorRef is webRef pushed to a mirror: the manifests still name
+// ghcr.io/acme/web (a registry move, Kustomize newName).
+var mirrorRef = Ref{Repository: "registry.example.com/mirror/web", Tag: "v1.4.0", Digest: newDigest}
+
 // goldenCases edit testdata/<name>/original into testdata/<name>/expected,
 // reporting testdata/<name>/changes.golden.
 var goldenCases = []struct {
@@ -38,6 +42,9 @@ var goldenCases = []struct {
 	{"kustomize-overlay-subdirs", "apps/web/overlays/dev", Target{App: "web"}, webRef},
 	{"helm-image-string", "charts/web/values-dev.yaml", Target{HelmImage: "app.image"}, webRef},
 	{"helm-repository-digest", "values.yaml", Target{HelmRepository: "image.repository", HelmDigest: "image.digest", HelmTag: "image.tag"}, webRef},
+	{"helm-repository-tag", "charts/guestbook/values-prod.yaml", Target{HelmRepository: "image.repository", HelmTag: "image.tag"}, webRef},
+	{"helmrelease-insert-image", "clusters/prod/web.yaml", Target{Strategy: StrategyHelm, HelmRepository: "spec.values.image.repository", HelmTag: "spec.values.image.tag"}, webRef},
+	{"kustomize-registry-move", "overlays/prod", Target{Repository: "ghcr.io/acme/web"}, mirrorRef},
 	{"helm-anchors", ".", Target{Strategy: StrategyHelm, HelmRepository: "web.image.repository", HelmDigest: "web.image.digest"}, webRef},
 	{"raw-multidoc", "envs/dev", Target{App: "web", Container: "web", MatchRepository: true}, webRef},
 	{"raw-crlf", "deploy.yaml", Target{Strategy: StrategyRaw, Container: "web"}, webRef},

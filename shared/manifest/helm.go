@@ -10,8 +10,9 @@ import (
 // whole reference, or HelmRepository to the repository with HelmDigest to
 // the digest and HelmTag to the tag (kept only with KeepTag). With a tag
 // path and no digest path the tag becomes "tag@sha256:...", which a chart
-// rendering "repository:tag" turns into a pinned reference. A missing leaf
-// key is added to its parent; a missing parent is an error.
+// rendering "repository:tag" turns into a pinned reference. A missing key
+// is added, with any missing parents (image: under a HelmRelease's
+// spec.values), below the deepest mapping that exists.
 func planHelm(s *source, t Target, ref Ref) ([]*edit, error) {
 	type set struct{ path, value string }
 	var sets []set
@@ -39,18 +40,127 @@ func planHelm(s *source, t Target, ref Ref) ([]*edit, error) {
 	top := root(docs)
 	var edits []*edit
 	seen := map[string]bool{}
+	adds := &additions{}
 	for _, st := range sets {
 		if seen[st.path] {
 			return nil, errorf(ErrInvalidTarget, s.file, st.path, "path given twice")
 		}
 		seen[st.path] = true
+		if m, at, ok := missingParent(top, st.path); ok {
+			// A parent such as image: is not there yet (a HelmRelease
+			// whose spec.values sets only replicaCount): it is added,
+			// with every value under it, after m's last entry.
+			adds.add(m, at, st.path, st.value)
+			continue
+		}
 		e, err := s.setPath(top, st.path, st.value)
 		if err != nil {
 			return nil, err
 		}
 		edits = append(edits, e)
 	}
-	return edits, nil
+	more, err := adds.edits(s)
+	if err != nil {
+		return nil, err
+	}
+	return append(edits, more...), nil
+}
+
+// missingParent returns the deepest existing block mapping on path and
+// the index of the first missing segment, when a parent (not only the
+// leaf) is missing below a non-empty block mapping.
+func missingParent(top *yaml.Node, path string) (*yaml.Node, int, bool) {
+	segs := strings.Split(path, ".")
+	m := top
+	for i, seg := range segs[:len(segs)-1] {
+		if m == nil || m.Kind != yaml.MappingNode {
+			return nil, 0, false
+		}
+		idx := lookup(m, seg)
+		if len(idx) == 0 {
+			ok := seg != "" && len(m.Content) >= 2 && m.Style&yaml.FlowStyle == 0
+			return m, i, ok
+		}
+		if len(idx) > 1 {
+			return nil, 0, false // setPath reports the ambiguity
+		}
+		m = m.Content[idx[0]+1]
+	}
+	return nil, 0, false
+}
+
+// additions collects new nested entries per existing mapping, in order.
+type additions struct {
+	maps  []*yaml.Node
+	trees map[*yaml.Node]*addTree
+}
+
+// addTree is a new mapping to write: keys in order, each a value or a
+// subtree.
+type addTree struct {
+	keys  []string
+	value map[string]string
+	path  map[string]string // the full dotted path of a leaf
+	sub   map[string]*addTree
+}
+
+func newAddTree() *addTree {
+	return &addTree{value: map[string]string{}, path: map[string]string{}, sub: map[string]*addTree{}}
+}
+
+func (a *additions) add(m *yaml.Node, at int, path, value string) {
+	if a.trees == nil {
+		a.trees = map[*yaml.Node]*addTree{}
+	}
+	t, ok := a.trees[m]
+	if !ok {
+		t = newAddTree()
+		a.trees[m] = t
+		a.maps = append(a.maps, m)
+	}
+	segs := strings.Split(path, ".")[at:]
+	for _, seg := range segs[:len(segs)-1] {
+		next, ok := t.sub[seg]
+		if !ok {
+			next = newAddTree()
+			t.sub[seg] = next
+			t.keys = append(t.keys, seg)
+		}
+		t = next
+	}
+	leaf := segs[len(segs)-1]
+	t.keys = append(t.keys, leaf)
+	t.value[leaf], t.path[leaf] = value, path
+}
+
+// edits returns the insertions: each new tree after the last line of its
+// mapping, indented like that mapping's keys plus two spaces per level.
+func (a *additions) edits(s *source) ([]*edit, error) {
+	var out []*edit
+	for _, m := range a.maps {
+		ll, err := s.lastLine(m, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s.insertAfter(ll, a.trees[m].lines(s, m.Content[0].Column-1))...)
+	}
+	return out, nil
+}
+
+func (t *addTree) lines(s *source, indent int) []newLine {
+	var out []newLine
+	for _, k := range t.keys {
+		head := strings.Repeat(" ", indent) + k + ":"
+		if sub, ok := t.sub[k]; ok {
+			out = append(out, newLine{text: head})
+			out = append(out, sub.lines(s, indent+2)...)
+			continue
+		}
+		head += " "
+		out = append(out, newLine{text: head + render(t.value[k], 0), valueAt: len(head),
+			change: Change{File: s.file, Path: t.path[k], New: t.value[k]}})
+	}
+	return out
 }
 
 // setPath returns the edit setting the dotted path under mapping m to value.

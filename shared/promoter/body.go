@@ -28,6 +28,10 @@ type BodyInput struct {
 	// Selector selects the deployment in the printed `conveyor` commands
 	// ("--stack NAME" on AWS, see StackSelector), "" for the default.
 	Selector string
+	// RenderNote says why the manifests were not rendered before the pull
+	// request (a chart from a chart repository), "" when they were or
+	// need not be.
+	RenderNote string
 }
 
 // stackNamePattern is CloudFormation's rule for a stack name.
@@ -110,6 +114,9 @@ func Body(in BodyInput) string {
 			}
 		}
 		b.WriteString("```\n")
+	}
+	if in.RenderNote != "" {
+		fmt.Fprintf(&b, "\n> **Not rendered.** %s\n", in.RenderNote)
 	}
 
 	b.WriteString("\n### Release policy\n\n")

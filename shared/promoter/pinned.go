@@ -22,7 +22,9 @@ var pinnedDigestRE = regexp.MustCompile(`sha256:[a-f0-9]{64}`)
 // without a digest, and an error when they do not name it at all or pin
 // different digests in different places.
 func Pinned(snap fs.FS, app *config.App, env *config.Environment) (string, error) {
-	ref := manifest.Ref{Repository: app.Image, Digest: probeDigest}
+	// The probe carries a tag so that a Helm tag path (written as
+	// "tag@sha256:…") reads like every other layout.
+	ref := manifest.Ref{Repository: app.Image, Tag: "conveyor-probe", Digest: probeDigest}
 	_, changes, err := editEnv(snap, app, env, ref)
 	if err != nil {
 		return "", fmt.Errorf("reading what %s/%s pins: %w", app.Name, env.Name, err)

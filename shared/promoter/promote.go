@@ -35,6 +35,9 @@ type promotion struct {
 	// deployed is the environment's latest merged release and proposed its
 	// open proposal; gate sets both.
 	deployed, proposed *state.Release
+	// renderNote says why the manifests could not be rendered before the
+	// pull request (a remote chart), for its body; propose sets it.
+	renderNote string
 }
 
 // Promote runs one promotion to completion: resolve, gate, propose,
@@ -89,12 +92,9 @@ func (p *Promoter) resolve(ctx context.Context, in event.Promotion) (*promotion,
 	if !ok {
 		return nil, retry.Permanent(fmt.Errorf("promoting %s: app %s has no environment %q", in.Digest, in.App, in.Environment))
 	}
-	ref, err := manifest.ParseRef(app.Image + "@" + in.Digest)
+	ref, err := promotionRef(app, env, in)
 	if err != nil {
-		return nil, retry.Permanent(err)
-	}
-	if in.Tag != "" && env.KeepTag {
-		ref.Tag = in.Tag
+		return nil, err
 	}
 	pm := &promotion{in: in, cfg: cfg, app: app, env: env, ref: ref, branch: Branch(in.App, in.Environment), now: p.Now(),
 		log: p.Log.With("app", in.App, "env", in.Environment, "digest", in.Digest)}
@@ -151,7 +151,10 @@ func (p *Promoter) propose(ctx context.Context, pm *promotion) (*gitops.Commit, 
 		if err != nil || len(out) == 0 {
 			return out, err
 		}
-		if dir, ok := overlayDir(out); ok {
+		if pm.renderNote, err = verifyHelm(snap, pm.env, out, pm.ref); err != nil {
+			return nil, err
+		}
+		for _, dir := range overlayDirs(out) {
 			if err := verifyRender(snap, out, dir, pm.ref, pm.env.KeepTag, p.FetchRemoteBases); err != nil {
 				return nil, err
 			}
@@ -199,7 +202,7 @@ func (p *Promoter) publish(ctx context.Context, pm *promotion, changes []manifes
 	in := pm.in
 	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
 	body := Body(BodyInput{Promotion: in, App: pm.app, Env: pm.env, Next: pm.next, From: pm.deployed, Changes: changes,
-		Facts: p.facts(ctx, pm), Now: pm.now, Selector: p.Selector})
+		Facts: p.facts(ctx, pm), Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote})
 	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
 	if in.Rollback {
 		labels = append(labels, "rollback")

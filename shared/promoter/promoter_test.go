@@ -272,6 +272,11 @@ func TestBodyGolden(t *testing.T) {
 		// Opened on AWS: the rollback command it prints selects the stack.
 		{"prod-manual-stack", promoter.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes,
 			Selector: promoter.StackSelector("conveyor-prod")}},
+		// A Flux HelmRelease whose chart comes from a chart repository:
+		// the body says the render check could not run.
+		{"prod-helmrelease-not-rendered", promoter.BodyInput{Promotion: in, App: app, Env: prod, From: from,
+			Changes:    []manifest.Change{{File: "clusters/prod/web/release.yaml", Line: 19, Path: "spec.values.image.tag", Old: "0.1", New: "sha-000000000002@" + digest(2)}},
+			RenderNote: "The chart was not rendered before this pull request: no Chart.yaml beside or above `clusters/prod/web/release.yaml` (a chart from a chart repository is not fetched), so nothing checked that the digest reaches a workload."}},
 		{"staging-auto-first", promoter.BodyInput{Promotion: promotion(1, created), App: app, Env: staging, Next: prod,
 			Changes: []manifest.Change{{File: "envs/staging/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", New: digest(1)}}}},
 	} {

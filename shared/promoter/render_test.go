@@ -69,10 +69,11 @@ func TestVerifyRender(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir, ok := overlayDir(writes)
-			if !ok || dir != env.Path {
-				t.Fatalf("overlayDir = %q, %v", dir, ok)
+			dirs := overlayDirs(writes)
+			if len(dirs) != 1 || dirs[0] != env.Path {
+				t.Fatalf("overlayDirs = %q, want [%s]", dirs, env.Path)
 			}
+			dir := dirs[0]
 			err = verifyRender(fsys, writes, dir, manifest.Ref{Repository: image, Digest: ref.Digest}, false, tc.fetchRemote)
 			if tc.err == "" {
 				if err != nil {

@@ -2,26 +2,11 @@ package promoter
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
-	"path"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
-
-// editEnv applies ref to an environment's path in a snapshot of the GitOps
-// repository through manifest.EditTree, the one editor, and returns the new
-// contents of changed files and the changes. Errors caused by the
-// repository's content or the configuration are permanent.
-func editEnv(snap fs.FS, app *config.App, env *config.Environment, ref manifest.Ref) (map[string][]byte, []manifest.Change, error) {
-	writes, changes, err := manifest.EditTree(snap, env.Path, target(app, env), ref)
-	if err != nil {
-		return nil, nil, permanentIfInput(fmt.Errorf("environment %s: %w", env.Name, err))
-	}
-	return writes, changes, nil
-}
 
 func permanentIfInput(err error) error {
 	for _, e := range []error{manifest.ErrTargetNotFound, manifest.ErrAmbiguous, manifest.ErrNoDigest, manifest.ErrInvalidRef,
@@ -41,15 +26,4 @@ func target(a *config.App, env *config.Environment) manifest.Target {
 		t.Container = a.Name
 	}
 	return t
-}
-
-// overlayDir returns the Kustomize directory an edit touched, if the edit
-// changed a kustomization file.
-func overlayDir(writes map[string][]byte) (string, bool) {
-	for f := range writes {
-		if manifest.IsKustomization(path.Base(f)) {
-			return path.Dir(f), true
-		}
-	}
-	return "", false
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/build"
+	"github.com/conveyor-gitops/conveyor/shared/imagebuild"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -93,7 +93,7 @@ func BenchmarkBuildVsCrane(b *testing.B) {
 	crane := tool(b, "crane")
 	host := startDistribution(b, "", "")
 	dir, tarPath := benchContext(b)
-	recipe, err := build.ParseDockerfile("Dockerfile", strings.NewReader("FROM scratch\nCOPY . /app/\n"), nil)
+	recipe, err := imagebuild.ParseDockerfile("Dockerfile", strings.NewReader("FROM scratch\nCOPY . /app/\n"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func BenchmarkBuildVsCrane(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		repo, _ := name.NewRepository(fmt.Sprintf("%s/bench/conveyor-%d", host, i))
 		start := time.Now()
-		res, err := build.Build(context.Background(), build.Options{ContextDir: dir, Recipe: recipe, Repository: repo, Revision: rev, Created: created})
+		res, err := imagebuild.Build(context.Background(), imagebuild.Options{ContextDir: dir, Recipe: recipe, Repository: repo, Revision: rev, Created: created})
 		if err != nil {
 			b.Fatal(err)
 		}

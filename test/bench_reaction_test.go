@@ -13,7 +13,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/local"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -85,7 +85,7 @@ func BenchmarkReaction(b *testing.B) {
 		// remote.Write returns after the manifest PUT, whose notification
 		// the registry delivers before answering: the clock starts here.
 		start := time.Now()
-		branch := promoter.Branch(app, "dev")
+		branch := promote.Branch(app, "dev")
 		for {
 			if _, err := g.Forge.FindOpen(ctx, branch); err == nil {
 				break

@@ -18,7 +18,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/lineage"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
@@ -138,7 +138,7 @@ func TestChain(t *testing.T) {
 		t.Fatalf("prod changed before approval: %s", got)
 	}
 	pr := c.openPR()
-	if pr.Branch != promoter.Branch("web", "prod") {
+	if pr.Branch != promote.Branch("web", "prod") {
 		t.Fatalf("open PR on %s, want the prod branch", pr.Branch)
 	}
 
@@ -195,13 +195,13 @@ func TestChain(t *testing.T) {
 		t.Fatalf("prod runs %s, want the second digest %s", got, digest2)
 	}
 
-	p := &promoter.Promoter{Config: promoter.ConfigSource(c.g.Config), Releases: c.rt.State, Repo: c.g, Forge: c.g.Forge}
+	p := &promote.Promoter{Config: promote.ConfigSource(c.g.Config), Releases: c.rt.State, Repo: c.g, Forge: c.g.Forge}
 	out, err := p.Promote(ctx, event.Promotion{App: "web", Environment: "prod", Image: c.image, Digest: digest1, Rollback: true,
 		Revision: sha1, Created: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != promoter.Opened {
+	if out.Action != promote.Opened {
 		t.Fatalf("rollback: %s, want a new PR", out.Action)
 	}
 	if err := c.g.Local.Approve(ctx, out.PR.Number, "alice"); err != nil {

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
@@ -227,8 +227,8 @@ func TestChaosKillStorm(t *testing.T) {
 	var digest string
 	settled := func() bool {
 		if digest == "" {
-			if rec, err := rt.State.Get(ctx, builder.Key("web", newest)); err == nil && rec.Status == state.Completed {
-				var b builder.Built
+			if rec, err := rt.State.Get(ctx, build.Key("web", newest)); err == nil && rec.Status == state.Completed {
+				var b build.Built
 				_ = json.Unmarshal(rec.Result, &b)
 				digest = b.Digest
 			}
@@ -337,7 +337,7 @@ func audit(t *testing.T, ctx context.Context, seed uint64, rt *local.Runtime, gi
 	}
 	for _, c := range commits {
 		sha := c.Hash.String()
-		if rec, err := rt.State.Get(ctx, builder.Key("web", sha)); err != nil || rec.Status != state.Completed {
+		if rec, err := rt.State.Get(ctx, build.Key("web", sha)); err != nil || rec.Status != state.Completed {
 			fail("commit %.12s was pushed but never built: %+v (%v)", sha, rec, err)
 		}
 		if pushes[sha] > 1 {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/imagebuild"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
@@ -54,12 +54,12 @@ func TestBuildAgainstDistribution(t *testing.T) {
 	if err := copyTree(app.Dir, ctxDir); err != nil {
 		t.Fatal(err)
 	}
-	recipe, err := build.ParseDockerfile("Dockerfile", strings.NewReader(demo.AppFiles()["Dockerfile"]), nil)
+	recipe, err := imagebuild.ParseDockerfile("Dockerfile", strings.NewReader(demo.AppFiles()["Dockerfile"]), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	repo, _ := name.NewRepository(host + "/demo/web")
-	res, err := build.Build(ctx, build.Options{ContextDir: ctxDir, Recipe: recipe, Repository: repo,
+	res, err := imagebuild.Build(ctx, imagebuild.Options{ContextDir: ctxDir, Recipe: recipe, Repository: repo,
 		SourceURL: "https://example.com/demo/web", Revision: c.Hash.String(), Created: when})
 	if err != nil {
 		t.Fatal(err)

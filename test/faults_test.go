@@ -25,7 +25,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
@@ -310,8 +310,8 @@ func TestBurst(t *testing.T) {
 				t.Errorf("%s/%s runs %s, want the newest image %s", n, env, got, want)
 			}
 		}
-		if perBranch[promoter.Branch(n, "prod")] != 1 {
-			t.Errorf("%s has %d open prod PRs, want 1", n, perBranch[promoter.Branch(n, "prod")])
+		if perBranch[promote.Branch(n, "prod")] != 1 {
+			t.Errorf("%s has %d open prod PRs, want 1", n, perBranch[promote.Branch(n, "prod")])
 		}
 	}
 	if len(open) != len(names) {

@@ -32,7 +32,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
@@ -238,7 +238,7 @@ func TestLambdaFunctions(t *testing.T) {
 		env0, _ := event.Decode(sample(t, "envelope-promotion.json"))
 		_ = env0.DecodePayload(&promo)
 		// staging already runs this digest: the promotion is current.
-		rel := state.Release{ID: promoter.ReleaseID("web", "staging", promo.Digest), App: "web", Env: "staging",
+		rel := state.Release{ID: promote.ReleaseID("web", "staging", promo.Digest), App: "web", Env: "staging",
 			Image: regHost + "/acme/web", Digest: promo.Digest, State: state.Merged, PR: 42, MergedAt: time.Now().UTC(),
 			SourceTime: promo.Created}
 		if err := st.PutRelease(ctx, &rel); err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -50,7 +50,7 @@ func TestLambdaChain(t *testing.T) {
 	s := startLambdaStack(t, lambdaPipeline(""))
 	began := time.Now()
 	sha := s.push(demo.AppFiles(), "web v1")
-	pr := s.waitOpenPull(promoter.Branch("web", "prod"), 90*time.Second)
+	pr := s.waitOpenPull(promote.Branch("web", "prod"), 90*time.Second)
 	toProdPR := time.Since(began)
 	// The promoter labels the pull request and requests its reviewers
 	// before it records the proposal.

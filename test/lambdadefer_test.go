@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 )
 
@@ -57,7 +57,7 @@ func TestLambdaChainDeferrals(t *testing.T) {
 		t.Logf("the 429 was waited out: asked again after %v", reqs[1].At.Sub(reqs[0].At).Round(time.Millisecond))
 	})
 
-	pr := s.waitOpenPull(promoter.Branch("web", "prod"), time.Until(end)+30*time.Second)
+	pr := s.waitOpenPull(promote.Branch("web", "prod"), time.Until(end)+30*time.Second)
 	t.Run("freeze held", func(t *testing.T) {
 		var first time.Time
 		during := 0

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/reconcile"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
@@ -35,7 +35,7 @@ func TestLambdaReconcileLostMerge(t *testing.T) {
 	s.settle()
 	devPR, _ := s.gh.pull(stackGitOps, s.gh.lostWebhooks()[0].Number)
 	digest := s.built(sha)
-	if devPR.Head != promoter.Branch("web", "dev") || !devPR.Merged || s.deployed("dev") != digest {
+	if devPR.Head != promote.Branch("web", "dev") || !devPR.Merged || s.deployed("dev") != digest {
 		t.Fatalf("lost the webhook of #%d (%s, merged %v), dev runs %q: want dev's merge of %s", devPR.Number, devPR.Head, devPR.Merged, s.deployed("dev"), digest)
 	}
 	if _, ok := s.releaseIn("dev", state.Proposed); !ok {
@@ -63,7 +63,7 @@ func TestLambdaReconcileLostMerge(t *testing.T) {
 	if got := s.reconcile(schedule); got != (reconcile.Summary{}) {
 		t.Errorf("a pass right after the repair: %+v, want nothing to repair", got)
 	}
-	prodPR := s.waitOpenPull(promoter.Branch("web", "prod"), 30*time.Second)
+	prodPR := s.waitOpenPull(promote.Branch("web", "prod"), 30*time.Second)
 	repaired := time.Since(lostAt)
 	s.waitFor("prod's proposal to be recorded", 10*time.Second, func() bool { _, ok := s.releaseIn("prod", state.Proposed); return ok })
 	s.settle()
@@ -121,6 +121,6 @@ func (s *lambdaStack) staging() bool {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	_, open := s.gh.openPull(stackGitOps, promoter.Branch("web", "staging"))
+	_, open := s.gh.openPull(stackGitOps, promote.Branch("web", "staging"))
 	return len(rels) > 0 || open
 }

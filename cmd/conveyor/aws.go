@@ -12,10 +12,10 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/history"
-	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/registry"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -33,7 +33,7 @@ type stack struct {
 // resolveStack loads the AWS configuration and the stack's variables;
 // over holds values given as flags (--gitops, --branch).
 func resolveStack(ctx context.Context, name string, over map[string]string, stderr io.Writer) (*stack, error) {
-	if promoter.StackSelector(name) == "" {
+	if promote.StackSelector(name) == "" {
 		return nil, fmt.Errorf("%w: %q is not a CloudFormation stack name", errUsage, name)
 	}
 	a, err := awsenv.AWSConfig(ctx)
@@ -88,13 +88,13 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 	}
 	keychain := remote.WithAuthFromKeychain(env.Keychain())
 	s := &session{
-		config: env.Pipeline().Config, state: store, log: st.log, selector: promoter.StackSelector(name), close: func() {},
+		config: env.Pipeline().Config, state: store, log: st.log, selector: promote.StackSelector(name), close: func() {},
 		gitops: env.GitOps(),
-		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
-			return images.Inspect(ctx, ref, keychain)
+		inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) {
+			return registry.Inspect(ctx, ref, keychain)
 		},
 	}
-	s.openForge = func(context.Context) (forge.Forge, promoter.Ancestry, error) {
+	s.openForge = func(context.Context) (forge.Forge, promote.Ancestry, error) {
 		// Pull requests need GitHub credentials: the operator's own
 		// CONVEYOR_GITHUB_TOKEN, or the App's variables.
 		genv, err := st.env(awsenv.GitHub)

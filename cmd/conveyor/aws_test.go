@@ -22,7 +22,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/local"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/state"
@@ -83,7 +83,7 @@ func cliGitOps(t *testing.T) (dir, url string) {
 func cliReleases() []state.Release {
 	at := func(h int) time.Time { return time.Date(2026, 11, 2, h, 0, 0, 0, time.UTC) }
 	rel := func(env string, d int, st state.ReleaseState, pr int, merged time.Time) state.Release {
-		return state.Release{ID: promoter.ReleaseID("web", env, cliDigest(d)), App: "web", Env: env, Image: cliImage, Digest: cliDigest(d),
+		return state.Release{ID: promote.ReleaseID("web", env, cliDigest(d)), App: "web", Env: env, Image: cliImage, Digest: cliDigest(d),
 			Tag: fmt.Sprintf("sha-%d", d), SourceRepo: "/src/web", SourceCommit: fmt.Sprintf("%040d", d), SourceTime: at(d),
 			State: st, PR: pr, MergedAt: merged, MergedBy: "conveyor"}
 	}
@@ -358,7 +358,7 @@ func TestRollbackOnStack(t *testing.T) {
 	flags, store := awsBackend(t, url)
 	ctx := context.Background()
 	at := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
-	p5 := state.Release{ID: promoter.ReleaseID("web", "prod", cliDigest(5)), App: "web", Env: "prod", Image: cliImage, Digest: cliDigest(5),
+	p5 := state.Release{ID: promote.ReleaseID("web", "prod", cliDigest(5)), App: "web", Env: "prod", Image: cliImage, Digest: cliDigest(5),
 		SourceRepo: "/src/web", SourceCommit: fmt.Sprintf("%040d", 5), State: state.Merged, PR: 1, MergedAt: at}
 	if err := store.PutRelease(ctx, &p5); err != nil {
 		t.Fatal(err)
@@ -378,7 +378,7 @@ func TestRollbackOnStack(t *testing.T) {
 	if want := "`conveyor rollback --stack conveyor-test web prod --to " + cliDigest(7) + "`"; !strings.Contains(body, want) {
 		t.Errorf("PR body lacks %s:\n%s", want, body)
 	}
-	branch := promoter.Branch("web", "prod")
+	branch := promote.Branch("web", "prod")
 	if refs, err := exec.Command("git", "ls-remote", url, "refs/heads/"+branch).Output(); err != nil || len(refs) == 0 {
 		t.Errorf("git ls-remote %s %s = %q, %v; want the pushed branch", url, branch, refs, err)
 	}

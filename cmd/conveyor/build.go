@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/build"
+	"github.com/conveyor-gitops/conveyor/shared/imagebuild"
 	"github.com/go-git/go-git/v5"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -72,7 +72,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("opening Dockerfile: %w", err)
 	}
-	recipe, err := build.ParseDockerfile(filepath.Base(dfPath), f, argMap)
+	recipe, err := imagebuild.ParseDockerfile(filepath.Base(dfPath), f, argMap)
 	f.Close()
 	if err != nil {
 		return err
@@ -101,17 +101,17 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rel, err := filepath.Rel(head.root, dir); head.root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		root, sub = head.root, filepath.ToSlash(rel)
 	}
-	opts := build.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
+	opts := imagebuild.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
 		// The rebuild shortcut trusts that a revision names its files:
 		// only true for a clean checkout of that very commit.
 		UncommittedContext: !head.clean || *revision != head.sha}
 	if isTerminal(stderr) {
-		opts.Progress = func(p build.Progress) {
+		opts.Progress = func(p imagebuild.Progress) {
 			fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
 		}
 	}
 	start := time.Now()
-	res, err := build.Build(ctx, opts)
+	res, err := imagebuild.Build(ctx, opts)
 	if opts.Progress != nil {
 		fmt.Fprintln(stderr)
 	}
@@ -122,7 +122,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "%s (not pushed: no --push)\n", res.Digest)
 		return nil
 	}
-	fmt.Fprint(stdout, build.Describe(res))
+	fmt.Fprint(stdout, imagebuild.Describe(res))
 	fmt.Fprintf(stderr, "built in %.2fs\n", time.Since(start).Seconds())
 	return nil
 }

@@ -9,11 +9,11 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
-	"github.com/conveyor-gitops/conveyor/shared/images"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/reconcile"
+	"github.com/conveyor-gitops/conveyor/shared/registry"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
@@ -43,7 +43,7 @@ func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 // gitopsRepo is the GitOps repository as the commands use it: promotions
 // propose into it, status and reconcile read what its base branch pins.
 type gitopsRepo interface {
-	promoter.Repo
+	promote.Repo
 	reconcile.History
 }
 
@@ -61,8 +61,8 @@ type session struct {
 	// openForge returns the forge of the GitOps repository and the source
 	// history promotions are ordered by; only promote and rollback need
 	// them (and, on AWS, the GitHub credentials they take).
-	openForge func(context.Context) (forge.Forge, promoter.Ancestry, error)
-	inspect   func(ctx context.Context, ref string) (*images.Provenance, error)
+	openForge func(context.Context) (forge.Forge, promote.Ancestry, error)
+	inspect   func(ctx context.Context, ref string) (*registry.Provenance, error)
 	close     func()
 
 	// local is the local GitOps connection and rt the local runtime, both
@@ -98,13 +98,13 @@ func (p pipelineFlags) openLocal(ctx context.Context, stderr io.Writer, needGitO
 		return nil, fmt.Errorf("%w: no GitOps repository: give --gitops PATH|URL", errUsage)
 	}
 	s := &session{rt: rt, state: rt.State, log: rt.Logger(), config: configLoader(location, *p.branch, ""), close: func() { rt.Close() },
-		inspect: func(ctx context.Context, ref string) (*images.Provenance, error) { return images.Inspect(ctx, ref) }}
+		inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) { return registry.Inspect(ctx, ref) }}
 	if s.local, err = rt.OpenGitOps(ctx, location, s.config); err != nil {
 		rt.Close()
 		return nil, err
 	}
 	s.gitops = s.local
-	s.openForge = func(context.Context) (forge.Forge, promoter.Ancestry, error) {
+	s.openForge = func(context.Context) (forge.Forge, promote.Ancestry, error) {
 		return s.local.Forge, local.SourceHistory(), nil
 	}
 	return s, nil

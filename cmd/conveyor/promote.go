@@ -15,7 +15,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -24,12 +24,12 @@ func init() {
 	commands["rollback"] = command{"rollback APP ENV [--to DIGEST]: propose the previous released digest again", runRollback}
 }
 
-func newPromoter(ctx context.Context, s *session) (*promoter.Promoter, error) {
+func newPromoter(ctx context.Context, s *session) (*promote.Promoter, error) {
 	f, ancestry, err := s.openForge(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &promoter.Promoter{Config: promoter.ConfigSource(s.config), Releases: s.state, Repo: s.gitops, Forge: f,
+	return &promote.Promoter{Config: promote.ConfigSource(s.config), Releases: s.state, Repo: s.gitops, Forge: f,
 		Inspect: s.inspect, Log: s.log, Ancestry: ancestry, Selector: s.selector}, nil
 }
 
@@ -155,7 +155,7 @@ func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion
 		return err
 	}
 	switch out.Action {
-	case promoter.Opened, promoter.Updated, promoter.Merged:
+	case promote.Opened, promote.Updated, promote.Merged:
 		fmt.Fprintf(stdout, "%s #%d %s (%s)\n", out.Action, out.PR.Number, out.PR.Title, out.PR.Branch)
 		for _, c := range out.Changes {
 			fmt.Fprintf(stdout, "  %s:%d %s: %s → %s\n", c.File, c.Line, c.Path, orNone(c.Old), c.New)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/local"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -68,7 +68,7 @@ func (s *promoteSetup) runs(t *testing.T, env, digest string) {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	r := state.Release{ID: promoter.ReleaseID("web", env, digest), App: "web", Env: env, Image: s.image, Digest: digest,
+	r := state.Release{ID: promote.ReleaseID("web", env, digest), App: "web", Env: env, Image: s.image, Digest: digest,
 		State: state.Merged, MergedAt: time.Now()}
 	if err := rt.State.PutRelease(ctx, &r); err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func (s *promoteSetup) release(t *testing.T, env, digest string) state.Release {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	r, err := rt.State.GetRelease(ctx, promoter.ReleaseID("web", env, digest))
+	r, err := rt.State.GetRelease(ctx, promote.ReleaseID("web", env, digest))
 	if err != nil {
 		t.Fatalf("release of %s to %s: %v", digest, env, err)
 	}

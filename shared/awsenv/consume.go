@@ -9,7 +9,7 @@ import (
 	fg "github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/lambdabatch"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/wiring"
 )
@@ -59,7 +59,7 @@ func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 	d := wiring.Deps{State: c.State, Queue: func(name string) (queue.Sender, error) { return env.Queue(name, nil) },
 		GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), Metrics: os.Stdout, Logger: env.Log,
 		// PR bodies print `conveyor rollback --stack NAME …` for this stack.
-		Selector: promoter.StackSelector(os.Getenv("CONVEYOR_STACK"))}
+		Selector: promote.StackSelector(os.Getenv("CONVEYOR_STACK"))}
 	if p := env.Pipeline(); p != nil {
 		d.Config, d.GitOps = p.Config, env.GitOps()
 	}

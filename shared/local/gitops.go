@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/conveyor-gitops/conveyor/shared/approver"
+	"github.com/conveyor-gitops/conveyor/shared/approval"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
@@ -79,7 +79,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	// The local forge enforces the release policy on every merge, as
 	// GitHub's branch protection does: `conveyor pr merge` cannot skip a
 	// manual environment's approvals without a recorded override.
-	protect := approver.Protection(cfg, localforge.EnvTeams{}, slog.Default())
+	protect := approval.Protection(cfg, localforge.EnvTeams{}, slog.Default())
 	g.Local, err = localforge.New(ctx, r.DB, repo, location, LocalRepository, approvals, localforge.WithProtection(protect))
 	if err != nil {
 		return nil, err

@@ -7,7 +7,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
@@ -59,7 +59,7 @@ func Pins(ctx context.Context, repo History, cfg *config.Config, depth int) ([]P
 // same digest: the last of them introduced it.
 func pinOf(snaps []*gitops.Snapshot, a *config.App, e *config.Environment) Pin {
 	p := Pin{App: a.Name, Env: e.Name}
-	digest, err := promoter.Pinned(snaps[0], a, e)
+	digest, err := promote.Pinned(snaps[0], a, e)
 	if err != nil {
 		p.Err = err.Error()
 		p.setCommit(snaps[0])
@@ -68,7 +68,7 @@ func pinOf(snaps []*gitops.Snapshot, a *config.App, e *config.Environment) Pin {
 	p.Digest = digest
 	set := snaps[0]
 	for _, s := range snaps[1:] {
-		if d, err := promoter.Pinned(s, a, e); err != nil || d != digest {
+		if d, err := promote.Pinned(s, a, e); err != nil || d != digest {
 			break
 		}
 		set = s

@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/approver"
-	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/approval"
+	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
@@ -169,8 +169,8 @@ func (r *Reconciler) Run(ctx context.Context, dryRun bool) (*Report, error) {
 	return rep, nil
 }
 
-func (r *Reconciler) approver() *approver.Approver {
-	return &approver.Approver{Config: r.Config, Releases: r.Releases, Forge: Limit(r.Forge, r.Limiter), Promotions: r.Promotions,
+func (r *Reconciler) approver() *approval.Approver {
+	return &approval.Approver{Config: r.Config, Releases: r.Releases, Forge: Limit(r.Forge, r.Limiter), Promotions: r.Promotions,
 		Log: r.Log, Now: r.Now, Repository: r.Repository}
 }
 
@@ -197,7 +197,7 @@ func (r *Reconciler) lostMerges(ctx context.Context, dryRun bool, rep *Report) e
 	if err := r.Limiter.Wait(ctx); err != nil {
 		return err
 	}
-	prs, err := r.Merged.ListMerged(ctx, approver.Label, r.Scan)
+	prs, err := r.Merged.ListMerged(ctx, approval.Label, r.Scan)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (r *Reconciler) lostMerges(ctx context.Context, dryRun bool, rep *Report) e
 		recorded[rel.PR] = true
 	}
 	for _, pr := range prs {
-		env, app, ok := approver.ParseBranch(pr.Branch)
+		env, app, ok := approval.ParseBranch(pr.Branch)
 		if !ok || recorded[pr.Number] || r.recent(pr.MergedAt) {
 			continue
 		}
@@ -403,7 +403,7 @@ func (r *Reconciler) unbuilt(ctx context.Context, cfg *config.Config, dryRun boo
 			r.log(ctx, rep, Repair{Kind: Unbuilt, App: a.Name}, dryRun, fmt.Errorf("reading the source branch head: %w", err))
 			continue
 		}
-		rec, err := r.Builds.Get(ctx, builder.Key(a.Name, sha))
+		rec, err := r.Builds.Get(ctx, build.Key(a.Name, sha))
 		switch {
 		case err == nil && (rec.Status == state.Completed || rec.ExpiresAt.After(r.Now())):
 			continue
@@ -415,7 +415,7 @@ func (r *Reconciler) unbuilt(ctx context.Context, cfg *config.Config, dryRun boo
 			r.log(ctx, rep, p, true, nil)
 			continue
 		}
-		if first, err := r.once(ctx, "reconcile/"+builder.Key(a.Name, sha)); err != nil || !first {
+		if first, err := r.once(ctx, "reconcile/"+build.Key(a.Name, sha)); err != nil || !first {
 			if err != nil {
 				return err
 			}

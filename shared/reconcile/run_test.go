@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
@@ -221,7 +221,7 @@ func TestUnbuiltHeadIsEnqueued(t *testing.T) {
 			if !f.cfg.Apps[0].MatchesPush("", config.PushTarget{Repository: p.Repository, CloneURL: p.CloneURL, Branch: p.Branch}) {
 				t.Fatalf("the builder would not match push %+v to the app", p)
 			}
-			if err := f.store.Complete(ctx, builder.Key("web", head), []byte(`{}`), time.Hour); err != nil {
+			if err := f.store.Complete(ctx, build.Key("web", head), []byte(`{}`), time.Hour); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -6,13 +6,17 @@
 // local runtime build every handler here, and infra's template tests check
 // the template against the same table.
 //
-// Each function is named after its directory under functions/, and its
-// handler lives in the shared package the table names:
+// The rule: functions/<name> runs the handler in shared/<name>.
 //
-//	functions/build     builds queue      shared/builder   (Builder)
-//	functions/registry  images queue      shared/images    (Handler)
-//	functions/promote   promotions queue  shared/promoter  (Promoter)
-//	functions/approval  approvals queue   shared/approver  (Approver)
-//	functions/webhook   HTTP ingress      shared/webhook   (not a consumer)
-//	functions/replay    operator invoke   shared/replay    (not a consumer)
+//	functions/build      builds queue      shared/build      (Builder)
+//	functions/registry   images queue      shared/registry   (Handler)
+//	functions/promote    promotions queue  shared/promote    (Promoter)
+//	functions/approval   approvals queue   shared/approval   (Approver)
+//	functions/webhook    HTTP ingress      shared/webhook    (not a consumer)
+//	functions/replay     operator invoke   shared/replay     (not a consumer)
+//	functions/reconcile  schedule          shared/reconcile  (not a consumer)
+//
+// The libraries they use are named for what they provide: shared/imagebuild
+// builds images, shared/ociregistry is the embedded registry, shared/manifest
+// edits manifests.
 package wiring

@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/approver"
-	"github.com/conveyor-gitops/conveyor/shared/builder"
+	"github.com/conveyor-gitops/conveyor/shared/approval"
+	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
-	"github.com/conveyor-gitops/conveyor/shared/images"
-	"github.com/conveyor-gitops/conveyor/shared/promoter"
+	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/registry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -36,10 +36,10 @@ type Deps struct {
 	// decorated with retries; Teams answers "org/team" reviewers;
 	// Repository is its name there ("owner/name").
 	Forge      forge.Forge
-	Teams      approver.TeamChecker
+	Teams      approval.TeamChecker
 	Repository string
 	// GitOps proposes promotions in the GitOps repository.
-	GitOps promoter.Repo
+	GitOps promote.Repo
 	// GitHost is where "owner/name" sources live; GitAuth gives git
 	// credentials for a repository URL (nil: none).
 	GitHost string
@@ -49,7 +49,7 @@ type Deps struct {
 	Keychain      authn.Keychain
 	RemoteOptions []remote.Option
 	// Ancestry reads source history to order releases.
-	Ancestry promoter.Ancestry
+	Ancestry promote.Ancestry
 	// Selector names the deployment in the commands PR bodies print
 	// (`--stack NAME` on AWS; "" locally).
 	Selector string
@@ -98,7 +98,7 @@ var ErrMissing = errors.New("missing dependency")
 // Functions is the table, in pipeline order.
 var Functions = []Function{
 	{Name: "build", Queue: queue.Builds, BatchSize: 1, Timeout: 10 * time.Minute, New: newBuild},
-	{Name: "registry", Queue: queue.Images, BatchSize: 10, Timeout: time.Minute, Decode: images.Decode, New: newRegistry},
+	{Name: "registry", Queue: queue.Images, BatchSize: 10, Timeout: time.Minute, Decode: registry.Decode, New: newRegistry},
 	{Name: "promote", Queue: queue.Promotions, BatchSize: 1, Timeout: 2 * time.Minute, New: newPromote},
 	{Name: "approval", Queue: queue.Approvals, BatchSize: 10, Timeout: time.Minute, New: newApproval},
 }
@@ -117,7 +117,7 @@ func newBuild(d Deps) (consume.Func, error) {
 	if d.Config == nil || d.State == nil {
 		return nil, fmt.Errorf("%w: build needs the pipeline and the state store", ErrMissing)
 	}
-	b := &builder.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
+	b := &build.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
 		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger}
 	return b.Func(), nil
 }
@@ -127,7 +127,7 @@ func newRegistry(d Deps) (consume.Func, error) {
 	if err != nil || d.Config == nil || d.State == nil {
 		return nil, fmt.Errorf("%w: registry needs the pipeline, the state store and the promotions queue (%v)", ErrMissing, err)
 	}
-	h := &images.Handler{Config: d.Config, Promotions: promotions, Traces: images.TraceLookup(d.State),
+	h := &registry.Handler{Config: d.Config, Promotions: promotions, Traces: registry.TraceLookup(d.State),
 		RemoteOptions: d.registryOptions(), Log: d.Logger}
 	return h.Func(), nil
 }
@@ -137,9 +137,9 @@ func newPromote(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: promote needs the pipeline, the state store and a GitOps repository with its forge", ErrMissing)
 	}
 	opts := d.registryOptions()
-	p := &promoter.Promoter{Config: d.Config, Releases: d.State, Repo: d.GitOps, Forge: d.Forge, Ancestry: d.Ancestry, Selector: d.Selector, Log: d.Logger,
-		Inspect: func(ctx context.Context, ref string) (*images.Provenance, error) {
-			return images.Inspect(ctx, ref, opts...)
+	p := &promote.Promoter{Config: d.Config, Releases: d.State, Repo: d.GitOps, Forge: d.Forge, Ancestry: d.Ancestry, Selector: d.Selector, Log: d.Logger,
+		Inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) {
+			return registry.Inspect(ctx, ref, opts...)
 		}}
 	return p.Func(), nil
 }
@@ -149,7 +149,7 @@ func newApproval(d Deps) (consume.Func, error) {
 	if err != nil || d.Config == nil || d.State == nil || d.Forge == nil {
 		return nil, fmt.Errorf("%w: approval needs the pipeline, the state store, the promotions queue and a forge (%v)", ErrMissing, err)
 	}
-	a := &approver.Approver{Config: d.Config, Releases: d.State, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
+	a := &approval.Approver{Config: d.Config, Releases: d.State, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
 		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger}
 	return a.Func(), nil
 }

@@ -2,6 +2,9 @@ package wiring_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -38,5 +41,44 @@ func TestTable(t *testing.T) {
 	}
 	if len(consumed) != len(queue.Topology) {
 		t.Errorf("%d of %d topology queues have a consumer", len(consumed), len(queue.Topology))
+	}
+}
+
+// TestFunctionsNameTheirHandlers keeps the layout rule a newcomer can
+// guess: every functions/<name> runs the handler in shared/<name>.
+func TestFunctionsNameTheirHandlers(t *testing.T) {
+	dirs, err := os.ReadDir("../../functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		main, err := os.ReadFile(filepath.Join("../../functions", d.Name(), "main.go"))
+		if err != nil {
+			t.Errorf("functions/%s: %v", d.Name(), err)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join("..", d.Name())); err != nil {
+			t.Errorf("functions/%s has no handler package shared/%s", d.Name(), d.Name())
+		}
+		if _, ok := wiring.Lookup(d.Name()); ok {
+			continue // a consumer: built from the table, whose constructor uses shared/<name>
+		}
+		// Not a consumer: main.go builds the handler, or awsenv does for it.
+		imp := `"github.com/conveyor-gitops/conveyor/shared/` + d.Name() + `"`
+		uses := strings.Contains(string(main), imp)
+		if glue, err := os.ReadFile(filepath.Join("../awsenv", d.Name()+".go")); err == nil && strings.Contains(string(glue), imp) {
+			uses = true
+		}
+		if !uses {
+			t.Errorf("functions/%s/main.go (or shared/awsenv/%s.go) does not use shared/%s", d.Name(), d.Name(), d.Name())
+		}
+	}
+	for _, f := range wiring.Functions {
+		if _, err := os.Stat(filepath.Join("../../functions", f.Name, "main.go")); err != nil {
+			t.Errorf("table function %s has no functions/%s/main.go", f.Name, f.Name)
+		}
 	}
 }

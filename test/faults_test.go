@@ -37,12 +37,15 @@ import (
 // fleet is the local pipeline for several apps, each with its own source
 // repository, promoted dev (auto) → staging (auto) → prod (manual).
 type fleet struct {
-	t       *testing.T
-	rt      *local.Runtime
-	g       *local.GitOps
-	gitops  *demo.Repo
-	apps    map[string]*demo.Repo
-	host    string
+	t      *testing.T
+	rt     *local.Runtime
+	g      *local.GitOps
+	gitops *demo.Repo
+	apps   map[string]*demo.Repo
+	host   string
+	// direct is the registry itself, for the test's own reads: host may
+	// be a proxy that injects faults.
+	direct  string
 	ingress string
 	logs    *bytes.Buffer
 }
@@ -77,7 +80,7 @@ func newFleetWith(t *testing.T, names []string, o fleetOptions) *fleet {
 	}
 	reg, _ := f.rt.ListenRegistry()
 	addr, _ := f.rt.Listen()
-	f.host, f.ingress = reg.String(), "http://"+addr.String()
+	f.host, f.direct, f.ingress = reg.String(), reg.String(), "http://"+addr.String()
 	if o.registryFaults > 0 {
 		f.host = faultyProxy(t, reg.String(), o.registryFaults)
 	}
@@ -199,7 +202,7 @@ func (f *fleet) deployed(app, env string) string {
 }
 
 func (f *fleet) digestOf(app, sha string) string {
-	p := &pipeline{t: f.t, image: f.host + "/demo/" + app}
+	p := &pipeline{t: f.t, image: f.direct + "/demo/" + app}
 	d, err := p.digestOf("sha-" + sha[:12])
 	if err != nil {
 		f.t.Fatalf("no image for %s@%s: %v", app, sha[:12], err)

@@ -277,6 +277,13 @@ func (r *Runtime) Run(ctx context.Context) error {
 		}
 		r.lock = l
 	}
+	// Holding the lock, this process is the only consumer: whatever was
+	// received and never settled belongs to one that died.
+	if n, err := r.Queues.RecoverAbandoned(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		r.opts.Logger.WarnContext(ctx, "recovered messages a previous process died holding", "messages", n)
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	var srv *http.Server

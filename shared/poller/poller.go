@@ -132,6 +132,14 @@ func (p *Poller) Poll(ctx context.Context) (int, error) {
 // keepHidden renews msgs' visibility to lease every third of it until the
 // returned stop is called, and waits for a renewal in progress to end.
 func (p *Poller) keepHidden(ctx context.Context, msgs []queue.Message, lease time.Duration) (stop func()) {
+	// A queue that tells a renewal from a settlement (the embedded one)
+	// learns that a receive its consumer died in was never settled.
+	renew := p.Queue.ChangeVisibility
+	if r, ok := p.Queue.(interface {
+		Renew(ctx context.Context, receipt string, d time.Duration) error
+	}); ok {
+		renew = r.Renew
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -147,7 +155,7 @@ func (p *Poller) keepHidden(ctx context.Context, msgs []queue.Message, lease tim
 			case <-t.C:
 			}
 			for _, m := range msgs {
-				if err := p.Queue.ChangeVisibility(ctx, m.ReceiptHandle, lease); err != nil {
+				if err := renew(ctx, m.ReceiptHandle, lease); err != nil {
 					p.Logger.WarnContext(ctx, "renewing a message's lease", "queue", p.Queue.Name(), "function", p.Function,
 						"message_id", m.ID, "error", err.Error())
 				}

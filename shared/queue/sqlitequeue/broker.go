@@ -73,6 +73,11 @@ func Open(ctx context.Context, db *sqlitedb.DB, specs []queue.Spec, opts ...Opti
 		!strings.Contains(err.Error(), "duplicate column") {
 		return nil, err
 	}
+	// Whether a message's last receive was settled, and how many receives
+	// died unsettled (see Receive).
+	if err := db.AddColumns(ctx, "queue_messages", "settled INTEGER NOT NULL DEFAULT 1", "abandoned INTEGER NOT NULL DEFAULT 0"); err != nil {
+		return nil, err
+	}
 	for _, s := range specs {
 		if s.Name == "" {
 			return nil, fmt.Errorf("opening queues: a spec has no name")

@@ -113,7 +113,8 @@ func (q *Queue) Receive(ctx context.Context, max int, visibility time.Duration) 
 				if m.FirstReceivedAt.IsZero() {
 					m.FirstReceivedAt = time.UnixMilli(now)
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET receive_count = ?, first_received_at = ?, receipt = ?, visible_at = ? WHERE id = ?`,
+				if _, err := tx.ExecContext(ctx, `UPDATE queue_messages SET receive_count = ?, first_received_at = ?, receipt = ?, visible_at = ?,
+					settled = 0 WHERE id = ?`,
 					m.ReceiveCount, m.FirstReceivedAt.UnixMilli(), m.ReceiptHandle, now+visibility.Milliseconds(), m.ID); err != nil {
 					return err
 				}
@@ -234,7 +235,7 @@ func (q *Queue) Delete(ctx context.Context, receipt string) error {
 // ChangeVisibility makes a received message visible again after d.
 func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Duration) error {
 	err := q.owned(ctx, receipt, func(tx *sql.Tx, id string, now int64) error {
-		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ? WHERE id = ?`, now+d.Milliseconds(), id)
+		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ?, settled = 1 WHERE id = ?`, now+d.Milliseconds(), id)
 		return err
 	})
 	if err != nil {
@@ -243,10 +244,24 @@ func (q *Queue) ChangeVisibility(ctx context.Context, receipt string, d time.Dur
 	return nil
 }
 
+// Renew keeps a received message hidden for d more while its consumer
+// still works on it. Unlike ChangeVisibility it does not settle the
+// receive: if the consumer dies before settling, the next receive knows.
+func (q *Queue) Renew(ctx context.Context, receipt string, d time.Duration) error {
+	err := q.owned(ctx, receipt, func(tx *sql.Tx, id string, now int64) error {
+		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ? WHERE id = ?`, now+d.Milliseconds(), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renewing a lease in %s: %w", q.name, err)
+	}
+	return nil
+}
+
 // Fail records reason and makes the message visible again after retryIn.
 func (q *Queue) Fail(ctx context.Context, receipt, reason string, retryIn time.Duration) error {
 	err := q.owned(ctx, receipt, func(tx *sql.Tx, id string, now int64) error {
-		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ?, last_error = ?,
+		_, err := tx.ExecContext(ctx, `UPDATE queue_messages SET visible_at = ?, last_error = ?, settled = 1,
 			first_error = CASE WHEN first_error = '' THEN ? ELSE first_error END WHERE id = ?`, now+retryIn.Milliseconds(), reason, reason, id)
 		return err
 	})

@@ -43,6 +43,7 @@ func FuzzClassifyGitHub(f *testing.F) {
 		{"push", "github-push.json"}, {"push", "github-push-branch-deleted.json"}, {"pull_request", "github-pull_request-merged.json"},
 		{"pull_request_review", "github-pull_request_review-approved.json"}, {"ping", "github-ping.json"}, {"issues", "github-issues-opened.json"},
 		{"registry_package", "github-registry_package-published.json"},
+		{"push", "gitea-push.json"}, {"pull_request_approved", "gitea-pull_request_approved.json"},
 	} {
 		b, err := os.ReadFile("../../events/" + s.file)
 		if err != nil {
@@ -51,30 +52,38 @@ func FuzzClassifyGitHub(f *testing.F) {
 		f.Add(s.name, b)
 	}
 	f.Fuzz(func(t *testing.T, name string, body []byte) {
-		c, err := ClassifyGitHub(name, body)
-		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("error not marked malformed: %v", err)
-			}
-			return
-		}
-		n := 0
-		for _, set := range []bool{c.Pong, c.Ignore != "", c.Kind != ""} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Fatalf("classification %+v is not exactly one of pong, ignore, enqueue", c)
-		}
-		if c.Kind != "" && c.Payload == nil {
-			t.Fatal("enqueue without a payload")
+		// Gitea's dialect shares the parsers but not the commit cap.
+		for _, classify := range []func(string, []byte) (Classification, error){ClassifyGitHub, ClassifyGitea} {
+			checkClassification(t, classify, name, body)
 		}
 	})
 }
 
+func checkClassification(t *testing.T, classify func(string, []byte) (Classification, error), name string, body []byte) {
+	t.Helper()
+	c, err := classify(name, body)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error not marked malformed: %v", err)
+		}
+		return
+	}
+	n := 0
+	for _, set := range []bool{c.Pong, c.Ignore != "", c.Kind != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("classification %+v is not exactly one of pong, ignore, enqueue", c)
+	}
+	if c.Kind != "" && c.Payload == nil {
+		t.Fatal("enqueue without a payload")
+	}
+}
+
 func FuzzParseRegistry(f *testing.F) {
-	for _, file := range []string{"distribution-push.json", "distribution-delete.json", "harbor-push.json"} {
+	for _, file := range []string{"distribution-push.json", "distribution-delete.json", "harbor-push.json", "harbor-cloudevents-push.json"} {
 		b, err := os.ReadFile("../../events/" + file)
 		if err != nil {
 			f.Fatal(err)

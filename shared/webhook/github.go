@@ -59,7 +59,21 @@ type ghPush struct {
 	Pusher     ghUser     `json:"pusher"`
 	HeadCommit *ghCommit  `json:"head_commit"`
 	Commits    []ghCommit `json:"commits"`
+	// TotalCommits is Gitea's and Forgejo's count of pushed commits, of
+	// which Commits lists only the first few; GitHub does not send it.
+	TotalCommits *int `json:"total_commits"`
 }
+
+// Commit caps of push webhooks: past its cap a sender lists only the first
+// commits, so their changed files are not the whole push.
+const (
+	// GitHubMaxCommits is what a GitHub push webhook lists at most (the
+	// Events API's cap of 20 does not apply to webhooks).
+	GitHubMaxCommits = 2048
+	// GiteaMaxCommits is Gitea's and Forgejo's default, used only when a
+	// push carries no total_commits to compare with.
+	GiteaMaxCommits = 5
+)
 
 type ghPR struct {
 	Number         int        `json:"number"`
@@ -100,10 +114,21 @@ type ghReviewEvent struct {
 	Repository  *ghRepo `json:"repository"`
 }
 
-// ClassifyGitHub normalises one GitHub (or Gitea/Forgejo) webhook. name is
-// the X-GitHub-Event header. Events Conveyor does not handle are ignored,
-// not rejected: a repository hook often sends more than it needs to.
+// ClassifyGitHub normalises one GitHub webhook. name is the X-GitHub-Event
+// header. Events Conveyor does not handle are ignored, not rejected: a
+// repository hook often sends more than it needs to.
 func ClassifyGitHub(name string, body []byte) (Classification, error) {
+	return classify(name, body, GitHubMaxCommits)
+}
+
+// ClassifyGitea normalises one Gitea or Forgejo webhook, which speaks
+// GitHub's dialect with a few words of its own (total_commits, review
+// events named pull_request_approved). name is the X-Gitea-Event header.
+func ClassifyGitea(name string, body []byte) (Classification, error) {
+	return classify(name, body, GiteaMaxCommits)
+}
+
+func classify(name string, body []byte, maxCommits int) (Classification, error) {
 	switch name {
 	case "ping":
 		if !json.Valid(body) {
@@ -111,11 +136,13 @@ func ClassifyGitHub(name string, body []byte) (Classification, error) {
 		}
 		return Classification{Pong: true}, nil
 	case "push":
-		return classifyPush(body)
+		return classifyPush(body, maxCommits)
 	case "pull_request":
 		return classifyPullRequest(body)
 	case "pull_request_review":
 		return classifyReview(body)
+	case "pull_request_approved", "pull_request_rejected", "pull_request_review_approved", "pull_request_review_rejected":
+		return classifyGiteaReview(name, body)
 	case "package", "registry_package":
 		return classifyPackage(name, body)
 	case "":
@@ -134,7 +161,7 @@ func decode(name string, body []byte, v any) error {
 	return nil
 }
 
-func classifyPush(body []byte) (Classification, error) {
+func classifyPush(body []byte, maxCommits int) (Classification, error) {
 	var p ghPush
 	if err := decode("push", body, &p); err != nil {
 		return Classification{}, err
@@ -179,12 +206,28 @@ func classifyPush(body []byte) (Classification, error) {
 			}
 		}
 	}
-	// GitHub lists at most 20 commits, and none for some pushes (a new
-	// branch at an old commit): the file list is then not the whole story.
-	if len(p.Commits) >= 20 || (len(p.Commits) == 0 && !p.Deleted) {
+	if partialCommits(p, maxCommits) {
 		out.Truncated = true
 	}
 	return Classification{Kind: event.KindPush, Payload: out}, nil
+}
+
+// partialCommits reports whether a push lists fewer commits than it
+// pushed, so its file list is not the whole story: fewer than the sender's
+// total_commits, as many as the sender's cap when it sends no total, or
+// none at all for a push that deleted nothing (a new branch at an old
+// commit lists none).
+func partialCommits(p ghPush, maxCommits int) bool {
+	switch {
+	case p.Deleted:
+		return false
+	case len(p.Commits) == 0:
+		return true
+	case p.TotalCommits != nil:
+		return *p.TotalCommits > len(p.Commits)
+	default:
+		return len(p.Commits) >= maxCommits
+	}
 }
 
 func reviewBase(pr *ghPR, repo *ghRepo) event.Review {
@@ -211,7 +254,7 @@ func classifyPullRequest(body []byte) (Classification, error) {
 	switch e.Action {
 	case "opened", "reopened":
 		r.Action = event.ReviewOpened
-	case "synchronize":
+	case "synchronize", "synchronized": // GitHub's word, Gitea's word
 		r.Action = event.ReviewUpdated
 	case "closed":
 		// A merge is "closed" with merged true; anything else is a rejection.

@@ -156,14 +156,15 @@ func (in *Ingress) readBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 
 func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	name, delivery := r.Header.Get("X-GitHub-Event"), r.Header.Get("X-GitHub-Delivery")
-	attrs := []any{"source", "github", "event", name, "delivery_id", truncate(delivery, MaxDeliveryID)}
+	h := readForgeHeaders(r.Header)
+	name, delivery := h.event, h.delivery
+	attrs := []any{"source", h.source(), "event", name, "delivery_id", truncate(delivery, MaxDeliveryID)}
 	body, ok := in.readBody(w, r)
 	if !ok {
 		return
 	}
 	// The signature covers the raw body, whatever its encoding.
-	if err := VerifySignature(in.cfg.GitHubSecret, r.Header.Get("X-Hub-Signature-256"), body); err != nil {
+	if err := VerifySignature(in.cfg.GitHubSecret, h.signature, body); err != nil {
 		in.fail(ctx, w, http.StatusUnauthorized, err, attrs...)
 		return
 	}
@@ -177,10 +178,14 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		body = []byte(form.Get("payload"))
 	}
 	if err := checkDelivery(delivery); err != nil {
-		in.fail(ctx, w, http.StatusBadRequest, err, "source", "github", "event", name)
+		in.fail(ctx, w, http.StatusBadRequest, err, "source", h.source(), "event", name)
 		return
 	}
-	c, err := ClassifyGitHub(name, body)
+	classify := ClassifyGitHub
+	if h.gitea {
+		classify = ClassifyGitea
+	}
+	c, err := classify(name, body)
 	if err != nil {
 		in.fail(ctx, w, http.StatusBadRequest, err, attrs...)
 		return
@@ -201,7 +206,7 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 	case event.KindImage:
 		target = in.queues.Images
 	}
-	res, err := in.enqueue(ctx, githubKeys(delivery, raw), c.Kind, "github", delivery, c.Payload, target)
+	res, err := in.enqueue(ctx, githubKeys(delivery, raw), c.Kind, h.source(), delivery, c.Payload, target)
 	if err != nil {
 		in.fail(ctx, w, statusOf(err), err, attrs...)
 		return
@@ -212,6 +217,48 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusOK
 	}
 	reply(w, code, resp)
+}
+
+// forgeHeaders are what a forge delivery says about itself.
+type forgeHeaders struct {
+	event, delivery, signature string
+	// gitea is set for Gitea, Forgejo and Gogs, whose pushes list fewer
+	// commits than GitHub's.
+	gitea bool
+}
+
+func (h forgeHeaders) source() string {
+	if h.gitea {
+		return "gitea"
+	}
+	return "github"
+}
+
+// readForgeHeaders reads GitHub's headers, falling back to Gitea's and
+// Forgejo's own: Gitea sends both sets, but a proxy or a Forgejo may pass
+// only its own. X-Gitea-Signature is the bare hex HMAC-SHA256 that
+// X-Hub-Signature-256 carries after "sha256=".
+func readForgeHeaders(hd http.Header) forgeHeaders {
+	get := func(names ...string) string {
+		for _, n := range names {
+			if v := hd.Get(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	h := forgeHeaders{
+		event:     get("X-GitHub-Event", "X-Gitea-Event", "X-Forgejo-Event", "X-Gogs-Event"),
+		delivery:  get("X-GitHub-Delivery", "X-Gitea-Delivery", "X-Forgejo-Delivery", "X-Gogs-Delivery"),
+		signature: hd.Get("X-Hub-Signature-256"),
+		gitea:     get("X-Gitea-Event", "X-Forgejo-Event", "X-Gogs-Event") != "",
+	}
+	if h.signature == "" {
+		if sig := get("X-Gitea-Signature", "X-Forgejo-Signature", "X-Gogs-Signature"); sig != "" {
+			h.signature = "sha256=" + sig
+		}
+	}
+	return h
 }
 
 // githubKeys are the idempotency keys of a GitHub delivery: its delivery id,

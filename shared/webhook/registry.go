@@ -75,22 +75,42 @@ func ParseDistribution(body []byte) ([]ImageEvent, int, error) {
 	return out, ignored, nil
 }
 
-type harborEvent struct {
-	Type      string `json:"type"`
-	OccurAt   int64  `json:"occur_at"`
-	EventData *struct {
-		Resources []struct {
-			Digest      string `json:"digest"`
-			Tag         string `json:"tag"`
-			ResourceURL string `json:"resource_url"`
-		} `json:"resources"`
-		Repository struct {
-			RepoFullName string `json:"repo_full_name"`
-		} `json:"repository"`
-	} `json:"event_data"`
+// harborData is what both of Harbor's payload formats say about an
+// artifact: under "event_data" in the default format, under "data" in the
+// CloudEvents one.
+type harborData struct {
+	Resources []struct {
+		Digest      string `json:"digest"`
+		Tag         string `json:"tag"`
+		ResourceURL string `json:"resource_url"`
+	} `json:"resources"`
+	Repository struct {
+		RepoFullName string `json:"repo_full_name"`
+	} `json:"repository"`
 }
 
-// ParseHarbor reads a Harbor webhook. Only PUSH_ARTIFACT is an image event.
+// harborEvent holds both formats' fields: Type and OccurAt and EventData
+// are the default format's, SpecVersion, ID, Time and Data the
+// CloudEvents format's (whose Type is "harbor.artifact.pushed").
+type harborEvent struct {
+	Type        string      `json:"type"`
+	OccurAt     int64       `json:"occur_at"`
+	EventData   *harborData `json:"event_data"`
+	SpecVersion string      `json:"specversion"`
+	ID          string      `json:"id"`
+	Time        string      `json:"time"`
+	Data        *harborData `json:"data"`
+}
+
+// Harbor's push event types, in its default and its CloudEvents format.
+const (
+	harborPush           = "PUSH_ARTIFACT"
+	harborCloudEventPush = "harbor.artifact.pushed"
+)
+
+// ParseHarbor reads a Harbor webhook in either payload format a Harbor
+// policy can choose, Default or CloudEvents. Only an artifact push is an
+// image event.
 func ParseHarbor(body []byte) ([]ImageEvent, int, error) {
 	var e harborEvent
 	if err := json.Unmarshal(body, &e); err != nil {
@@ -99,14 +119,26 @@ func ParseHarbor(body []byte) ([]ImageEvent, int, error) {
 	if e.Type == "" {
 		return nil, 0, fmt.Errorf(`%w: harbor webhook has no "type"`, ErrMalformed)
 	}
-	if e.Type != "PUSH_ARTIFACT" {
+	data, field, push := e.EventData, "event_data", e.Type == harborPush
+	// Harbor sends no event id in its default format: the event's own
+	// facts identify it. A CloudEvent's id is unique per event.
+	identity := fmt.Sprint(e.OccurAt)
+	if e.SpecVersion != "" {
+		data, field, push = e.Data, "data", e.Type == harborCloudEventPush
+		identity = "ce|" + e.ID + "|" + e.Time
+	}
+	if !push {
 		return nil, 1, nil
 	}
-	if e.EventData == nil || e.EventData.Repository.RepoFullName == "" {
-		return nil, 0, fmt.Errorf("%w: harbor PUSH_ARTIFACT needs event_data.repository.repo_full_name", ErrMalformed)
+	if data == nil || data.Repository.RepoFullName == "" {
+		return nil, 0, fmt.Errorf("%w: harbor %s needs %s.repository.repo_full_name", ErrMalformed, e.Type, field)
 	}
+	return harborImages(data, identity)
+}
+
+func harborImages(data *harborData, identity string) ([]ImageEvent, int, error) {
 	var out []ImageEvent
-	for i, r := range e.EventData.Resources {
+	for i, r := range data.Resources {
 		if !strings.HasPrefix(r.Digest, "sha256:") {
 			return nil, 0, fmt.Errorf("%w: harbor resource %d has no sha256 digest", ErrMalformed, i)
 		}
@@ -116,9 +148,8 @@ func ParseHarbor(body []byte) ([]ImageEvent, int, error) {
 			tag = ""
 		}
 		host, _, _ := strings.Cut(r.ResourceURL, "/")
-		img := event.Image{Registry: host, Repository: e.EventData.Repository.RepoFullName, Digest: r.Digest, Tag: tag, Action: "push"}
-		// Harbor sends no event id: the event's own facts identify it.
-		sum := sha256.Sum256([]byte(fmt.Sprintf("%d|%s|%s|%s", e.OccurAt, img.Repository, img.Digest, tag)))
+		img := event.Image{Registry: host, Repository: data.Repository.RepoFullName, Digest: r.Digest, Tag: tag, Action: "push"}
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%s|%s", identity, img.Repository, img.Digest, tag)))
 		out = append(out, ImageEvent{Key: "harbor:" + hex.EncodeToString(sum[:16]), Image: img})
 	}
 	return out, 0, nil

@@ -251,4 +251,3 @@ func errorClasses(t *testing.T, e *Env) {
 		t.Fatalf("Merge of a closed PR: %v, want a permanent ErrNotMergeable", err)
 	}
 }
-

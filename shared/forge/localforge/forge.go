@@ -251,10 +251,13 @@ func (f *Forge) Merge(ctx context.Context, number int, opts forge.MergeOptions) 
 	if err != nil {
 		return "", err
 	}
-	switch pr.State {
-	case forge.StateMerged:
+	switch {
+	case pr.State == forge.StateMerged && headSHA != "" && pr.HeadSHA != headSHA:
+		// As on GitHub: a merge meant for another head did not happen.
+		return "", retry.Permanent(fmt.Errorf("merging #%d: %w: merged at head %.12s, not %.12s", number, forge.ErrNotMergeable, pr.HeadSHA, headSHA))
+	case pr.State == forge.StateMerged:
 		return pr.MergeCommit, nil
-	case forge.StateClosed:
+	case pr.State == forge.StateClosed:
 		return "", retry.Permanent(fmt.Errorf("merging #%d: %w: it is closed", number, forge.ErrNotMergeable))
 	}
 	if headSHA != "" && pr.HeadSHA != headSHA {

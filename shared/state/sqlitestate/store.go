@@ -149,17 +149,8 @@ func (s *Store) Renew(ctx context.Context, held state.Idem, lease time.Duration)
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
 		now := s.now()
 		rec.ExpiresAt, rec.UpdatedAt = now.Add(lease), now
-		res, err := tx.ExecContext(ctx, `UPDATE idempotency SET expires_at = ?, updated_at = ? WHERE key = ? AND status = ? AND expires_at = ?`,
-			rec.ExpiresAt.UnixMilli(), now.UnixMilli(), held.Key, string(state.InProgress), held.ExpiresAt.UnixMilli())
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return state.ErrConflict
-		}
-		return nil
+		return conditional(tx.ExecContext(ctx, `UPDATE idempotency SET expires_at = ?, updated_at = ? WHERE key = ? AND status = ? AND expires_at = ?`,
+			rec.ExpiresAt.UnixMilli(), now.UnixMilli(), held.Key, string(state.InProgress), held.ExpiresAt.UnixMilli()))
 	})
 	if err != nil {
 		return state.Idem{}, fmt.Errorf("renewing the claim on %s: %w", held.Key, err)
@@ -211,15 +202,7 @@ func (s *Store) PutRelease(ctx context.Context, r *state.Release) error {
 				source_time=?, state=?, rollback=?, pr=?, pr_url=?, branch=?, merge_commit=?, merged_by=?, trace_id=?, note=?,
 				created_at=?, updated_at=?, merged_at=?, version=?, head_sha=?, approved_by=?, override=? WHERE id = ? AND version = ?`, append(args, r.ID, r.Version)...)
 		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return state.ErrConflict
-		}
-		return nil
+		return conditional(res, err)
 	})
 	if err != nil {
 		return fmt.Errorf("putting release %s: %w", r.ID, err)
@@ -309,4 +292,18 @@ func fromMillis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// conditional turns a conditional write that changed no row into
+// state.ErrConflict.
+func conditional(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return state.ErrConflict
+	}
+	return nil
 }

@@ -58,3 +58,59 @@ func TestErrorClasses(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeWaitsForGiteasConflictCheck: Gitea answers 405 "Please try again
+// later" while it checks a new head in the background; that is a wait, not
+// a refusal, and any other 405 is a refusal.
+func TestMergeWaitsForGiteasConflictCheck(t *testing.T) {
+	const head = "1111111111111111111111111111111111111111"
+	tests := []struct {
+		name      string
+		checking  int // 405 "try again later" answers before the merge goes through
+		refusal   string
+		wantErr   bool
+		permanent bool
+	}{
+		{"checked after two answers", 2, "", false, false},
+		{"other 405 is a refusal", 0, "Not allowed to merge", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var posts, merged int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.Method {
+				case http.MethodGet:
+					state := `"state":"open","merged":false`
+					if merged > 0 {
+						state = `"state":"closed","merged":true,"merge_commit_sha":"2222222222222222222222222222222222222222"`
+					}
+					w.Write([]byte(`{"number":1,` + state + `,"head":{"ref":"conveyor/web-dev","sha":"` + head + `","repo":{"full_name":"o/r"}},"base":{"ref":"main"}}`))
+				case http.MethodPost:
+					posts++
+					switch {
+					case posts <= tt.checking:
+						w.WriteHeader(http.StatusMethodNotAllowed)
+						w.Write([]byte(`{"message":"Please try again later"}`))
+					case tt.refusal != "":
+						w.WriteHeader(http.StatusMethodNotAllowed)
+						w.Write([]byte(`{"message":"` + tt.refusal + `"}`))
+					default:
+						merged++
+					}
+				}
+			}))
+			defer srv.Close()
+			f := giteaforge.New(srv.URL, "s3cret", "o", "r", srv.Client())
+			sha, err := f.Merge(context.Background(), 1, forge.MergeOptions{HeadSHA: head})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Merge = %q, %v; want error %v", sha, err, tt.wantErr)
+			}
+			if err != nil && (!errors.Is(err, forge.ErrNotMergeable) || retry.IsPermanent(err) != tt.permanent) {
+				t.Fatalf("Merge error %v: want ErrNotMergeable, permanent %v", err, tt.permanent)
+			}
+			if err == nil && (sha == "" || posts != tt.checking+1) {
+				t.Fatalf("Merge = %q after %d posts; want a merge commit after %d", sha, posts, tt.checking+1)
+			}
+		})
+	}
+}

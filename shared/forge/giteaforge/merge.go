@@ -2,9 +2,12 @@ package giteaforge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
@@ -35,7 +38,7 @@ func (f *Forge) Merge(ctx context.Context, number int, opts forge.MergeOptions) 
 	if opts.HeadSHA != "" {
 		body["head_commit_id"] = opts.HeadSHA
 	}
-	err = f.call(ctx, http.MethodPost, fmt.Sprintf("pulls/%d/merge", number), body, nil)
+	err = f.postMerge(ctx, number, body)
 	switch status(err) {
 	case 0:
 	case http.StatusMethodNotAllowed, http.StatusConflict, http.StatusUnprocessableEntity:
@@ -53,6 +56,38 @@ func (f *Forge) Merge(ctx context.Context, number int, opts forge.MergeOptions) 
 		return "", fmt.Errorf("merging pull request #%d: Gitea reports no merge commit yet", number)
 	}
 	return pr.MergeCommit, nil
+}
+
+// checking is how long Merge waits, in-process, for Gitea to finish its
+// asynchronous conflict check of a freshly pushed pull request before
+// handing the wait to the queue.
+const checking = 15 * time.Second
+
+// postMerge asks Gitea to merge. Gitea checks a new head for conflicts in
+// the background and answers 405 "Please try again later" until it is
+// done — a wait of a second or two, not a refusal — so that answer is
+// retried here for a while and then returned as transient with a delay.
+func (f *Forge) postMerge(ctx context.Context, number int, body map[string]any) error {
+	deadline := time.Now().Add(checking)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := f.call(ctx, http.MethodPost, fmt.Sprintf("pulls/%d/merge", number), body, nil)
+		if !stillChecking(err) {
+			return err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return retry.After(fmt.Errorf("%w: Gitea is still checking it for conflicts", forge.ErrNotMergeable), 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func stillChecking(err error) bool {
+	var e *apiError
+	return errors.As(err, &e) && e.status == http.StatusMethodNotAllowed && strings.Contains(strings.ToLower(e.message), "try again later")
 }
 
 // mergeState answers Merge without merging when p's state already decides.

@@ -1,5 +1,5 @@
 // Package webhook is Conveyor's ingress: it verifies, deduplicates and
-// normalises GitHub and registry webhooks and enqueues one envelope per
+// normalises GitHub, Gitea, GitLab and registry webhooks and enqueues one envelope per
 // event, answering within milliseconds. It does no work beyond that, so a
 // slow registry or forge can never make a webhook sender time out.
 //

@@ -59,6 +59,26 @@ func FuzzClassifyGitHub(f *testing.F) {
 	})
 }
 
+func FuzzClassifyGitLab(f *testing.F) {
+	for _, s := range []struct{ name, file string }{
+		{"Push Hook", "gitlab-push.json"}, {"Merge Request Hook", "gitlab-merge_request-approved.json"},
+		{"Merge Request Hook", "gitlab-merge_request-merged.json"}, {"Tag Push Hook", "gitlab-push.json"},
+		{"Note Hook", "github-issues-opened.json"},
+	} {
+		b, err := os.ReadFile("../../events/" + s.file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(s.name, b)
+	}
+	f.Fuzz(func(t *testing.T, name string, body []byte) {
+		checkClassification(t, ClassifyGitLab, name, body)
+		if c, err := ClassifyGitLab(name, body); err == nil && c.Pong {
+			t.Fatal("GitLab has no ping")
+		}
+	})
+}
+
 func checkClassification(t *testing.T, classify func(string, []byte) (Classification, error), name string, body []byte) {
 	t.Helper()
 	c, err := classify(name, body)

@@ -166,6 +166,12 @@ func classifyPush(body []byte, maxCommits int) (Classification, error) {
 	if err := decode("push", body, &p); err != nil {
 		return Classification{}, err
 	}
+	return pushClassification(p, maxCommits)
+}
+
+// pushClassification normalises a decoded push, whichever forge's dialect
+// it was decoded from.
+func pushClassification(p ghPush, maxCommits int) (Classification, error) {
 	if p.Repository == nil || p.Repository.FullName == "" || p.Ref == "" || p.After == "" {
 		return Classification{}, fmt.Errorf("%w: push needs repository.full_name, ref and after", ErrMalformed)
 	}

@@ -25,6 +25,7 @@ import (
 // Paths the ingress serves.
 const (
 	PathGitHub       = "/webhooks/github"
+	PathGitLab       = "/webhooks/gitlab"
 	PathDistribution = "/webhooks/registry/distribution"
 	PathHarbor       = "/webhooks/registry/harbor"
 	PathHealth       = "/healthz"
@@ -51,6 +52,9 @@ type Config struct {
 	// GitHubSecret verifies X-Hub-Signature-256. Without it every GitHub
 	// request is refused with 401.
 	GitHubSecret []byte
+	// GitLabToken is the secret token GitLab sends in X-Gitlab-Token.
+	// Without it every GitLab request is refused with 401.
+	GitLabToken string
 	// RegistryToken is the bearer token registries must present. Without
 	// it every registry request is refused with 401.
 	RegistryToken string
@@ -91,6 +95,7 @@ func New(cfg Config, queues Queues, idem state.Idempotency) (*Ingress, error) {
 	}
 	in := &Ingress{cfg: cfg, queues: queues, idem: idem, mux: http.NewServeMux()}
 	in.mux.HandleFunc("POST "+PathGitHub, in.github)
+	in.mux.HandleFunc("POST "+PathGitLab, in.gitlab)
 	in.mux.HandleFunc("POST "+PathDistribution, in.registry("distribution", ParseDistribution))
 	in.mux.HandleFunc("POST "+PathHarbor, in.registry("harbor", ParseHarbor))
 	in.mux.HandleFunc("GET "+PathHealth, func(w http.ResponseWriter, r *http.Request) {
@@ -450,16 +455,20 @@ const MaxDeliveryID = 256
 // checkDelivery refuses, as the sender's mistake, a missing delivery id
 // and one no forge would send: it becomes idempotency keys, log fields and
 // part of the queued envelope.
-func checkDelivery(id string) error {
+func checkDelivery(id string) error { return checkDeliveryHeader("X-GitHub-Delivery", id) }
+
+// checkDeliveryHeader is checkDelivery for the delivery id header named
+// header.
+func checkDeliveryHeader(header, id string) error {
 	switch {
 	case id == "":
-		return fmt.Errorf("%w: missing X-GitHub-Delivery header", ErrMalformed)
+		return fmt.Errorf("%w: missing %s header", ErrMalformed, header)
 	case len(id) > MaxDeliveryID:
-		return fmt.Errorf("%w: X-GitHub-Delivery is %d bytes, more than %d", ErrMalformed, len(id), MaxDeliveryID)
+		return fmt.Errorf("%w: %s is %d bytes, more than %d", ErrMalformed, header, len(id), MaxDeliveryID)
 	}
 	for _, c := range []byte(id) {
 		if c < 0x21 || c > 0x7e {
-			return fmt.Errorf("%w: X-GitHub-Delivery holds a byte 0x%02x that is not printable ASCII", ErrMalformed, c)
+			return fmt.Errorf("%w: %s holds a byte 0x%02x that is not printable ASCII", ErrMalformed, header, c)
 		}
 	}
 	return nil

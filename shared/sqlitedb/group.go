@@ -1,0 +1,196 @@
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
+)
+
+// DefaultGroupSize bounds how many writes share one transaction: enough to
+// absorb a burst of concurrent webhooks, few enough that one transaction
+// never holds the write lock for long.
+const DefaultGroupSize = 256
+
+// ErrGroupClosed is returned by a write submitted after Group.Close.
+var ErrGroupClosed = errors.New("group commit closed")
+
+// Group commits small writes from many goroutines together. A write waits
+// for the transaction it joined to commit, so it is as durable as one made
+// with Write when it returns nil, but N concurrent writes cost one commit
+// and one fsync instead of N. Each write runs in a savepoint of its own: a
+// write that fails leaves nothing behind and fails alone.
+type Group struct {
+	db   *DB
+	max  int
+	reqs chan *groupWrite
+	done chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+
+	batches, writes atomic.Int64
+}
+
+// GroupStats counts what a Group committed.
+type GroupStats struct {
+	// Batches is how many shared transactions were run, Writes how many
+	// writes they held.
+	Batches, Writes int64
+}
+
+type groupWrite struct {
+	ctx context.Context
+	fn  func(ctx context.Context, tx *sql.Tx) error
+	err chan error
+}
+
+// NewGroup starts a group committer on d that puts at most max writes in
+// one transaction (DefaultGroupSize when max <= 0). Close stops it.
+func (d *DB) NewGroup(max int) *Group {
+	if max <= 0 {
+		max = DefaultGroupSize
+	}
+	g := &Group{db: d, max: max, reqs: make(chan *groupWrite, 4*max), done: make(chan struct{})}
+	go g.run()
+	return g
+}
+
+// Write runs fn in the next shared transaction and returns once that
+// transaction committed (nil) or fn failed (fn's error, with fn's writes
+// rolled back and the others' kept). fn gets a context that is never
+// cancelled: cancelling one write must not interrupt the transaction the
+// others share. A write whose ctx ends before its turn is skipped; one
+// whose ctx ends while it waits for the commit may still be committed.
+func (g *Group) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	w := &groupWrite{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return ErrGroupClosed
+	}
+	select {
+	case g.reqs <- w:
+	case <-ctx.Done():
+		g.mu.RUnlock()
+		return ctx.Err()
+	}
+	g.mu.RUnlock()
+	select {
+	case err := <-w.err:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the commit (the write may still be committed): %w", ctx.Err())
+	}
+}
+
+// Stats returns the counters so far.
+func (g *Group) Stats() GroupStats {
+	return GroupStats{Batches: g.batches.Load(), Writes: g.writes.Load()}
+}
+
+// Close commits the writes already submitted and stops the committer.
+func (g *Group) Close() error {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.reqs)
+	}
+	g.mu.Unlock()
+	<-g.done
+	return nil
+}
+
+func (g *Group) run() {
+	defer close(g.done)
+	for first := range g.reqs {
+		g.commit(first)
+	}
+}
+
+// commit takes the write lock, then every write waiting by then (up to
+// max): writes pile up while the previous transaction syncs, so the batch
+// grows with the load without any added delay.
+func (g *Group) commit(first *groupWrite) {
+	g.db.wmu.Lock()
+	defer g.db.wmu.Unlock()
+	batch := []*groupWrite{first}
+	for len(batch) < g.max {
+		w, ok := g.poll()
+		if !ok {
+			break
+		}
+		batch = append(batch, w)
+	}
+	errs := g.apply(batch)
+	g.batches.Add(1)
+	g.writes.Add(int64(len(batch)))
+	for i, w := range batch {
+		w.err <- errs[i]
+	}
+}
+
+// poll returns a waiting write without blocking.
+func (g *Group) poll() (*groupWrite, bool) {
+	select {
+	case w, ok := <-g.reqs:
+		return w, ok
+	default:
+		return nil, false
+	}
+}
+
+// apply runs batch in one transaction and returns each write's outcome.
+func (g *Group) apply(batch []*groupWrite) []error {
+	errs := make([]error, len(batch))
+	failAll := func(err error) []error {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	ctx := context.Background()
+	tx, err := g.db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return failAll(fmt.Errorf("beginning transaction: %w", err))
+	}
+	for i, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if errs[i], err = savepoint(ctx, tx, w.fn); err != nil {
+			// The transaction itself is gone (SQLite rolls back on a full
+			// disk or an I/O error): nothing in it will commit.
+			_ = tx.Rollback()
+			return failAll(err)
+		}
+	}
+	crashpoint.Hit(crashpoint.BeforeGroupCommit)
+	if err := tx.Commit(); err != nil {
+		return failAll(fmt.Errorf("committing: %w", err))
+	}
+	return errs
+}
+
+// savepoint runs fn in a savepoint of tx and returns fn's error, with fn's
+// writes undone, or an error of tx's own when the savepoint cannot be set
+// or undone.
+func savepoint(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (fnErr, txErr error) {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT item`); err != nil {
+		return nil, fmt.Errorf("setting a savepoint: %w", err)
+	}
+	if fnErr = fn(ctx, tx); fnErr != nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO item`); err != nil {
+			return fnErr, fmt.Errorf("undoing a failed write (%v): %w", fnErr, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE item`); err != nil {
+		return fnErr, fmt.Errorf("releasing a savepoint: %w", err)
+	}
+	return fnErr, nil
+}

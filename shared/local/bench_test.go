@@ -83,6 +83,9 @@ func BenchmarkIngress(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(accepted.Load())/elapsed.Seconds(), "events/s")
+	if st := rt.Commits.Stats(); st.Batches > 0 {
+		b.ReportMetric(float64(st.Writes)/float64(st.Batches), "events/commit")
+	}
 	stats, err := rt.QueueStats(ctx)
 	if err != nil {
 		b.Fatal(err)

@@ -41,6 +41,8 @@ type GroupStats struct {
 	// Batches is how many shared transactions were run, Writes how many
 	// writes they held.
 	Batches, Writes int64
+	// Waiting is how many writes wait for the committer now.
+	Waiting int
 }
 
 type groupWrite struct {
@@ -90,7 +92,7 @@ func (g *Group) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.
 
 // Stats returns the counters so far.
 func (g *Group) Stats() GroupStats {
-	return GroupStats{Batches: g.batches.Load(), Writes: g.writes.Load()}
+	return GroupStats{Batches: g.batches.Load(), Writes: g.writes.Load(), Waiting: len(g.reqs)}
 }
 
 // Close commits the writes already submitted and stops the committer.
@@ -163,7 +165,7 @@ func (g *Group) apply(batch []*groupWrite) []error {
 			errs[i] = err
 			continue
 		}
-		if errs[i], err = savepoint(ctx, tx, w.fn); err != nil {
+		if errs[i], err = g.savepoint(ctx, tx, w.fn); err != nil {
 			// The transaction itself is gone (SQLite rolls back on a full
 			// disk or an I/O error): nothing in it will commit.
 			_ = tx.Rollback()
@@ -180,16 +182,16 @@ func (g *Group) apply(batch []*groupWrite) []error {
 // savepoint runs fn in a savepoint of tx and returns fn's error, with fn's
 // writes undone, or an error of tx's own when the savepoint cannot be set
 // or undone.
-func savepoint(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (fnErr, txErr error) {
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT item`); err != nil {
+func (g *Group) savepoint(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (fnErr, txErr error) {
+	if _, err := g.db.ExecTx(ctx, tx, `SAVEPOINT item`); err != nil {
 		return nil, fmt.Errorf("setting a savepoint: %w", err)
 	}
 	if fnErr = fn(ctx, tx); fnErr != nil {
-		if _, err := tx.ExecContext(ctx, `ROLLBACK TO item`); err != nil {
+		if _, err := g.db.ExecTx(ctx, tx, `ROLLBACK TO item`); err != nil {
 			return fnErr, fmt.Errorf("undoing a failed write (%v): %w", fnErr, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `RELEASE item`); err != nil {
+	if _, err := g.db.ExecTx(ctx, tx, `RELEASE item`); err != nil {
 		return fnErr, fmt.Errorf("releasing a savepoint: %w", err)
 	}
 	return fnErr, nil

@@ -139,9 +139,9 @@ func openGroupDB(t *testing.T) *sqlitedb.DB {
 func waitQueued(t *testing.T, g *sqlitedb.Group, writes []groupWrite) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for g.Queued() < len(writes)-1 {
+	for g.Stats().Waiting < len(writes)-1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued, want %d", g.Queued(), len(writes)-1)
+			t.Fatalf("%d writes queued, want %d", g.Stats().Waiting, len(writes)-1)
 		}
 		time.Sleep(time.Millisecond)
 	}

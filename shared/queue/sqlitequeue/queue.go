@@ -84,21 +84,21 @@ func (q *Queue) sendTx(ctx context.Context, tx *sql.Tx, in queue.SendInput) (str
 	now := q.b.nowMillis()
 	if in.DedupeID != "" {
 		var existing string
-		err := tx.QueryRowContext(ctx, `SELECT message_id FROM queue_dedupe WHERE queue = ? AND dedupe_id = ? AND expires_at > ?`,
-			q.name, in.DedupeID, now).Scan(&existing)
+		err := q.b.db.QueryRowTx(ctx, tx, `SELECT message_id FROM queue_dedupe WHERE queue = ? AND dedupe_id = ? AND expires_at > ?`,
+			[]any{q.name, in.DedupeID, now}, &existing)
 		switch {
 		case err == nil:
 			return existing, nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return "", err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO queue_dedupe(queue, dedupe_id, message_id, expires_at) VALUES (?, ?, ?, ?)
+		if _, err := q.b.db.ExecTx(ctx, tx, `INSERT INTO queue_dedupe(queue, dedupe_id, message_id, expires_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT(queue, dedupe_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
 			q.name, in.DedupeID, id, now+queue.DedupeWindow.Milliseconds()); err != nil {
 			return "", err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at)
+	_, err = q.b.db.ExecTx(ctx, tx, `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, q.name, in.Body, in.GroupID, in.DedupeID, string(attrs), now, now+in.Delay.Milliseconds())
 	return id, err

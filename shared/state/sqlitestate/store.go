@@ -116,8 +116,8 @@ func (s *Store) LiveTx(ctx context.Context, tx *sql.Tx, key string) (state.Idem,
 	var status string
 	var result []byte
 	var exp, upd int64
-	err := tx.QueryRowContext(ctx, `SELECT status, result, expires_at, updated_at FROM idempotency WHERE key = ?`, key).
-		Scan(&status, &result, &exp, &upd)
+	err := s.db.QueryRowTx(ctx, tx, `SELECT status, result, expires_at, updated_at FROM idempotency WHERE key = ?`, []any{key},
+		&status, &result, &exp, &upd)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return state.Idem{}, false, nil
@@ -142,7 +142,7 @@ func (s *Store) Complete(ctx context.Context, key string, result []byte, retenti
 // database: the record exists once tx commits.
 func (s *Store) CompleteTx(ctx context.Context, tx *sql.Tx, key string, result []byte, retention time.Duration) error {
 	now := s.now()
-	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
+	_, err := s.db.ExecTx(ctx, tx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
 		key, string(state.Completed), result, now.Add(retention).UnixMilli(), now.UnixMilli())
 	return err

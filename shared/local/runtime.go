@@ -186,7 +186,10 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		}
 		*dst = q
 	}
-	r.Commits = sqlitecommit.New(db, r.Queues, r.State)
+	if r.Commits, err = sqlitecommit.New(ctx, db, r.Queues, r.State); err != nil {
+		db.Close()
+		return nil, err
+	}
 	r.Ingress, err = webhook.New(webhook.Config{
 		GitHubSecret: opts.GitHubSecret, RegistryToken: opts.RegistryToken, MaxBody: opts.MaxBody,
 		Committer: r.Commits, Logger: opts.Logger.With("function", "webhook"),

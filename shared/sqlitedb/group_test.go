@@ -37,7 +37,7 @@ func TestGroupCommitsABatchTogether(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			d := openGroupDB(t)
-			g := d.NewGroup(0)
+			g := newGroup(t, d)
 			defer g.Close()
 
 			// The first write holds the lock until every other has queued.
@@ -104,7 +104,7 @@ func TestGroupCommitsABatchTogether(t *testing.T) {
 
 func TestGroupRefusesWritesAfterClose(t *testing.T) {
 	d := openGroupDB(t)
-	g := d.NewGroup(0)
+	g := newGroup(t, d)
 	if err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES ('before')`)
 		return err
@@ -119,6 +119,15 @@ func TestGroupRefusesWritesAfterClose(t *testing.T) {
 	if diff := cmp.Diff([]string{"before"}, rowsOf(t, d)); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
 	}
+}
+
+func newGroup(t *testing.T, d *sqlitedb.DB) *sqlitedb.Group {
+	t.Helper()
+	g, err := d.NewGroup(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func openGroupDB(t *testing.T) *sqlitedb.DB {

@@ -25,8 +25,12 @@ var _ webhook.Committer = (*Committer)(nil)
 
 // New starts a committer on db, whose queues and store are given. Close
 // stops it, before db is closed.
-func New(db *sqlitedb.DB, queues *sqlitequeue.Broker, store *sqlitestate.Store) *Committer {
-	return &Committer{group: db.NewGroup(sqlitedb.DefaultGroupSize), queues: queues, store: store}
+func New(ctx context.Context, db *sqlitedb.DB, queues *sqlitequeue.Broker, store *sqlitestate.Store) (*Committer, error) {
+	g, err := db.NewGroup(ctx, sqlitedb.DefaultGroupSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Committer{group: g, queues: queues, store: store}, nil
 }
 
 // Close commits what was submitted and stops the committer.

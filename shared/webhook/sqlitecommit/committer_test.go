@@ -59,7 +59,10 @@ func newEnv(t *testing.T) *env {
 		q, _ := b.Queue(name)
 		*dst = q
 	}
-	c := sqlitecommit.New(db, b, st)
+	c, err := sqlitecommit.New(ctx, db, b, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { c.Close() })
 	in, err := webhook.New(webhook.Config{GitHubSecret: []byte(secret), Committer: c, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}, qs, st)
 	if err != nil {

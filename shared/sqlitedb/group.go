@@ -26,18 +26,23 @@ var ErrGroupClosed = errors.New("group commit closed")
 // savepoint of its own: a write that fails leaves nothing behind and fails
 // alone.
 //
-// The fsync happens outside the write lock: the group's own connection
-// commits with synchronous=NORMAL (in WAL mode: no sync at commit, still
-// safe from corruption) and a second goroutine syncs the write-ahead log
-// before it answers the batch, while the next batch is being applied.
+// The fsync is not part of the commit: the group's own connection commits
+// with synchronous=NORMAL (in WAL mode: no sync at commit, still safe from
+// corruption) and a second goroutine syncs the write-ahead log before it
+// answers the batch. While it syncs, the next transaction takes the writes
+// that arrive, and commits once the syncer is free.
 type Group struct {
 	db   *DB
 	max  int
 	conn *sql.Conn
 	reqs chan *groupWrite
-	// syncs carries committed batches to the syncer, which closes done.
-	syncs chan []*groupWrite
-	done  chan struct{}
+	// syncs carries committed batches to the syncer, which closes done;
+	// inflight counts those not yet synced, and idle wakes the committer
+	// when that drops to zero.
+	syncs    chan []*groupWrite
+	inflight atomic.Int64
+	idle     chan struct{}
+	done     chan struct{}
 	// walIno is the write-ahead log's inode at the last sync: a new one
 	// needs its directory entry synced too.
 	walIno uint64
@@ -80,7 +85,7 @@ func (d *DB) NewGroup(ctx context.Context, max int) (*Group, error) {
 		return nil, fmt.Errorf("opening a connection for group commits: %w", err)
 	}
 	g := &Group{db: d, max: max, conn: conn, reqs: make(chan *groupWrite, 4*max),
-		syncs: make(chan []*groupWrite, 64), done: make(chan struct{})}
+		syncs: make(chan []*groupWrite, 64), idle: make(chan struct{}, 1), done: make(chan struct{})}
 	go g.run()
 	go g.syncer()
 	return g, nil
@@ -135,41 +140,109 @@ func (g *Group) Close() error {
 	return nil
 }
 
+// run applies each write as it arrives to an open transaction and commits
+// it as soon as the syncer is free to take it: while the previous batch is
+// being synced the transaction keeps growing, so the batch size follows the
+// load and the disk's latency without any added delay.
 func (g *Group) run() {
 	defer close(g.syncs)
-	for first := range g.reqs {
-		g.commit(first)
+	var open *pending
+	reqs := g.reqs
+	for reqs != nil || open != nil {
+		if open != nil && (g.inflight.Load() == 0 || open.taken >= g.max || reqs == nil) {
+			g.finish(open)
+			open = nil
+			continue
+		}
+		select {
+		case w, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			open = g.take(open, w)
+			for open != nil && open.taken < g.max {
+				w, ok := g.poll()
+				if !ok {
+					break
+				}
+				open = g.take(open, w)
+			}
+		case <-g.idle:
+		}
 	}
 }
 
-// commit takes the write lock, then every write waiting by then (up to
-// max): writes pile up while the previous transaction syncs, so the batch
-// grows with the load without any added delay.
-func (g *Group) commit(first *groupWrite) {
-	g.db.wmu.Lock()
-	batch := []*groupWrite{first}
-	for len(batch) < g.max {
-		w, ok := g.poll()
-		if !ok {
-			break
+// pending is the open shared transaction; it holds the write lock.
+type pending struct {
+	tx *sql.Tx
+	// writes were applied: they are answered once committed and synced.
+	writes []*groupWrite
+	taken  int
+}
+
+// take applies w to open, beginning a transaction when there is none, and
+// returns the transaction still open (nil when it had to be abandoned).
+func (g *Group) take(open *pending, w *groupWrite) *pending {
+	ctx := context.Background()
+	if open == nil {
+		g.db.wmu.Lock()
+		tx, err := g.conn.BeginTx(ctx, nil)
+		if err != nil {
+			g.db.wmu.Unlock()
+			g.count(1)
+			w.err <- fmt.Errorf("beginning transaction: %w", err)
+			return nil
 		}
-		batch = append(batch, w)
+		open = &pending{tx: tx}
 	}
-	errs := g.apply(batch)
+	open.taken++
+	if err := w.ctx.Err(); err != nil {
+		w.err <- err
+		return open
+	}
+	fnErr, txErr := g.savepoint(ctx, open.tx, w.fn)
+	switch {
+	case txErr != nil:
+		// The transaction itself is gone (SQLite rolls back on a full
+		// disk or an I/O error): nothing in it will commit.
+		_ = open.tx.Rollback()
+		g.db.wmu.Unlock()
+		g.count(open.taken)
+		for _, p := range append(open.writes, w) {
+			p.err <- txErr
+		}
+		return nil
+	case fnErr != nil:
+		// Its writes are undone: its failure is final now.
+		w.err <- fnErr
+	default:
+		open.writes = append(open.writes, w)
+	}
+	return open
+}
+
+// finish commits open and hands its writes to the syncer.
+func (g *Group) finish(open *pending) {
+	crashpoint.Hit(crashpoint.BeforeGroupCommit)
+	err := open.tx.Commit()
 	g.db.wmu.Unlock()
-	g.batches.Add(1)
-	g.writes.Add(int64(len(batch)))
-	var committed []*groupWrite
-	for i, w := range batch {
-		if errs[i] != nil {
-			w.err <- errs[i]
-			continue
+	g.count(open.taken)
+	if err != nil {
+		for _, w := range open.writes {
+			w.err <- fmt.Errorf("committing: %w", err)
 		}
-		committed = append(committed, w)
+		return
 	}
-	if len(committed) > 0 {
-		g.syncs <- committed
+	if len(open.writes) > 0 {
+		g.inflight.Add(1)
+		g.syncs <- open.writes
 	}
+}
+
+func (g *Group) count(writes int) {
+	g.batches.Add(1)
+	g.writes.Add(int64(writes))
 }
 
 // poll returns a waiting write without blocking.
@@ -180,39 +253,6 @@ func (g *Group) poll() (*groupWrite, bool) {
 	default:
 		return nil, false
 	}
-}
-
-// apply runs batch in one transaction and returns each write's outcome.
-func (g *Group) apply(batch []*groupWrite) []error {
-	errs := make([]error, len(batch))
-	failAll := func(err error) []error {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs
-	}
-	ctx := context.Background()
-	tx, err := g.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return failAll(fmt.Errorf("beginning transaction: %w", err))
-	}
-	for i, w := range batch {
-		if err := w.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if errs[i], err = g.savepoint(ctx, tx, w.fn); err != nil {
-			// The transaction itself is gone (SQLite rolls back on a full
-			// disk or an I/O error): nothing in it will commit.
-			_ = tx.Rollback()
-			return failAll(err)
-		}
-	}
-	crashpoint.Hit(crashpoint.BeforeGroupCommit)
-	if err := tx.Commit(); err != nil {
-		return failAll(fmt.Errorf("committing: %w", err))
-	}
-	return errs
 }
 
 // savepoint runs fn in a savepoint of tx and returns fn's error, with fn's

@@ -12,7 +12,7 @@ import (
 func (g *Group) syncer() {
 	defer close(g.done)
 	for batch := range g.syncs {
-		ws := batch
+		ws, n := batch, int64(1)
 	drain:
 		for {
 			select {
@@ -20,7 +20,7 @@ func (g *Group) syncer() {
 				if !ok {
 					break drain
 				}
-				ws = append(ws, more...)
+				ws, n = append(ws, more...), n+1
 			default:
 				break drain
 			}
@@ -28,6 +28,12 @@ func (g *Group) syncer() {
 		err := g.syncWAL()
 		for _, w := range ws {
 			w.err <- err
+		}
+		if g.inflight.Add(-n) == 0 {
+			select {
+			case g.idle <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

@@ -7,11 +7,15 @@ package crashpoint
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
-// Env names the crash point to trigger.
+// Env names the crash point to trigger: "name" kills at its first hit,
+// "name#N" at its N-th, so that a test can let some work finish first.
 const Env = "CONVEYOR_CRASHPOINT"
 
 // The boundaries Conveyor exposes.
@@ -20,15 +24,29 @@ const (
 	AfterGitPush     = "after-git-push"
 	AfterPROpened    = "after-pr-opened"
 	BeforeStateWrite = "before-state-write"
+	// BeforeGroupCommit is a shared transaction of the embedded database
+	// with every write in it applied, before it commits.
+	BeforeGroupCommit = "before-group-commit"
 )
 
-var armed = sync.OnceValue(func() string { return os.Getenv(Env) })
+var armed = sync.OnceValues(func() (string, int64) {
+	name, nth, _ := strings.Cut(os.Getenv(Env), "#")
+	n, err := strconv.ParseInt(nth, 10, 64)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return name, n
+})
+
+var hits atomic.Int64
 
 // Hit kills the process with SIGKILL — no deferred function, no flush — when
-// name is the armed crash point.
+// name is the armed crash point and this is its armed hit.
 func Hit(name string) {
-	if a := armed(); a != "" && a == name {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is asynchronous: never continue past it
+	a, nth := armed()
+	if a == "" || a != name || hits.Add(1) < nth {
+		return
 	}
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {} // the signal is asynchronous: never continue past it
 }

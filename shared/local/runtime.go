@@ -24,6 +24,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
+	"github.com/conveyor-gitops/conveyor/shared/webhook/sqlitecommit"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -101,6 +102,10 @@ type Runtime struct {
 	DB     *sqlitedb.DB
 	Queues *sqlitequeue.Broker
 	State  *sqlitestate.Store
+	// Commits is the ingress's group committer: each accepted event and
+	// its idempotency keys, batched with concurrent ones into one
+	// transaction.
+	Commits *sqlitecommit.Committer
 	// Ingress is the webhook handler, also usable without a listener.
 	Ingress http.Handler
 
@@ -181,11 +186,16 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		}
 		*dst = q
 	}
+	if r.Commits, err = sqlitecommit.New(ctx, db, r.Queues, r.State); err != nil {
+		db.Close()
+		return nil, err
+	}
 	r.Ingress, err = webhook.New(webhook.Config{
 		GitHubSecret: opts.GitHubSecret, RegistryToken: opts.RegistryToken, MaxBody: opts.MaxBody,
-		Logger: opts.Logger.With("function", "webhook"),
+		Committer: r.Commits, Logger: opts.Logger.With("function", "webhook"),
 	}, qs, r.State)
 	if err != nil {
+		r.Commits.Close()
 		db.Close()
 		return nil, err
 	}
@@ -194,6 +204,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry"),
 			ociregistry.WithPushPassword(opts.RegistryPassword),
 			ociregistry.WithLostFound(filepath.Join(opts.DataDir, sqlitedb.LostFound))); err != nil {
+			r.Commits.Close()
 			db.Close()
 			return nil, fmt.Errorf("opening the embedded registry: %w; run `conveyor fsck --data-dir %s` for details and `conveyor fsck --repair --data-dir %s` to set the damage aside",
 				err, opts.DataDir, opts.DataDir)
@@ -377,6 +388,9 @@ func (r *Runtime) Close() error {
 	if r.Registry != nil {
 		_ = r.Registry.Close()
 	}
+	// The events it holds were never acknowledged; committing them is
+	// still right, and it must finish before the database closes.
+	_ = r.Commits.Close()
 	return r.DB.Close()
 }
 

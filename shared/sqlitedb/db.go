@@ -21,6 +21,8 @@ type DB struct {
 	sql  *sql.DB
 	path string
 	wmu  sync.Mutex
+	// stmts holds the statements Stmt prepared, by query.
+	stmts sync.Map
 }
 
 // Open opens (creating if needed) the database in dataDir. It refuses a
@@ -77,7 +79,10 @@ func (d *DB) Path() string { return d.path }
 func (d *DB) SQL() *sql.DB { return d.sql }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.sql.Close() }
+func (d *DB) Close() error {
+	d.closeStmts()
+	return d.sql.Close()
+}
 
 // Migrate runs each statement in order; statements must be idempotent
 // (CREATE … IF NOT EXISTS).

@@ -64,8 +64,12 @@ type Config struct {
 	// are remembered (default 7 days; GitHub allows manual redelivery for
 	// 3).
 	DedupeRetention time.Duration
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// Committer, when set, enqueues each event and records its keys in
+	// one durable step (see Committer), in place of claiming each key,
+	// sending through Queues and completing each key.
+	Committer Committer
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Ingress is the webhook http.Handler.
@@ -204,14 +208,7 @@ func (in *Ingress) github(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusAccepted, Response{Status: "ignored", Reason: c.Ignore, Event: name, DeliveryID: delivery})
 		return
 	}
-	target := in.queues.Builds
-	switch c.Kind {
-	case event.KindReview:
-		target = in.queues.Approvals
-	case event.KindImage:
-		target = in.queues.Images
-	}
-	res, err := in.enqueue(ctx, githubKeys(delivery, raw), c.Kind, h.source(), delivery, c.Payload, target)
+	res, err := in.enqueue(ctx, githubKeys(delivery, raw), c.Kind, h.source(), delivery, c.Payload)
 	if err != nil {
 		in.fail(ctx, w, statusOf(err), err, attrs...)
 		return
@@ -294,7 +291,7 @@ func (in *Ingress) registry(source string, parse func([]byte) ([]ImageEvent, int
 		}
 		resp := Response{Status: "accepted", Event: source, Ignored: ignored}
 		for _, e := range evs {
-			res, err := in.enqueue(ctx, []string{e.Key}, event.KindImage, source, e.Key, e.Image, in.queues.Images)
+			res, err := in.enqueue(ctx, []string{e.Key}, event.KindImage, source, e.Key, e.Image)
 			if err != nil {
 				// Events already enqueued stay enqueued and deduplicated:
 				// the registry's retry only re-sends the rest.
@@ -343,14 +340,11 @@ func (in *Ingress) checkBearer(header string) error {
 	return nil
 }
 
-var (
-	errInProgress  = errors.New("the same delivery is being processed; retry shortly")
-	errUnavailable = errors.New("queue unavailable")
-)
+var errUnavailable = errors.New("queue unavailable")
 
 func statusOf(err error) int {
 	switch {
-	case errors.Is(err, errInProgress):
+	case errors.Is(err, ErrInProgress):
 		return http.StatusConflict
 	case errors.Is(err, event.ErrTooLarge):
 		// The same event is as large on every retry.
@@ -368,30 +362,26 @@ type enqueued struct {
 	TraceID string `json:"trace_id"`
 }
 
-// enqueue sends one envelope unless one of keys was already enqueued. Every
-// key is claimed before the send and released if it fails, so a redelivery
-// can succeed; a crash between claim and send leaves claims that expire
-// within the lease.
-func (in *Ingress) enqueue(ctx context.Context, keys []string, kind event.Kind, source, delivery string, payload any, target Sender) (enqueued, error) {
+// enqueue sends one envelope unless one of keys was already enqueued,
+// through the Committer when there is one. Otherwise every key is claimed
+// before the send and released if it fails, so a redelivery can succeed; a
+// crash between claim and send leaves claims that expire within the lease.
+func (in *Ingress) enqueue(ctx context.Context, keys []string, kind event.Kind, source, delivery string, payload any) (enqueued, error) {
+	if in.cfg.Committer != nil {
+		return in.commit(ctx, keys, kind, source, delivery, payload)
+	}
 	if prev, done, err := in.claim(ctx, keys); err != nil || done {
 		return prev, err
 	}
-	env, err := event.New(kind, source, delivery, "", payload, in.cfg.Now())
+	env, msg, err := in.message(kind, source, delivery, payload)
 	if err == nil {
-		var body []byte
-		body, err = env.Encode()
-		if err == nil {
-			attrs := map[string]string{queue.AttrKind: string(kind), queue.AttrTraceID: env.TraceID}
-			_, err = target.Send(ctx, queue.SendInput{Body: body, Attributes: attrs})
+		if _, err = in.queues.sender(kind).Send(ctx, msg); err != nil {
+			err = fmt.Errorf("%w: %v", errUnavailable, err)
 		}
-	}
-	if errors.Is(err, event.ErrTooLarge) {
-		in.release(ctx, keys)
-		return enqueued{}, err
 	}
 	if err != nil {
 		in.release(ctx, keys)
-		return enqueued{}, fmt.Errorf("%w: %v", errUnavailable, err)
+		return enqueued{}, err
 	}
 	res := enqueued{status: "accepted", ID: env.ID, TraceID: env.TraceID}
 	in.complete(ctx, keys, res)
@@ -421,7 +411,7 @@ func (in *Ingress) claim(ctx context.Context, keys []string) (prev enqueued, don
 			return prev, true, nil
 		default:
 			in.release(ctx, keys[:i])
-			return enqueued{}, false, errInProgress
+			return enqueued{}, false, ErrInProgress
 		}
 	}
 	return enqueued{}, false, nil

@@ -32,47 +32,81 @@ func (q *Queue) FIFO() bool { return q.fifo }
 
 // Send enqueues a message durably: it is on disk when Send returns.
 func (q *Queue) Send(ctx context.Context, in queue.SendInput) (string, error) {
-	if len(in.Body) > queue.MaxBodySize {
-		return "", fmt.Errorf("sending to %s: %w: %d bytes, limit %d", q.name, queue.ErrTooLarge, len(in.Body), queue.MaxBodySize)
+	if err := q.check(in); err != nil {
+		return "", fmt.Errorf("sending to %s: %w", q.name, err)
 	}
-	if q.fifo && in.GroupID == "" {
-		return "", fmt.Errorf("sending to %s: %w", q.name, queue.ErrNoGroup)
-	}
-	attrs, err := json.Marshal(nonNil(in.Attributes))
-	if err != nil {
-		return "", fmt.Errorf("sending to %s: encoding attributes: %w", q.name, err)
-	}
-	id := event.NewID()
-	now := q.b.nowMillis()
-	err = q.b.db.Write(ctx, func(tx *sql.Tx) error {
-		if in.DedupeID != "" {
-			var existing string
-			err := tx.QueryRowContext(ctx, `SELECT message_id FROM queue_dedupe WHERE queue = ? AND dedupe_id = ? AND expires_at > ?`,
-				q.name, in.DedupeID, now).Scan(&existing)
-			switch {
-			case err == nil:
-				id = existing
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO queue_dedupe(queue, dedupe_id, message_id, expires_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT(queue, dedupe_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
-				q.name, in.DedupeID, id, now+queue.DedupeWindow.Milliseconds()); err != nil {
-				return err
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, q.name, in.Body, in.GroupID, in.DedupeID, string(attrs), now, now+in.Delay.Milliseconds())
+	var id string
+	err := q.b.db.Write(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = q.sendTx(ctx, tx, in)
 		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("sending to %s: %w", q.name, err)
 	}
-	q.b.wake(q.name)
+	q.Notify()
 	return id, nil
 }
+
+// SendTx enqueues a message inside tx, a write transaction of the broker's
+// database, so that a caller can commit it together with other writes
+// (the ingress's idempotency records). The message exists once tx
+// commits; the caller then calls Notify.
+func (q *Queue) SendTx(ctx context.Context, tx *sql.Tx, in queue.SendInput) (string, error) {
+	err := q.check(in)
+	var id string
+	if err == nil {
+		id, err = q.sendTx(ctx, tx, in)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sending to %s: %w", q.name, err)
+	}
+	return id, nil
+}
+
+// check refuses what the queue would refuse whenever it is sent.
+func (q *Queue) check(in queue.SendInput) error {
+	if len(in.Body) > queue.MaxBodySize {
+		return fmt.Errorf("%w: %d bytes, limit %d", queue.ErrTooLarge, len(in.Body), queue.MaxBodySize)
+	}
+	if q.fifo && in.GroupID == "" {
+		return queue.ErrNoGroup
+	}
+	return nil
+}
+
+func (q *Queue) sendTx(ctx context.Context, tx *sql.Tx, in queue.SendInput) (string, error) {
+	attrs, err := json.Marshal(nonNil(in.Attributes))
+	if err != nil {
+		return "", fmt.Errorf("encoding attributes: %w", err)
+	}
+	id := event.NewID()
+	now := q.b.nowMillis()
+	if in.DedupeID != "" {
+		var existing string
+		err := q.b.db.QueryRowTx(ctx, tx, `SELECT message_id FROM queue_dedupe WHERE queue = ? AND dedupe_id = ? AND expires_at > ?`,
+			[]any{q.name, in.DedupeID, now}, &existing)
+		switch {
+		case err == nil:
+			return existing, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return "", err
+		}
+		if _, err := q.b.db.ExecTx(ctx, tx, `INSERT INTO queue_dedupe(queue, dedupe_id, message_id, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT(queue, dedupe_id) DO UPDATE SET message_id = excluded.message_id, expires_at = excluded.expires_at`,
+			q.name, in.DedupeID, id, now+queue.DedupeWindow.Milliseconds()); err != nil {
+			return "", err
+		}
+	}
+	_, err = q.b.db.ExecTx(ctx, tx, `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, q.name, in.Body, in.GroupID, in.DedupeID, string(attrs), now, now+in.Delay.Milliseconds())
+	return id, err
+}
+
+// Notify wakes this process's receivers of the queue, after a SendTx
+// committed.
+func (q *Queue) Notify() { q.b.wake(q.name) }
 
 // Receive returns up to max visible messages and hides them for
 // visibility. Messages that already reached the maximum receive count move

@@ -89,19 +89,12 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (sta
 	var rec state.Idem
 	claimed := false
 	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		now := s.now()
-		var status string
-		var exp, upd int64
-		err := tx.QueryRowContext(ctx, `SELECT status, result, expires_at, updated_at FROM idempotency WHERE key = ?`, key).
-			Scan(&status, &rec.Result, &exp, &upd)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
+		held, live, err := s.LiveTx(ctx, tx, key)
+		if err != nil || live {
+			rec = held
 			return err
-		case exp > now.UnixMilli():
-			rec = state.Idem{Key: key, Status: state.Status(status), Result: rec.Result, ExpiresAt: time.UnixMilli(exp), UpdatedAt: time.UnixMilli(upd)}
-			return nil
 		}
+		now := s.now()
 		rec = state.Idem{Key: key, Status: state.InProgress, ExpiresAt: now.Add(lease), UpdatedAt: now}
 		claimed = true
 		_, err = tx.ExecContext(ctx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, NULL, ?, ?)
@@ -115,19 +108,44 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (sta
 	return rec, claimed, nil
 }
 
+// LiveTx reads key's record inside tx, a write transaction of the store's
+// database, and reports whether it still holds (an in-progress claim or a
+// completed record, not expired); an absent or expired key is free. It
+// lets a caller decide and write in one transaction with other writes.
+func (s *Store) LiveTx(ctx context.Context, tx *sql.Tx, key string) (state.Idem, bool, error) {
+	var status string
+	var result []byte
+	var exp, upd int64
+	err := s.db.QueryRowTx(ctx, tx, `SELECT status, result, expires_at, updated_at FROM idempotency WHERE key = ?`, []any{key},
+		&status, &result, &exp, &upd)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return state.Idem{}, false, nil
+	case err != nil:
+		return state.Idem{}, false, fmt.Errorf("reading idempotency record %s: %w", key, err)
+	case exp <= s.now().UnixMilli():
+		return state.Idem{}, false, nil
+	}
+	return state.Idem{Key: key, Status: state.Status(status), Result: result, ExpiresAt: time.UnixMilli(exp), UpdatedAt: time.UnixMilli(upd)}, true, nil
+}
+
 // Complete implements state.Idempotency.
 func (s *Store) Complete(ctx context.Context, key string, result []byte, retention time.Duration) error {
-	err := s.db.Write(ctx, func(tx *sql.Tx) error {
-		now := s.now()
-		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
-			key, string(state.Completed), result, now.Add(retention).UnixMilli(), now.UnixMilli())
-		return err
-	})
+	err := s.db.Write(ctx, func(tx *sql.Tx) error { return s.CompleteTx(ctx, tx, key, result, retention) })
 	if err != nil {
 		return fmt.Errorf("completing %s: %w", key, err)
 	}
 	return nil
+}
+
+// CompleteTx is Complete inside tx, a write transaction of the store's
+// database: the record exists once tx commits.
+func (s *Store) CompleteTx(ctx context.Context, tx *sql.Tx, key string, result []byte, retention time.Duration) error {
+	now := s.now()
+	_, err := s.db.ExecTx(ctx, tx, `INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result, expires_at = excluded.expires_at, updated_at = excluded.updated_at`,
+		key, string(state.Completed), result, now.Add(retention).UnixMilli(), now.UnixMilli())
+	return err
 }
 
 // Release implements state.Idempotency. Only an in-progress claim is

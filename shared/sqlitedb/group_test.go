@@ -1,0 +1,177 @@
+package sqlitedb_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/google/go-cmp/cmp"
+)
+
+// groupWrite is one write of a batch: it inserts v, then fails when fail
+// is set, or is abandoned by its caller when cancelled is.
+type groupWrite struct {
+	v         string
+	fail      bool
+	cancelled bool
+}
+
+// TestGroupCommitsABatchTogether holds the write lock while writes queue
+// up, so that they form one batch, and checks that each write's outcome is
+// its own: a failing write leaves no row and fails alone, a cancelled one
+// is skipped, the others commit in one transaction.
+func TestGroupCommitsABatchTogether(t *testing.T) {
+	errBad := errors.New("bad item")
+	for _, tc := range []struct {
+		name   string
+		writes []groupWrite
+	}{
+		{name: "all commit", writes: []groupWrite{{v: "a"}, {v: "b"}, {v: "c"}, {v: "d"}}},
+		{name: "a failing write fails alone", writes: []groupWrite{{v: "a"}, {v: "b", fail: true}, {v: "c"}, {v: "d", fail: true}, {v: "e"}}},
+		{name: "a cancelled write is skipped", writes: []groupWrite{{v: "a"}, {v: "b", cancelled: true}, {v: "c"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			d := openGroupDB(t)
+			g := newGroup(t, d)
+			defer g.Close()
+
+			// The first write holds the lock until every other has queued.
+			locked, release := make(chan struct{}), make(chan struct{})
+			held := make(chan error, 1)
+			go func() {
+				held <- d.Write(ctx, func(*sql.Tx) error { close(locked); <-release; return nil })
+			}()
+			<-locked
+			var cancels []context.CancelFunc
+			errs := make([]chan error, len(tc.writes))
+			for i, w := range tc.writes {
+				errs[i] = make(chan error, 1)
+				wctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				if w.cancelled {
+					cancels = append(cancels, cancel)
+				}
+				go func() {
+					errs[i] <- g.Write(wctx, func(ctx context.Context, tx *sql.Tx) error {
+						if _, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, w.v); err != nil {
+							return err
+						}
+						if w.fail {
+							return fmt.Errorf("%s: %w", w.v, errBad)
+						}
+						return nil
+					})
+				}()
+			}
+			waitQueued(t, g, tc.writes)
+			// Its caller gives up on a queued write before its turn.
+			for _, cancel := range cancels {
+				cancel()
+			}
+			close(release)
+			if err := <-held; err != nil {
+				t.Fatal(err)
+			}
+
+			var want []string
+			for i, w := range tc.writes {
+				err := <-errs[i]
+				switch {
+				case w.fail && !errors.Is(err, errBad):
+					t.Errorf("write %s: %v, want its own error", w.v, err)
+				case w.cancelled && !errors.Is(err, context.Canceled):
+					t.Errorf("write %s: %v, want context.Canceled", w.v, err)
+				case !w.fail && !w.cancelled && err != nil:
+					t.Errorf("write %s: %v, want it committed", w.v, err)
+				case !w.fail && !w.cancelled:
+					want = append(want, w.v)
+				}
+			}
+			if diff := cmp.Diff(want, rowsOf(t, d)); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			if got := g.Stats(); got.Batches != 1 {
+				t.Errorf("stats %+v: want the %d writes that reached the committer in 1 batch", got, len(tc.writes))
+			}
+		})
+	}
+}
+
+func TestGroupRefusesWritesAfterClose(t *testing.T) {
+	d := openGroupDB(t)
+	g := newGroup(t, d)
+	if err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES ('before')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	err := g.Write(context.Background(), func(context.Context, *sql.Tx) error { return nil })
+	if !errors.Is(err, sqlitedb.ErrGroupClosed) {
+		t.Errorf("Write after Close: %v, want ErrGroupClosed", err)
+	}
+	if diff := cmp.Diff([]string{"before"}, rowsOf(t, d)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+func newGroup(t *testing.T, d *sqlitedb.DB) *sqlitedb.Group {
+	t.Helper()
+	g, err := d.NewGroup(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func openGroupDB(t *testing.T) *sqlitedb.DB {
+	t.Helper()
+	d, err := sqlitedb.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := d.Migrate(context.Background(), `CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// waitQueued waits until every write but the first, which the committer
+// took and holds while it waits for the lock, is queued.
+func waitQueued(t *testing.T, g *sqlitedb.Group, writes []groupWrite) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for g.Stats().Waiting < len(writes)-1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued, want %d", g.Stats().Waiting, len(writes)-1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The first one may still be on its way to the committer.
+	time.Sleep(20 * time.Millisecond)
+}
+
+func rowsOf(t *testing.T, d *sqlitedb.DB) []string {
+	t.Helper()
+	rows, err := d.SQL().Query(`SELECT v FROM t ORDER BY v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}

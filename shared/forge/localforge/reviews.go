@@ -115,7 +115,9 @@ func (EnvTeams) IsTeamMember(_ context.Context, org, team, user string) (bool, e
 			continue
 		}
 		for _, m := range strings.Split(members, ",") {
-			if strings.EqualFold(strings.TrimSpace(m), user) {
+			// An empty entry ("org/team=" or "a,,b") is nobody: it must
+			// not let an unnamed reviewer count.
+			if m = strings.TrimSpace(m); m != "" && strings.EqualFold(m, user) {
 				return true, nil
 			}
 		}

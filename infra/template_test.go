@@ -34,7 +34,7 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(append(ecrPush, ecrPull...), ecrRepo),
-		grants(secret, "GitHubAppPrivateKeyArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"RegistryFunction": concat(
 		grants(consume, "ImagesQueue"),
@@ -42,7 +42,7 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
-		grants(secret, "GitHubAppPrivateKeyArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"PromoteFunction": concat(
 		grants(consume, "PromotionsQueue"),
@@ -50,18 +50,18 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
-		grants(secret, "GitHubAppPrivateKeyArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"ApprovalFunction": concat(
 		grants(consume, "ApprovalsQueue"),
 		grants(send, "ApprovalsDLQ", "PromotionsQueue"),
 		grants(stateRW, table...),
-		grants(secret, "GitHubAppPrivateKeyArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"ReconcileFunction": concat(
 		grants(send, "BuildsQueue", "PromotionsQueue"),
 		grants(stateRW, table...),
-		grants(secret, "GitHubAppPrivateKeyArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"ReplayFunction": concat(
 		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
@@ -92,6 +92,9 @@ var (
 		"CONVEYOR_GITHUB_INSTALLATION_ID": "{GitHubInstallationId}",
 		"CONVEYOR_GITHUB_APP_KEY_ARN":     "{GitHubAppPrivateKeyArn}",
 		"CONVEYOR_GITOPS_REPO":            "{GitOpsRepoUrl}",
+		"CONVEYOR_FORGE":                  "{Forge}",
+		"CONVEYOR_FORGE_URL":              "{ForgeUrl}",
+		"CONVEYOR_GITEA_TOKEN_ARN":        "{GiteaTokenArn}",
 	}
 	wantEnv = map[string]map[string]string{
 		"WebhookFunction": {

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
-	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -95,9 +94,10 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 		},
 	}
 	s.openForge = func(context.Context) (forge.Forge, promote.Ancestry, error) {
-		// Pull requests need GitHub credentials: the operator's own
-		// CONVEYOR_GITHUB_TOKEN, or the App's variables.
-		genv, err := st.env(awsenv.GitHub)
+		// Pull requests need the forge's credentials: the operator's own
+		// CONVEYOR_GITHUB_TOKEN (or the App's variables), or
+		// CONVEYOR_GITEA_TOKEN when the stack's CONVEYOR_FORGE is gitea.
+		genv, err := st.env(awsenv.Forge)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -109,7 +109,7 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 		if err != nil {
 			return nil, nil, err
 		}
-		return &forge.Retrying{Forge: f}, history.Repos{GitHub: h}, nil
+		return &forge.Retrying{Forge: f}, h, nil
 	}
 	return s, nil
 }

@@ -33,6 +33,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", local.DefaultDataDir, "directory for the queues and state (created if missing)")
 	gitopsRepo := fs.String("gitops", "", "GitOps repository (path or URL) whose conveyor.yaml drives the pipeline")
 	branch := fs.String("branch", "", "GitOps base branch (default: the repository's HEAD)")
+	forgeKind, forgeURL := addForgeFlags(fs)
 	configFile := fs.String("config", "", "read conveyor.yaml from this file instead of the GitOps repository (development)")
 	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(local.FunctionNames(), ",")+")")
 	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
@@ -52,6 +53,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *gitopsRepo != "" && *configFile != "" {
 		return fmt.Errorf("%w: --gitops and --config are exclusive", errUsage)
+	}
+	forgeSpec := forgeSpecOf(*forgeKind, *forgeURL)
+	if *gitopsRepo != "" {
+		if err := forgeSpec.Check(*gitopsRepo); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
 	}
 	names, err := local.ParseFunctions(*functions, local.FunctionNames())
 	if err != nil {
@@ -82,7 +89,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		names = []string{"webhook"}
 		logger.Warn("no --gitops or --config: running the ingress alone; events wait in their queues")
 	}
-	loadConfig := configLoader(*gitopsRepo, *branch, *configFile)
+	loadConfig := configLoader(*gitopsRepo, *branch, *configFile, local.WithForge(forgeSpec))
 	if *gitopsRepo != "" || *configFile != "" {
 		cfg, err := loadConfig(ctx)
 		if err != nil {
@@ -107,10 +114,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer rt.Close()
 	var g *local.GitOps
 	if *gitopsRepo != "" {
-		if g, err = rt.OpenGitOps(ctx, *gitopsRepo, loadConfig); err != nil {
+		if g, err = rt.OpenGitOps(ctx, *gitopsRepo, loadConfig, local.WithForge(forgeSpec)); err != nil {
 			return err
 		}
-		if err := rt.SaveSetting(ctx, settingGitOps, absLocation(*gitopsRepo)); err != nil {
+		if err := saveGitOps(ctx, rt, absLocation(*gitopsRepo), forgeSpec); err != nil {
 			return err
 		}
 	} else {
@@ -174,8 +181,8 @@ func secretValue(file, env string) (string, error) {
 
 // configLoader returns how the pipeline's conveyor.yaml is read: from a file
 // during development, otherwise from the GitOps repository's branch tip.
-func configLoader(repo, branch, file string) func(context.Context) (*config.Config, error) {
-	fromRepo := local.PipelineSource(repo, branch)
+func configLoader(repo, branch, file string, opts ...local.GitOpsOption) func(context.Context) (*config.Config, error) {
+	fromRepo := local.PipelineSource(repo, branch, opts...)
 	return func(ctx context.Context) (*config.Config, error) {
 		switch {
 		case file != "":

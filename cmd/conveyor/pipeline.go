@@ -18,26 +18,79 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
-// settingGitOps is where `conveyor dev` records its GitOps repository.
-const settingGitOps = "gitops"
+// Where `conveyor dev` records its GitOps repository and its forge.
+const (
+	settingGitOps   = "gitops"
+	settingForge    = "forge"
+	settingForgeURL = "forge_url"
+)
+
+// addForgeFlags adds --forge and --forge-url, which select the GitOps
+// repository's forge by configuration, never by its host name.
+func addForgeFlags(fs *flag.FlagSet) (kind, apiURL *string) {
+	kind = fs.String("forge", "", "forge hosting the GitOps repository: local, github or gitea (default: $"+local.EnvForge+
+		"; else local for a path, github for https://github.com/…; any other URL needs it)")
+	apiURL = fs.String("forge-url", "", "API base of a self-hosted forge (default: $"+local.EnvForgeURL+
+		"; for gitea the --gitops URL's scheme, host and sub-path; for GitHub Enterprise https://HOST/api/v3/)")
+	return kind, apiURL
+}
+
+// forgeSpecOf is the forge the flags select, the environment filling what
+// they leave unset.
+func forgeSpecOf(kind, apiURL string) local.ForgeSpec {
+	s := local.EnvForgeSpec()
+	if kind != "" {
+		s.Kind = kind
+	}
+	if apiURL != "" {
+		s.URL = apiURL
+	}
+	return s
+}
+
+// saveGitOps records the GitOps repository and its forge for later
+// commands.
+func saveGitOps(ctx context.Context, rt *local.Runtime, location string, s local.ForgeSpec) error {
+	for k, v := range map[string]string{settingGitOps: location, settingForge: s.Kind, settingForgeURL: s.URL} {
+		if err := rt.SaveSetting(ctx, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// savedForge is the forge `conveyor dev` recorded with its GitOps
+// repository.
+func savedForge(ctx context.Context, rt *local.Runtime) (local.ForgeSpec, error) {
+	kind, err := rt.Setting(ctx, settingForge)
+	if err != nil {
+		return local.ForgeSpec{}, err
+	}
+	u, err := rt.Setting(ctx, settingForgeURL)
+	return local.ForgeSpec{Kind: kind, URL: u}, err
+}
 
 // pipelineFlags are the flags of commands that work on a pipeline's
 // records and its GitOps repository: a local data directory, or a deployed
 // AWS stack when --stack (or $CONVEYOR_STACK) names one.
 type pipelineFlags struct {
-	dataDir *string
-	gitops  *string
-	branch  *string
-	stack   stackFlag
+	dataDir  *string
+	gitops   *string
+	branch   *string
+	forge    *string
+	forgeURL *string
+	stack    stackFlag
 }
 
 func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
-	return pipelineFlags{
+	p := pipelineFlags{
 		dataDir: fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory"),
 		gitops:  fs.String("gitops", "", "GitOps repository (default: the one `conveyor dev` last ran with; on AWS the stack's)"),
 		branch:  fs.String("branch", "", "GitOps base branch (default: the repository's HEAD; on AWS $CONVEYOR_GITOPS_BRANCH or main)"),
 		stack:   addStackFlag(fs),
 	}
+	p.forge, p.forgeURL = addForgeFlags(fs)
+	return p
 }
 
 // gitopsRepo is the GitOps repository as the commands use it: promotions
@@ -86,9 +139,17 @@ func (p pipelineFlags) openLocal(ctx context.Context, stderr io.Writer, needGitO
 	if err != nil {
 		return nil, err
 	}
-	location := *p.gitops
+	location, spec := *p.gitops, forgeSpecOf(*p.forge, *p.forgeURL)
 	if location == "" {
-		if location, err = rt.Setting(ctx, settingGitOps); err != nil {
+		// The repository `conveyor dev` ran with, on the forge it ran with.
+		var saved local.ForgeSpec
+		if location, err = rt.Setting(ctx, settingGitOps); err == nil {
+			saved, err = savedForge(ctx, rt)
+		}
+		if saved.Kind != "" {
+			spec = saved
+		}
+		if err != nil {
 			rt.Close()
 			return nil, err
 		}
@@ -97,15 +158,15 @@ func (p pipelineFlags) openLocal(ctx context.Context, stderr io.Writer, needGitO
 		rt.Close()
 		return nil, fmt.Errorf("%w: no GitOps repository: give --gitops PATH|URL", errUsage)
 	}
-	s := &session{rt: rt, state: rt.State, log: rt.Logger(), config: configLoader(location, *p.branch, ""), close: func() { rt.Close() },
+	s := &session{rt: rt, state: rt.State, log: rt.Logger(), config: configLoader(location, *p.branch, "", local.WithForge(spec)), close: func() { rt.Close() },
 		inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) { return registry.Inspect(ctx, ref) }}
-	if s.local, err = rt.OpenGitOps(ctx, location, s.config); err != nil {
+	if s.local, err = rt.OpenGitOps(ctx, location, s.config, local.WithForge(spec)); err != nil {
 		rt.Close()
 		return nil, err
 	}
 	s.gitops = s.local
 	s.openForge = func(context.Context) (forge.Forge, promote.Ancestry, error) {
-		return s.local.Forge, local.SourceHistory(), nil
+		return s.local.Forge, s.local.Ancestry, nil
 	}
 	return s, nil
 }

@@ -43,7 +43,7 @@ func newReconciler(rt *local.Runtime, g *local.GitOps, cfg local.ConfigSource, o
 	limiter := reconcile.NewLimiter(o.perMinute, 5)
 	r := &reconcile.Reconciler{Config: cfg, Releases: rt.State, GitOps: g, Forge: g.Forge, Repository: g.Repository,
 		Promotions: promotions, Builds: rt.State, BuildQueue: builds, GitHost: local.EnvGitHost(),
-		Heads: reconcile.SourceHeads(local.EnvGitHost(), local.EnvGitAuth), Limiter: limiter, Settle: o.settle, Depth: o.depth, Log: log}
+		Heads: reconcile.SourceHeads(local.EnvGitHost(), g.Auth), Limiter: limiter, Settle: o.settle, Depth: o.depth, Log: log}
 	// The local forge lists its merges itself; on GitHub the adapter
 	// that answers team questions lists them too.
 	if g.Local != nil {

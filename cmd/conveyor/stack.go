@@ -39,7 +39,9 @@ func (f stackFlag) name() (string, bool) {
 // stack: the CLI resolves a stack into the same configuration its
 // functions run with.
 func stackSources() map[string]string {
-	m := map[string]string{awsenv.VarTable: "TableName", awsenv.VarGitOpsRepo: "GitOpsRepoUrl"}
+	m := map[string]string{awsenv.VarTable: "TableName", awsenv.VarGitOpsRepo: "GitOpsRepoUrl",
+		// The stack's forge; its token is the operator's own.
+		awsenv.VarForge: "Forge", awsenv.VarForgeURL: "ForgeUrl"}
 	for _, s := range queue.Topology {
 		title := strings.ToUpper(s.Name[:1]) + s.Name[1:]
 		m[awsenv.QueueVar(s.Name, false)] = title + "QueueUrl"
@@ -63,7 +65,9 @@ func stackLookup(ctx context.Context, cf describer, stack string, env func(strin
 	sources := stackSources()
 	missing := false
 	for v := range sources {
-		if val, _ := env(v); strings.TrimSpace(val) == "" {
+		// The forge's parameters have defaults (github, no URL): unset,
+		// they alone do not call for the stack's.
+		if val, _ := env(v); strings.TrimSpace(val) == "" && v != awsenv.VarForge && v != awsenv.VarForgeURL {
 			missing = true
 		}
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, reconcile.Settings, error) {
-	cfg, err := awsenv.Load(lookup, awsenv.Table, awsenv.Sender(queue.Promotions), awsenv.Sender(queue.Builds), awsenv.GitHub)
+	cfg, err := awsenv.Load(lookup, awsenv.Table, awsenv.Sender(queue.Promotions), awsenv.Sender(queue.Builds), awsenv.Forge)
 	if err != nil {
 		return cfg, reconcile.Settings{}, err
 	}
@@ -54,7 +54,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (any, error) {
 	}
 	pipeline := env.Pipeline().Config
 	r := &reconcile.Reconciler{Config: pipeline, Releases: st, Forge: &fg.Retrying{Forge: forge}, Merged: forge,
-		Repository: cfg.GitHub.Owner + "/" + cfg.GitHub.Repo, Promotions: promotions, Builds: st, BuildQueue: builds,
+		Repository: env.Repository(), Promotions: promotions, Builds: st, BuildQueue: builds,
 		GitOps: &reconcile.RepoHistory{URL: cfg.GitOps.Repo, Config: pipeline, Auth: env.GitAuth()},
 		Heads:  reconcile.SourceHeads(env.GitHost(), env.GitAuth()), GitHost: env.GitHost(),
 		Limiter: reconcile.NewLimiter(settings.PerMinute, 5), Settle: settings.Settle, Log: log}

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	fg "github.com/conveyor-gitops/conveyor/shared/forge"
-	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/lambdabatch"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -52,7 +51,7 @@ func NewConsumer(ctx context.Context, function string, cfg Config, log *slog.Log
 
 // Deps is what this Lambda environment gives a consumer: DynamoDB state,
 // SQS queues, the cached conveyor.yaml, the GitOps repository and the
-// GitHub forge when credentials are configured, ECR and GitHub
+// forge (GitHub or Gitea) when credentials are configured, ECR and git
 // credentials, and EMF metrics on stdout.
 func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 	env := c.Env
@@ -63,10 +62,10 @@ func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 	if p := env.Pipeline(); p != nil {
 		d.Config, d.GitOps = p.Config, env.GitOps()
 	}
-	if env.github == nil || env.Config.GitHub.Owner == "" {
+	if !env.HasForge() {
 		return d, nil
 	}
-	gh, err := env.Forge()
+	f, err := env.Forge()
 	if err != nil {
 		return wiring.Deps{}, err
 	}
@@ -74,7 +73,6 @@ func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 	if err != nil {
 		return wiring.Deps{}, err
 	}
-	d.Forge, d.Teams, d.Repository = &fg.Retrying{Forge: gh}, gh, env.Config.GitHub.Owner+"/"+env.Config.GitHub.Repo
-	d.Ancestry = history.Repos{GitHub: ancestry}
+	d.Forge, d.Teams, d.Repository, d.Ancestry = &fg.Retrying{Forge: f}, f, env.Repository(), ancestry
 	return d, nil
 }

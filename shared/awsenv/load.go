@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 )
 
@@ -31,6 +32,9 @@ const (
 	VarGitHubInstallID   = "CONVEYOR_GITHUB_INSTALLATION_ID"
 	VarGitHubAppKey      = "CONVEYOR_GITHUB_APP_KEY"
 	VarGitHubToken       = "CONVEYOR_GITHUB_TOKEN"
+	VarForge             = "CONVEYOR_FORGE"
+	VarForgeURL          = "CONVEYOR_FORGE_URL"
+	VarGiteaToken        = "CONVEYOR_GITEA_TOKEN"
 	arnSuffix            = "_ARN"
 	defaultGitOpsBranch  = "main"
 	defaultConfigTTL     = 30 * time.Second
@@ -70,7 +74,33 @@ type Config struct {
 	// SecretsTTL is how long a fetched secret is reused (default 15 min).
 	SecretsTTL time.Duration
 	GitOps     GitOpsConfig
-	GitHub     GitHubConfig
+	// Forge says which forge hosts the GitOps repository; GitHub holds
+	// GitHub's credentials, for its pull requests when Forge.Kind is
+	// ForgeGitHub and for sources on GitHub either way.
+	Forge  ForgeConfig
+	GitHub GitHubConfig
+}
+
+// Forge kinds CONVEYOR_FORGE accepts.
+const (
+	ForgeGitHub = "github"
+	ForgeGitea  = "gitea"
+)
+
+// ForgeConfig selects the GitOps repository's forge by configuration,
+// never by its host name.
+type ForgeConfig struct {
+	// Kind is ForgeGitHub (the default) or ForgeGitea.
+	Kind string
+	// URL is a Gitea's web root, its API under /api/v1 (default: the
+	// GitOps URL's scheme, host and sub-path). GitHub's API is
+	// GitHubConfig.API.
+	URL string
+	// GiteaToken authenticates to Gitea's API and to git on its host.
+	GiteaToken Secret
+	// Owner and Repo name the GitOps repository on a Gitea (on GitHub
+	// they are GitHubConfig's).
+	Owner, Repo string
 }
 
 // QueueURLs locate one queue and, for a consumer, its dead-letter queue.
@@ -181,14 +211,58 @@ func GitOps(r *reader, c *Config) {
 	c.GitOps.Repo = r.required(VarGitOpsRepo)
 	c.GitOps.Branch = r.optional(VarGitOpsBranch, defaultGitOpsBranch)
 	c.GitOps.ConfigTTL = r.duration(VarConfigTTL, defaultConfigTTL)
-	c.GitHub = r.github(c.GitOps.Repo, false)
+	r.forge(c, false)
 }
 
-// GitHub needs the GitOps repository and GitHub credentials, for functions
-// that open or merge pull requests.
-func GitHub(r *reader, c *Config) {
+// Forge needs the GitOps repository and the credentials of its forge
+// (CONVEYOR_FORGE: github by default, or gitea), for functions that open,
+// merge or list pull requests.
+func Forge(r *reader, c *Config) {
 	GitOps(r, c)
-	c.GitHub = r.github(c.GitOps.Repo, true)
+	r.forge(c, true)
+}
+
+// forge reads the forge CONVEYOR_FORGE selects, its credentials required
+// when required is set. Adding a forge is one case here and one in
+// Env.Forge.
+func (r *reader) forge(c *Config, required bool) {
+	c.Forge = ForgeConfig{Kind: strings.ToLower(r.optional(VarForge, ForgeGitHub))}
+	switch c.Forge.Kind {
+	case ForgeGitHub:
+		if r.get(VarForgeURL) != "" {
+			r.invalid(VarForgeURL, "is for a self-hosted forge: GitHub's API is "+VarGitHubAPI)
+		}
+		c.GitHub = r.github(c.GitOps.Repo, required)
+	case ForgeGitea:
+		c.Forge = r.gitea(c.GitOps.Repo, required)
+		// GitHub credentials stay optional: sources may live on GitHub.
+		c.GitHub = r.github(c.GitOps.Repo, false)
+	default:
+		r.invalid(VarForge, "is not "+ForgeGitHub+" or "+ForgeGitea)
+	}
+}
+
+// gitea reads a Gitea's location and token; the GitOps repository's URL
+// names the repository on it.
+func (r *reader) gitea(repoURL string, required bool) ForgeConfig {
+	f := ForgeConfig{Kind: ForgeGitea, GiteaToken: r.secret(VarGiteaToken, required)}
+	loc, err := forge.ParseLocation(repoURL)
+	if err != nil && repoURL != "" {
+		r.invalid(VarGitOpsRepo, "is not an https://HOST[/SUB-PATH]/OWNER/REPO URL, which "+VarForge+"=gitea needs")
+	}
+	f.Owner, f.Repo, f.URL = loc.Owner, loc.Name, loc.Base
+	if v := r.get(VarForgeURL); v != "" {
+		r.url(VarForgeURL, false)
+		f.URL = strings.TrimRight(v, "/")
+	}
+	if u, err := url.Parse(f.URL); f.URL != "" && (err != nil || !forge.SafeForCredentials(u)) {
+		name := VarForgeURL
+		if r.get(VarForgeURL) == "" {
+			name = VarGitOpsRepo
+		}
+		r.invalid(name, "must be https (plain http only to 127.0.0.1, ::1 or localhost): the Gitea token goes there")
+	}
+	return f
 }
 
 // reader collects problems while reading variables.

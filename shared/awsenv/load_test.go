@@ -46,23 +46,23 @@ func TestLoadErrors(t *testing.T) {
 		}, []Need{Webhook}, map[string]string{
 			"CONVEYOR_GITHUB_WEBHOOK_SECRET": "and CONVEYOR_GITHUB_WEBHOOK_SECRET_ARN are both set: keep one",
 		}},
-		{"forge needs GitHub credentials", map[string]string{"CONVEYOR_GITOPS_REPO": "https://github.com/acme/gitops.git"}, []Need{GitHub}, map[string]string{
+		{"forge needs GitHub credentials", map[string]string{"CONVEYOR_GITOPS_REPO": "https://github.com/acme/gitops.git"}, []Need{Forge}, map[string]string{
 			"CONVEYOR_GITHUB_APP_ID": "is not set: GitHub App credentials (CONVEYOR_GITHUB_APP_ID, CONVEYOR_GITHUB_INSTALLATION_ID, CONVEYOR_GITHUB_APP_KEY_ARN) are needed to open pull requests",
 		}},
-		{"incomplete App", map[string]string{"CONVEYOR_GITOPS_REPO": "/srv/gitops", "CONVEYOR_GITHUB_APP_ID": "x"}, []Need{GitHub}, map[string]string{
+		{"incomplete App", map[string]string{"CONVEYOR_GITOPS_REPO": "/srv/gitops", "CONVEYOR_GITHUB_APP_ID": "x"}, []Need{Forge}, map[string]string{
 			"CONVEYOR_GITHUB_APP_ID":          "is not a positive integer",
 			"CONVEYOR_GITHUB_INSTALLATION_ID": "is not set",
 			"CONVEYOR_GITHUB_APP_KEY_ARN":     "is not set (or CONVEYOR_GITHUB_APP_KEY for local runs)",
 			"CONVEYOR_GITHUB_REPOSITORY":      "is not set and CONVEYOR_GITOPS_REPO is not an https://HOST/OWNER/REPO URL",
 		}},
 		{"App and token", map[string]string{"CONVEYOR_GITOPS_REPO": "https://github.com/acme/gitops", "CONVEYOR_GITHUB_APP_ID": "1",
-			"CONVEYOR_GITHUB_INSTALLATION_ID": "2", "CONVEYOR_GITHUB_APP_KEY": "pem", "CONVEYOR_GITHUB_TOKEN": "t"}, []Need{GitHub}, map[string]string{
+			"CONVEYOR_GITHUB_INSTALLATION_ID": "2", "CONVEYOR_GITHUB_APP_KEY": "pem", "CONVEYOR_GITHUB_TOKEN": "t"}, []Need{Forge}, map[string]string{
 			"CONVEYOR_GITHUB_TOKEN": "and CONVEYOR_GITHUB_APP_ID are both set: use the GitHub App or the token",
 		}},
 		{"complete", map[string]string{"CONVEYOR_GITOPS_REPO": "https://github.com/acme/gitops", "CONVEYOR_GITHUB_APP_ID": "1",
 			"CONVEYOR_GITHUB_INSTALLATION_ID": "2", "CONVEYOR_GITHUB_APP_KEY_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:k",
 			"CONVEYOR_TABLE": "conveyor", "CONVEYOR_PROMOTIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/promotions.fifo",
-			"CONVEYOR_PROMOTIONS_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/promotions-dlq.fifo"}, []Need{Table, Consumer("promotions"), GitHub}, nil},
+			"CONVEYOR_PROMOTIONS_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/1/promotions-dlq.fifo"}, []Need{Table, Consumer("promotions"), Forge}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load(env(tc.env), tc.needs...)
@@ -92,7 +92,7 @@ func TestLoadValues(t *testing.T) {
 		"CONVEYOR_TABLE": "conveyor", "CONVEYOR_APPROVALS_QUEUE_URL": "http://127.0.0.1:4566/q/approvals",
 		"CONVEYOR_APPROVALS_DLQ_URL": "http://127.0.0.1:4566/q/approvals-dlq", "CONVEYOR_GITOPS_REPO": "https://ghe.example.com/acme/gitops.git",
 		"CONVEYOR_GITHUB_TOKEN": "t", "CONVEYOR_GITHUB_API_URL": "https://ghe.example.com/api/v3", "CONVEYOR_CONFIG_TTL": "5s",
-	}), Table, Consumer("approvals"), GitHub)
+	}), Table, Consumer("approvals"), Forge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +101,7 @@ func TestLoadValues(t *testing.T) {
 		Queues:     map[string]QueueURLs{"approvals": {URL: "http://127.0.0.1:4566/q/approvals", DeadLetter: "http://127.0.0.1:4566/q/approvals-dlq"}},
 		SecretsTTL: defaultSecretsTTL,
 		GitOps:     GitOpsConfig{Repo: "https://ghe.example.com/acme/gitops.git", Branch: "main", ConfigTTL: 5 * time.Second},
+		Forge:      ForgeConfig{Kind: ForgeGitHub},
 		GitHub: GitHubConfig{API: "https://ghe.example.com/api/v3/", Token: PlainSecret("CONVEYOR_GITHUB_TOKEN", "t"),
 			Owner: "acme", Repo: "gitops"},
 	}

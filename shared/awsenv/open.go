@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,12 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -42,6 +46,8 @@ type Env struct {
 
 	secrets *Secrets
 	github  githubauth.TokenSource
+	// gitea is the Gitea token when the GitOps repository is on Gitea.
+	gitea githubauth.TokenSource
 
 	once     sync.Once
 	sqs      *sqs.Client
@@ -71,6 +77,9 @@ func New(a aws.Config, cfg Config, log *slog.Logger) *Env {
 		e.github = githubauth.NewApp(g.AppID, g.InstallationID, e.appKey, githubauth.WithAPI(g.API))
 	case g.Token.Set():
 		e.github = secretToken{e.secrets, g.Token}
+	}
+	if f := cfg.Forge; f.Kind == ForgeGitea && f.GiteaToken.Set() {
+		e.gitea = secretToken{e.secrets, f.GiteaToken}
 	}
 	return e
 }
@@ -155,10 +164,21 @@ func (e *Env) GitHubTokens() githubauth.TokenSource { return e.github }
 // sources live.
 func (e *Env) GitHost() string { return githubauth.GitHost(e.Config.GitHub.API) }
 
-// GitAuth returns the credentials function for git over HTTPS: the GitHub
-// token for the GitHub host, nothing elsewhere or without credentials.
+// GitAuth returns the credentials function for git: a Gitea's token for
+// its host (over https, or plain http to loopback), the GitHub token for
+// the GitHub host over https, nothing elsewhere or without credentials.
 func (e *Env) GitAuth() pipeline.GitAuth {
-	return githubauth.GitAuth(e.github, e.GitHost())
+	github := githubauth.GitAuth(e.github, e.GitHost())
+	if e.gitea == nil {
+		return github
+	}
+	gitea := giteaforge.GitAuth(e.Config.Forge.URL, e.gitea.Token)
+	return func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
+		if a, err := gitea(ctx, repoURL); a != nil || err != nil {
+			return a, err
+		}
+		return github(ctx, repoURL)
+	}
 }
 
 // Pipeline returns the cache of conveyor.yaml, or nil when no GitOps
@@ -173,30 +193,95 @@ func (e *Env) GitOps() *pipeline.GitOps {
 	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth()}
 }
 
-// Forge returns the GitHub forge of the GitOps repository.
-func (e *Env) Forge() (*githubforge.Forge, error) {
-	g := e.Config.GitHub
-	if e.github == nil {
-		return nil, fmt.Errorf("opening the GitHub forge: GitHub credentials %w", ErrNotConfigured)
+// RepoForge is the GitOps repository's forge as the functions use it:
+// pull requests, team membership for "org/team" reviewers (approval), and
+// merged pull requests (reconcile).
+type RepoForge interface {
+	forge.Forge
+	IsTeamMember(ctx context.Context, org, team, user string) (bool, error)
+	ListMerged(ctx context.Context, label string, limit int) ([]*forge.PR, error)
+}
+
+var (
+	_ RepoForge = (*githubforge.Forge)(nil)
+	_ RepoForge = (*giteaforge.Forge)(nil)
+)
+
+// HasForge reports whether the forge of the GitOps repository and its
+// credentials are configured.
+func (e *Env) HasForge() bool {
+	switch e.Config.Forge.Kind {
+	case ForgeGitea:
+		return e.gitea != nil && e.Config.Forge.Owner != ""
+	default:
+		return e.github != nil && e.Config.GitHub.Owner != ""
 	}
-	c, err := githubauth.NewClient(e.github, g.API, nil)
-	if err != nil {
-		return nil, err
+}
+
+// Repository is the GitOps repository's name on its forge ("owner/name"):
+// review events count only from it.
+func (e *Env) Repository() string {
+	if e.Config.Forge.Kind == ForgeGitea {
+		return e.Config.Forge.Owner + "/" + e.Config.Forge.Repo
 	}
-	return githubforge.New(c, g.Owner, g.Repo, githubforge.WithLogger(e.Log)), nil
+	return e.Config.GitHub.Owner + "/" + e.Config.GitHub.Repo
+}
+
+// Forge returns the forge of the GitOps repository, as CONVEYOR_FORGE
+// selects it. Adding a forge is one case here and one in reader.forge.
+func (e *Env) Forge() (RepoForge, error) {
+	switch e.Config.Forge.Kind {
+	case ForgeGitea:
+		f := e.Config.Forge
+		if e.gitea == nil {
+			return nil, fmt.Errorf("opening the Gitea forge: %s %w", VarGiteaToken, ErrNotConfigured)
+		}
+		return giteaforge.New(f.URL, "", f.Owner, f.Repo, e.giteaClient()), nil
+	default:
+		g := e.Config.GitHub
+		if e.github == nil {
+			return nil, fmt.Errorf("opening the GitHub forge: GitHub credentials %w", ErrNotConfigured)
+		}
+		c, err := githubauth.NewClient(e.github, g.API, nil)
+		if err != nil {
+			return nil, err
+		}
+		return githubforge.New(c, g.Owner, g.Repo, githubforge.WithLogger(e.Log)), nil
+	}
+}
+
+// giteaClient is the HTTP client of Gitea calls: it sets the token, read
+// through the secrets cache on each request (so a rotated secret is picked
+// up), on requests to the Gitea's host only.
+func (e *Env) giteaClient() *http.Client {
+	return &http.Client{Transport: githubauth.Transport(e.gitea, e.Config.Forge.URL, nil)}
 }
 
 // History returns the source history of repositories on the GitHub host
-// the API serves, read with the same credentials as the forge.
-func (e *Env) History() (*history.GitHub, error) {
+// the API serves, read with the same credentials as the GitHub forge, and,
+// when the GitOps repository is on Gitea, of repositories on that Gitea
+// through its compare API.
+func (e *Env) History() (history.Repos, error) {
+	var h history.Repos
+	if e.Config.Forge.Kind == ForgeGitea && e.gitea != nil {
+		g, err := history.NewGitea(e.Config.Forge.URL, "", e.giteaClient())
+		if err != nil {
+			return history.Repos{}, err
+		}
+		h.Gitea = g
+	}
 	if e.github == nil {
-		return nil, fmt.Errorf("opening the source history: GitHub credentials %w", ErrNotConfigured)
+		if h.Gitea != nil {
+			return h, nil
+		}
+		return history.Repos{}, fmt.Errorf("opening the source history: GitHub credentials %w", ErrNotConfigured)
 	}
 	c, err := githubauth.NewClient(e.github, e.Config.GitHub.API, nil)
 	if err != nil {
-		return nil, err
+		return history.Repos{}, err
 	}
-	return history.NewGitHub(c, e.GitHost()), nil
+	h.GitHub = history.NewGitHub(c, e.GitHost())
+	return h, nil
 }
 
 func (e *Env) appKey(ctx context.Context) (*rsa.PrivateKey, error) {

@@ -38,7 +38,10 @@ func (r *Runtime) Deps(cfg ConfigSource, g *GitOps, log *slog.Logger) wiring.Dep
 		GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Keychain: r.RegistryKeychain(), RemoteOptions: r.opts.RemoteOptions,
 		Ancestry: SourceHistory(), Logger: log}
 	if g != nil {
+		// Sources on the GitOps repository's forge get its credentials
+		// and its history.
 		d.Forge, d.Teams, d.Repository, d.GitOps = g.Forge, g.Teams, g.Repository, g
+		d.GitAuth, d.Ancestry = g.Auth, g.Ancestry
 	}
 	return d
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/conveyor-gitops/conveyor/shared/event"
 )
 
 // GitLab's webhook headers.
@@ -49,11 +48,7 @@ func (in *Ingress) gitlab(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusAccepted, Response{Status: "ignored", Reason: c.Ignore, Event: name, DeliveryID: delivery})
 		return
 	}
-	target := in.queues.Builds
-	if c.Kind == event.KindReview {
-		target = in.queues.Approvals
-	}
-	res, err := in.enqueue(ctx, gitlabKeys(r.Header, body), c.Kind, "gitlab", delivery, c.Payload, target)
+	res, err := in.enqueue(ctx, gitlabKeys(r.Header, body), c.Kind, "gitlab", delivery, c.Payload)
 	if err != nil {
 		in.fail(ctx, w, statusOf(err), err, attrs...)
 		return

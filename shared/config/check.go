@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"regexp"
@@ -62,10 +63,11 @@ func checkEmail(e string) string {
 }
 
 // checkRepo accepts an https URL, a file:// URL, an absolute local path or
-// "owner/name".
+// "owner/name"; plain http only for a forge on this machine's loopback
+// (a self-hosted Gitea beside the runtime), never across a network.
 func checkRepo(repo string) string {
 	switch {
-	case strings.HasPrefix(repo, "https://"):
+	case strings.HasPrefix(repo, "https://") || strings.HasPrefix(repo, "http://") && loopback(repo):
 		u, err := url.Parse(repo)
 		if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Sprintf("invalid https URL %q: want https://host/owner/name", repo)
@@ -80,7 +82,7 @@ func checkRepo(repo string) string {
 		}
 	case path.IsAbs(repo):
 	case !ownerName.MatchString(repo):
-		return fmt.Sprintf(`must be an https URL, a file:// URL, an absolute path or "owner/name", got %q`, repo)
+		return fmt.Sprintf(`must be an https URL, a file:// URL, an absolute path or "owner/name", got %q (plain http only to a loopback host)`, repo)
 	}
 	return ""
 }
@@ -179,4 +181,17 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// loopback reports whether the http URL raw names a loopback host.
+func loopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if h := u.Hostname(); h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

@@ -397,7 +397,7 @@ apps:
 				`conveyor.yaml:2:18: gitops.branch: invalid git branch name "feature..x"`,
 				`conveyor.yaml:2:48: gitops.author.email: invalid email address "nobody"`,
 				`conveyor.yaml:4:11: apps[0].name: must not be empty`,
-				`conveyor.yaml:5:20: apps[0].source.repo: must be an https URL, a file:// URL, an absolute path or "owner/name", got "http://example.com/acme/web"`,
+				`conveyor.yaml:5:20: apps[0].source.repo: must be an https URL, a file:// URL, an absolute path or "owner/name", got "http://example.com/acme/web" (plain http only to a loopback host)`,
 				`conveyor.yaml:7:19: apps[0].environments: at least one environment is required`,
 			},
 		},

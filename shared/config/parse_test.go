@@ -212,3 +212,26 @@ func TestValidateBuiltConfig(t *testing.T) {
 		t.Errorf("Validate() mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestSourceRepoSchemes: plain http is a source only on loopback (a
+// self-hosted forge beside the runtime); anywhere else it is refused.
+func TestSourceRepoSchemes(t *testing.T) {
+	for _, tt := range []struct {
+		repo string
+		ok   bool
+	}{
+		{"https://git.example.com/acme/web", true},
+		{"http://127.0.0.1:3000/acme/web", true},
+		{"http://[::1]:3000/acme/web", true},
+		{"http://localhost/acme/web", true},
+		{"http://example.com/acme/web", false},
+		{"http://127.0.0.1.example.com/acme/web", false},
+		{"http://10.0.0.1/acme/web", false},
+	} {
+		in := "version: 1\napps:\n  - name: web\n    source: {repo: \"" + tt.repo + "\"}\n    image: acme/web\n    environments: [{name: dev, path: envs/dev, release: auto}]\n"
+		_, err := Parse("conveyor.yaml", []byte(in))
+		if (err == nil) != tt.ok {
+			t.Errorf("source.repo %s: err = %v, want accepted %v", tt.repo, err, tt.ok)
+		}
+	}
+}

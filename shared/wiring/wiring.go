@@ -118,7 +118,7 @@ func newBuild(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: build needs the pipeline and the state store", ErrMissing)
 	}
 	b := &build.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
-		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger}
+		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger, Latest: d.State}
 	return b.Func(), nil
 }
 

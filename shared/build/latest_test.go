@@ -59,7 +59,7 @@ func TestLatestOnly(t *testing.T) {
 				TempDir: t.TempDir(), Log: slog.New(slog.DiscardHandler), Lease: testLease, LatestOnlyWait: 300 * time.Millisecond}
 			m := &poller.Poller{Function: "build", Queue: f.builds, BatchSize: 1, Visibility: time.Minute, PollInterval: 20 * time.Millisecond,
 				Consumer: consume.Consumer{Fn: b.Func(), Log: slog.New(slog.DiscardHandler), Policy: poller.Policy(5, retry.DefaultBackoff)},
-				Logger: slog.New(slog.DiscardHandler)}
+				Logger:   slog.New(slog.DiscardHandler)}
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = m.Run(ctx) }()

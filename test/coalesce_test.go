@@ -11,6 +11,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/lineage"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
@@ -68,6 +69,20 @@ func TestBurstCoalesces(t *testing.T) {
 	}
 	if superseded == 0 {
 		t.Errorf("no superseded release in dev: the burst was not coalesced")
+	}
+	// `conveyor history` shows them: nothing coalesced is lost.
+	cfg, _ := c.g.Config(ctx)
+	rels, _ := c.rt.State.ListReleases(ctx, state.ReleaseFilter{App: "web"})
+	shown := 0
+	for _, j := range lineage.History(&cfg.Apps[0], rels) {
+		for _, s := range j.Steps {
+			if s.State == string(state.Superseded) {
+				shown++
+			}
+		}
+	}
+	if shown < superseded {
+		t.Errorf("history shows %d superseded steps, want at least the %d of dev", shown, superseded)
 	}
 	pr := c.openPR()
 	if !strings.Contains(pr.Body, newest) {

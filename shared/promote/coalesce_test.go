@@ -157,3 +157,53 @@ func withSettle(cfg *config.Config, d time.Duration) *config.Config {
 	}
 	return &c
 }
+
+// TestCoveredCommits: the body lists the commits since what the
+// environment runs — the coalesced ones included, the released one and
+// older ones not.
+func TestCoveredCommits(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "manual")
+	f.p.Latest = f.store
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	at := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	released := state.Release{ID: promote.ReleaseID("web", "dev", digest(2)), App: "web", Env: "dev", Digest: digest(2),
+		SourceRepo: "https://github.com/acme/web", SourceCommit: fmt.Sprintf("%040d", 2), SourceTime: at(2), State: state.Merged, MergedAt: t0}
+	older := state.Release{ID: promote.ReleaseID("web", "staging", digest(1)), App: "web", Env: "staging", Digest: digest(1),
+		SourceRepo: "https://github.com/acme/web", SourceCommit: fmt.Sprintf("%040d", 1), SourceTime: at(1), State: state.Merged, MergedAt: t0}
+	for _, r := range []*state.Release{&released, &older} {
+		if err := f.store.PutRelease(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, _ := f.queues.Queue(queue.Promotions)
+	ann := &promote.Announcer{Next: q, Config: f.p.Config, Latest: f.store, Now: f.p.Now}
+	for n := 3; n <= 5; n++ {
+		p := promotion(n, at(n))
+		env, _ := event.New(event.KindPromotion, "conveyor", "", "", p, t0)
+		if _, err := queue.SendEnvelope(ctx, ann, env, p.GroupID(), p.DedupeID(), p.App); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out *promote.Outcome
+	for n := 3; n <= 5; n++ {
+		var err error
+		if out, err = f.p.Promote(ctx, promotion(n, at(n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.Action != promote.Opened {
+		t.Fatalf("newest: %s, want opened", out.Action)
+	}
+	var got []string
+	for _, line := range strings.Split(out.PR.Body, "\n") {
+		for n := 1; n <= 5; n++ {
+			if strings.HasPrefix(line, "- ") && strings.Contains(line, fmt.Sprintf("/commit/%040d", n)) {
+				got = append(got, fmt.Sprint(n))
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"3", "4", "5"}, got); diff != "" {
+		t.Errorf("commits listed (-want +got):\n%s\n%s", diff, out.PR.Body)
+	}
+}

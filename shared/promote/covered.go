@@ -2,7 +2,6 @@ package promote
 
 import (
 	"context"
-	"log/slog"
 	"sort"
 	"time"
 
@@ -11,7 +10,8 @@ import (
 )
 
 // maxCandidates bounds the commits covered asks source history about,
-// newest first, so a body's cost does not grow with all history.
+// newest first (two compare calls each at most), so a body's cost does
+// not grow with all history.
 const maxCandidates = MaxCommits
 
 // covered lists the source commits the promotion brings into its
@@ -57,22 +57,32 @@ func (p *Promoter) covered(ctx context.Context, pm *promotion) []string {
 }
 
 // between reports whether r's commit is newer than what the environment
-// runs and not newer than the promotion.
+// runs and not newer than the promotion. With source history it asks two
+// questions at most: is r's commit in the promotion's history, and in the
+// deployed one's; build times answer otherwise.
 func (p *Promoter) between(ctx context.Context, pm *promotion, r *state.Release) bool {
-	quiet := slog.New(slog.DiscardHandler)
-	if newer, err := p.older(ctx, pm.app, r, pm.in, quiet); err != nil || newer {
-		return false
+	repo, in, dep := pm.app.Source.Repo, pm.in, pm.deployed
+	fromSource := func(src, rev string) bool { return repo != "" && config.SameRepo(repo, src) && isCommit(rev) }
+	byTime := func() bool {
+		return !r.SourceTime.After(in.Created) && (dep == nil || r.SourceTime.After(dep.SourceTime))
 	}
-	if pm.deployed == nil {
+	if p.Ancestry == nil || !fromSource(r.SourceRepo, r.SourceCommit) || !fromSource(in.Source, in.Revision) {
+		return byTime()
+	}
+	inPromotion, err := p.Ancestry.IsAncestor(ctx, repo, r.SourceCommit, in.Revision)
+	switch {
+	case err != nil:
+		return byTime()
+	case !inPromotion:
+		return false
+	case dep == nil || !fromSource(dep.SourceRepo, dep.SourceCommit):
 		return true
 	}
-	// r is newer than the deployed release when the deployed one, taken as
-	// a promotion, is older than r.
-	d := *pm.deployed
-	asPromotion := pm.in
-	asPromotion.Digest, asPromotion.Source, asPromotion.Revision, asPromotion.Created = d.Digest, d.SourceRepo, d.SourceCommit, d.SourceTime
-	older, err := p.older(ctx, pm.app, r, asPromotion, quiet)
-	return err == nil && older
+	inDeployed, err := p.Ancestry.IsAncestor(ctx, repo, r.SourceCommit, dep.SourceCommit)
+	if err != nil {
+		return byTime()
+	}
+	return !inDeployed
 }
 
 // outside reports whether a build time lies clearly outside the span

@@ -56,7 +56,7 @@ func TestBurstCoalesces(t *testing.T) {
 		}
 	}
 	for _, env := range []string{"dev", "staging", "prod"} {
-		checkProposals(t, env, c.releases(env))
+		checkProposalsEvery(t, env, c.releases(env), burstSettle)
 	}
 	var superseded int
 	for _, r := range c.releases("dev") {
@@ -113,9 +113,9 @@ func TestBurstCoalesces(t *testing.T) {
 	t.Logf("burst of 5 settled in %v", settled)
 }
 
-// checkProposals fails unless the proposals (releases with a PR) of env
-// are at most one per settle window.
-func checkProposals(t *testing.T, env string, rels []state.Release) {
+// checkProposalsEvery fails unless the proposals (releases with a PR) of
+// env are at most one per settle window.
+func checkProposalsEvery(t *testing.T, env string, rels []state.Release, window time.Duration) {
 	t.Helper()
 	var at []time.Time
 	for _, r := range rels {
@@ -128,8 +128,8 @@ func checkProposals(t *testing.T, env string, rels []state.Release) {
 		t.Fatalf("%s: no proposal", env)
 	}
 	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap < burstSettle-time.Second {
-			t.Errorf("%s: proposals %v apart, want at most one per %v window", env, gap, burstSettle)
+		if gap := at[i].Sub(at[i-1]); gap < window-time.Second {
+			t.Errorf("%s: proposals %v apart, want at most one per %v window", env, gap, window)
 		}
 	}
 	t.Logf("%s: %d proposal(s)", env, len(at))

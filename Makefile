@@ -47,6 +47,7 @@ bench: tools
 	$(GO) test -run '^$$' -bench BuildVsCrane -benchtime 3x ./test/
 	$(GO) test -run '^$$' -bench Propose -benchtime 5x ./shared/gitops/
 	$(GO) test -run '^$$' -bench Reaction -benchtime 50x ./test/
+	$(GO) test -run '^$$' -bench 'Burst$$' -benchtime 1x ./test/
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 1x ./test/
 
 ## demo: the pipeline end to end on embedded defaults

@@ -34,6 +34,12 @@ type chain struct {
 
 func newChain(t *testing.T) *chain {
 	t.Helper()
+	return newChainConfig(t, func(yaml string) string { return yaml })
+}
+
+// newChainConfig is newChain with the demo's conveyor.yaml edited by edit.
+func newChainConfig(t *testing.T, edit func(yaml string) string) *chain {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	logs := &bytes.Buffer{}
@@ -51,7 +57,9 @@ func newChain(t *testing.T) *chain {
 	if c.gitops, err = demo.InitRepo(filepath.Join(dir, "gitops")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.gitops.Commit(demo.GitOpsFiles(c.app.Dir, c.image), "pipeline", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	files := demo.GitOpsFiles(c.app.Dir, c.image)
+	files["conveyor.yaml"] = edit(files["conveyor.yaml"])
+	if _, err := c.gitops.Commit(files, "pipeline", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.gitops.AcceptPushes(); err != nil {

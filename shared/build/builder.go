@@ -52,6 +52,13 @@ type Builder struct {
 	// holding the claim waits in place for it to finish or lapse before it
 	// defers with retry.Defer (default: one lease).
 	DuplicateWait time.Duration
+	// Latest holds the newest wanted build of each app's branch: with it,
+	// an app with build.latestOnly skips a queued build that a newer push
+	// has overtaken (see latest.go). Nil: every push builds.
+	Latest state.Latests
+	// LatestOnlyWait is how long the first build of a burst waits for
+	// newer pushes to reach the consumer (DefaultLatestOnlyWait).
+	LatestOnlyWait time.Duration
 }
 
 // Func returns the builds queue's message function.
@@ -64,6 +71,9 @@ func (b *Builder) Func() consume.Func {
 	}
 	if b.DuplicateWait == 0 {
 		b.DuplicateWait = b.Lease
+	}
+	if b.LatestOnlyWait == 0 {
+		b.LatestOnlyWait = DefaultLatestOnlyWait
 	}
 	return b.handle
 }
@@ -116,12 +126,16 @@ func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
 		log.InfoContext(ctx, "no app builds from this push")
 		return nil
 	}
-	var transient, permanent []error
+	var transient, permanent, deferred []error
 	for _, a := range apps {
-		if err := b.buildApp(ctx, a, &p, log.With("app", a.Name)); err != nil {
-			if retry.IsPermanent(err) {
+		if err := b.latestApp(ctx, a, &p, env.ReceivedAt, log.With("app", a.Name)); err != nil {
+			_, wait := retry.Deferred(err)
+			switch {
+			case retry.IsPermanent(err):
 				permanent = append(permanent, err)
-			} else {
+			case wait:
+				deferred = append(deferred, err)
+			default:
 				transient = append(transient, err)
 			}
 		}
@@ -132,6 +146,9 @@ func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
 		return errors.Join(append(transient, permanent...)...)
 	case len(permanent) > 0:
 		return retry.Permanent(errors.Join(permanent...))
+	case len(deferred) > 0:
+		// Apps built or superseded are skipped on the redelivery.
+		return deferred[0]
 	}
 	return nil
 }

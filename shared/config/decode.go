@@ -15,19 +15,23 @@ const (
 	DefaultDockerfile  = "Dockerfile"
 	DefaultContext     = "."
 	DefaultTimezone    = "UTC"
+	// DefaultSettle proposes at once: a burst is still coalesced when its
+	// older promotions are queued behind the newest, and a pipeline that
+	// wants one update per burst sets a window.
+	DefaultSettle time.Duration = 0
 )
 
 // The keys each map accepts, in the order suggestions prefer them.
 var (
-	configKeys = []string{"version", "gitops", "apps"}
+	configKeys = []string{"version", "gitops", "settle", "apps"}
 	gitopsKeys = []string{"branch", "author"}
 	authorKeys = []string{"name", "email"}
 	appKeys    = []string{"name", "source", "image", "tags", "build", "environments"}
 	sourceKeys = []string{"repo", "branch", "paths"}
 	tagsKeys   = []string{"glob", "semver"}
-	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose"}
+	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose", "latestOnly"}
 	fileKeys   = []string{"src", "dst"}
-	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze"}
+	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle"}
 	envImgKeys = []string{"name"}
 	helmKeys   = []string{"image", "repository", "digest", "tag"}
 	freezeKeys = []string{"cron", "duration", "timezone"}
@@ -52,8 +56,12 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		c.Version = n
 	}
 	c.GitOps = d.gitops(f.get("gitops"))
+	c.Settle = DefaultSettle
+	if f.has("settle") {
+		c.Settle = d.duration(f.get("settle"))
+	}
 	for _, a := range d.list(f.get("apps")) {
-		c.Apps = append(c.Apps, d.app(a))
+		c.Apps = append(c.Apps, d.app(a, c.Settle))
 	}
 	return c
 }
@@ -83,7 +91,7 @@ func (d *decoder) gitops(v value) GitOps {
 	return g
 }
 
-func (d *decoder) app(v value) App {
+func (d *decoder) app(v value, settle time.Duration) App {
 	var a App
 	f, ok := d.item(v, appKeys)
 	a.Pos = d.pos(v)
@@ -113,7 +121,7 @@ func (d *decoder) app(v value) App {
 
 	a.Build = d.build(f.get("build"))
 	for _, e := range d.list(f.get("environments")) {
-		a.Environments = append(a.Environments, d.environment(e, a.Name))
+		a.Environments = append(a.Environments, d.environment(e, a.Name, settle))
 	}
 	return a
 }
@@ -143,6 +151,7 @@ func (d *decoder) build(v value) Build {
 		b.Workdir = d.str(f.get("workdir"))
 		b.Labels = d.stringMap(f.get("labels"))
 		b.Expose = d.strings(f.get("expose"))
+		b.LatestOnly = d.boolean(f.get("latestOnly"))
 	}
 	if b.Context == "" && !d.r.present(join(v.path, "context")) {
 		b.Context = DefaultContext
@@ -153,8 +162,8 @@ func (d *decoder) build(v value) Build {
 	return b
 }
 
-func (d *decoder) environment(v value, app string) Environment {
-	e := Environment{Release: ReleaseManual, MergeMethod: MergeMerge}
+func (d *decoder) environment(v value, app string, settle time.Duration) Environment {
+	e := Environment{Release: ReleaseManual, MergeMethod: MergeMerge, Settle: settle}
 	f, ok := d.item(v, envKeys)
 	e.Pos = d.pos(v)
 	if !ok {
@@ -200,6 +209,9 @@ func (d *decoder) environment(v value, app string) Environment {
 	for _, fv := range d.list(f.get("freeze")) {
 		e.Freeze = append(e.Freeze, d.freeze(fv))
 	}
+	if f.has("settle") {
+		e.Settle = d.duration(f.get("settle"))
+	}
 	return e
 }
 
@@ -211,17 +223,26 @@ func (d *decoder) freeze(v value) Freeze {
 		return fr
 	}
 	fr.Cron = d.str(f.get("cron"))
-	if dv := f.get("duration"); dv.n != nil {
-		if s := d.str(dv); s != "" {
-			dur, err := time.ParseDuration(s)
-			if err != nil {
-				d.r.errorAt(resolve(dv.n), dv.path, "invalid duration %s: use a Go duration such as \"64h\" or \"90m\"", strconv.Quote(s))
-			}
-			fr.Duration = dur
-		}
-	}
+	fr.Duration = d.duration(f.get("duration"))
 	if f.has("timezone") {
 		fr.Timezone = d.str(f.get("timezone"))
 	}
 	return fr
+}
+
+// duration decodes a Go duration string, reporting one that does not parse
+// at its line; absent or empty is 0.
+func (d *decoder) duration(v value) time.Duration {
+	if v.n == nil {
+		return 0
+	}
+	s := d.str(v)
+	if s == "" {
+		return 0
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.r.errorAt(resolve(v.n), v.path, "invalid duration %s: use a Go duration such as \"64h\" or \"90m\"", strconv.Quote(s))
+	}
+	return dur
 }

@@ -290,6 +290,22 @@ apps:
 			},
 		},
 		{
+			name: "bad settle windows",
+			in: "version: 1\nsettle: soon\n" + head[len("version: 1\n"):] + `    build: {latestOnly: maybe}
+    environments:
+      - {name: dev, path: envs/dev, release: auto, settle: -5s}
+      - {name: qa, path: envs/qa, release: auto, settle: 48h}
+      - {name: prod, path: envs/prod, release: auto, settle: [1m]}
+`,
+			want: []string{
+				`conveyor.yaml:2:9: settle: invalid duration "soon": use a Go duration such as "64h" or "90m"`,
+				`conveyor.yaml:7:25: apps[0].build.latestOnly: expected a boolean (true or false), got string "maybe"`,
+				`conveyor.yaml:9:60: apps[0].environments[0].settle: must be 0 or more, got -5s`,
+				`conveyor.yaml:10:58: apps[0].environments[1].settle: must be at most 24h0m0s, got 48h0m0s`,
+				`conveyor.yaml:11:62: apps[0].environments[2].settle: expected a string, got a list`,
+			},
+		},
+		{
 			name: "bad semver constraint and tag glob",
 			in: head + `    tags:
       glob: ["sha-[", ""]

@@ -147,6 +147,26 @@ func TestParseDefaults(t *testing.T) {
 				}},
 			},
 		},
+		{
+			// The pipeline's settle is every environment's default;
+			// an environment's own wins, 0 included.
+			file: "settle.yaml",
+			want: &Config{
+				Version: 1,
+				GitOps:  GitOps{Branch: "main", Author: Author{Name: "Conveyor", Email: "conveyor@localhost"}},
+				Settle:  2 * time.Minute,
+				Apps: []App{{
+					Name:   "web",
+					Source: Source{Repo: "file:///srv/git/web", Branch: "main"},
+					Image:  "acme/web",
+					Build:  Build{Context: ".", Dockerfile: "Dockerfile", LatestOnly: true},
+					Environments: []Environment{
+						{Name: "dev", Path: "envs/dev", Container: "web", Release: ReleaseAuto, MergeMethod: MergeMerge},
+						{Name: "prod", Path: "envs/prod", Container: "web", Release: ReleaseManual, Reviewers: []string{"alice"}, Approvals: 1, MergeMethod: MergeMerge, Settle: 2 * time.Minute},
+					},
+				}},
+			},
+		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", tc.file))

@@ -24,7 +24,10 @@ type Config struct {
 	Pos     Pos
 	Version int
 	GitOps  GitOps
-	Apps    []App
+	// Settle is the pipeline's default settle window (see
+	// Environment.Settle); DefaultSettle when unset.
+	Settle time.Duration
+	Apps   []App
 }
 
 // GitOps configures the GitOps repository that holds the manifests.
@@ -86,6 +89,10 @@ type Build struct {
 	Workdir    string // absolute
 	Labels     map[string]string
 	Expose     []string // "port" or "port/proto" with proto tcp or udp
+	// LatestOnly lets a newer commit on the app's branch supersede a
+	// queued build of an older one: the older build is skipped and
+	// recorded as superseded instead of built.
+	LatestOnly bool
 }
 
 // File is one file or directory copied from the build context into the
@@ -151,6 +158,12 @@ type Environment struct {
 	MergeMethod MergeMethod
 	Verify      bool // require green checks on the GitOps commit before promoting onward
 	Freeze      []Freeze
+	// Settle is how long a promotion into this environment waits for
+	// newer work of the same app before it proposes: a burst of pushes
+	// within one window becomes one pull request update, of the newest
+	// digest. The pipeline's settle when unset; 0 proposes at once (work
+	// already queued behind a newer digest is still skipped).
+	Settle time.Duration
 }
 
 // EnvImage is how an environment's manifests name the app's image.

@@ -67,6 +67,7 @@ func validate(c *Config, r *reporter) {
 	if msg := checkEmail(c.GitOps.Author.Email); msg != "" {
 		r.errorf("gitops.author.email", "%s", msg)
 	}
+	checkSettle(c.Settle, "settle", r)
 	if len(c.Apps) == 0 {
 		if r.present("apps") {
 			r.errorf("apps", "at least one app is required")
@@ -302,7 +303,25 @@ func validateEnv(e *Environment, p, app string, r *reporter) {
 	for i := range e.Freeze {
 		validateFreeze(&e.Freeze[i], index(p+".freeze", i), r)
 	}
+	if r.present(p + ".settle") {
+		checkSettle(e.Settle, p+".settle", r)
+	}
 }
+
+// checkSettle refuses a negative settle window; a window longer than a
+// day is refused too, as a typo more likely than a wish (a promotion
+// would wait that long).
+func checkSettle(d time.Duration, field string, r *reporter) {
+	switch {
+	case d < 0:
+		r.errorf(field, "must be 0 or more, got %s", d)
+	case d > MaxSettle:
+		r.errorf(field, "must be at most %s, got %s", MaxSettle, d)
+	}
+}
+
+// MaxSettle is the longest settle window conveyor.yaml accepts.
+const MaxSettle = 24 * time.Hour
 
 func validateFreeze(f *Freeze, p string, r *reporter) {
 	if f.Cron == "" {

@@ -32,7 +32,14 @@ type BodyInput struct {
 	// request (a chart from a chart repository), "" when they were or
 	// need not be.
 	RenderNote string
+	// Commits are the source commits the promotion brings into the
+	// environment, oldest first: those of the work it coalesced as well as
+	// its own (see Promoter.covered). None: the section is left out.
+	Commits []string
 }
+
+// MaxCommits is the most commits a body lists; the rest are counted.
+const MaxCommits = 50
 
 // stackNamePattern is CloudFormation's rule for a stack name.
 var stackNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
@@ -79,6 +86,7 @@ func Body(in BodyInput) string {
 	if p.From != "" {
 		fmt.Fprintf(&b, "| Already released in | %s |\n", p.From)
 	}
+	writeCommits(&b, p.Source, in.Commits)
 
 	if f := in.Facts; f != nil {
 		b.WriteString("\n### Image\n\n")
@@ -158,6 +166,21 @@ func Body(in BodyInput) string {
 	}
 	fmt.Fprintf(&b, "\n<!-- conveyor app=%s env=%s digest=%s -->\n", p.App, p.Environment, p.Digest)
 	return b.String()
+}
+
+// writeCommits lists the commits a promotion covers, newest last.
+func writeCommits(b *strings.Builder, src string, commits []string) {
+	if len(commits) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Commits (%d)\n\n", len(commits))
+	shown := commits[max(0, len(commits)-MaxCommits):]
+	if hidden := len(commits) - len(shown); hidden > 0 {
+		fmt.Fprintf(b, "- … and %d older\n", hidden)
+	}
+	for _, c := range shown {
+		fmt.Fprintf(b, "- %s\n", commitLink(src, c))
+	}
 }
 
 func releasedIn(r *state.Release) string {

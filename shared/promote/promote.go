@@ -49,6 +49,23 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	if err != nil {
 		return nil, err
 	}
+	w, coalesced := workOf(in)
+	if !coalesced || p.Latest == nil {
+		return p.run(ctx, pm)
+	}
+	if out, err := p.coalesce(ctx, pm, w); out != nil || err != nil {
+		return out, err
+	}
+	out, err := p.run(ctx, pm)
+	if err == nil && out.Action != Deferred {
+		p.settled(ctx, pm, w)
+	}
+	return out, err
+}
+
+// run takes a resolved promotion through gate, propose, publish, record
+// and release.
+func (p *Promoter) run(ctx context.Context, pm *promotion) (*Outcome, error) {
 	if out, err := p.gate(ctx, pm); out != nil || err != nil {
 		return out, err
 	}
@@ -202,7 +219,7 @@ func (p *Promoter) publish(ctx context.Context, pm *promotion, changes []manifes
 	in := pm.in
 	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
 	body := Body(BodyInput{Promotion: in, App: pm.app, Env: pm.env, Next: pm.next, From: pm.deployed, Changes: changes,
-		Facts: p.facts(ctx, pm), Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote})
+		Facts: p.facts(ctx, pm), Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote, Commits: p.covered(ctx, pm)})
 	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
 	if in.Rollback {
 		labels = append(labels, "rollback")

@@ -53,6 +53,11 @@ type Promoter struct {
 	// would. Off by default: the render then reads nothing but the GitOps
 	// repository, and an overlay with a remote base is refused, naming it.
 	FetchRemoteBases bool
+	// Latest holds the newest wanted promotion of each app and
+	// environment (see Announcer): with it, a promotion that newer work
+	// has overtaken is skipped as superseded, and one waits for its
+	// environment's settle window. Nil: every promotion proceeds.
+	Latest state.Latests
 }
 
 // Outcome says what a promotion did.
@@ -141,7 +146,7 @@ func (p *Promoter) releaseID(ctx context.Context, in event.Promotion, proposed *
 		return id, nil
 	case err != nil:
 		return "", fmt.Errorf("reading release %s: %w", id, err)
-	case existing.State == state.Proposed || existing.State == state.Skipped:
+	case existing.State == state.Proposed || unproposed(existing):
 		return id, nil
 	}
 	return id + "#" + stamp, nil
@@ -162,7 +167,7 @@ func (p *Promoter) putRelease(ctx context.Context, r *state.Release) error {
 				*r = existing
 				return nil
 			}
-			if r.State == state.Skipped && existing.State != state.Skipped {
+			if unproposed(*r) && !unproposed(existing) {
 				// A skip proposes nothing: it never hides what happened.
 				*r = existing
 				return nil
@@ -175,6 +180,12 @@ func (p *Promoter) putRelease(ctx context.Context, r *state.Release) error {
 		}
 	}
 	return fmt.Errorf("recording release %s: too many concurrent writers", r.ID)
+}
+
+// unproposed reports whether r was never proposed: skipped as older, or
+// superseded by newer work before its proposal.
+func unproposed(r state.Release) bool {
+	return r.State == state.Skipped || r.State == state.Superseded && r.PR == 0
 }
 
 // current returns the environment's released digest (the latest merge) and

@@ -42,6 +42,7 @@ type fixture struct {
 	repo   *demo.Repo
 	cfg    *config.Config
 	events *sqlitequeue.Queue
+	queues *sqlitequeue.Broker
 }
 
 func newFixture(t *testing.T, release string) *fixture {
@@ -107,7 +108,7 @@ func newFixtureClone(t *testing.T, release string, updateInstead bool) *fixture 
 		Releases: store, Repo: g, Forge: lf,
 		Now: func() time.Time { clock = clock.Add(time.Second); return clock },
 	}
-	return &fixture{p: p, forge: lf, store: store, repo: repo, cfg: cfg, events: approvals}
+	return &fixture{p: p, forge: lf, store: store, repo: repo, cfg: cfg, events: approvals, queues: b}
 }
 
 func promotion(n int, created time.Time) event.Promotion {
@@ -277,6 +278,10 @@ func TestBodyGolden(t *testing.T) {
 		{"prod-helmrelease-not-rendered", promote.BodyInput{Promotion: in, App: app, Env: prod, From: from,
 			Changes:    []manifest.Change{{File: "clusters/prod/web/release.yaml", Line: 19, Path: "spec.values.image.tag", Old: "0.1", New: "sha-000000000002@" + digest(2)}},
 			RenderNote: "The chart was not rendered before this pull request: no Chart.yaml beside or above `clusters/prod/web/release.yaml` (a chart from a chart repository is not fetched), so nothing checked that the digest reaches a workload."}},
+		// A burst coalesced: the newest digest, with every commit it
+		// brings since what prod runs.
+		{"prod-manual-coalesced", promote.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes,
+			Commits: []string{fmt.Sprintf("%040d", 11), fmt.Sprintf("%040d", 12), in.Revision}}},
 		{"staging-auto-first", promote.BodyInput{Promotion: promotion(1, created), App: app, Env: staging, Next: prod,
 			Changes: []manifest.Change{{File: "envs/staging/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", New: digest(1)}}}},
 	} {

@@ -129,8 +129,43 @@ type Releases interface {
 	ListReleases(ctx context.Context, f ReleaseFilter) ([]Release, error)
 }
 
-// Store is both halves of the port.
+// Latest is the newest work wanted for one key — an app and environment
+// for promotions, an app's branch for builds — written when the work is
+// queued and read when it is consumed, so that older work still in the
+// queue is skipped (superseded) rather than carried out. It lives in the
+// store, not in a process, so every consumer instance sees the same one.
+type Latest struct {
+	Key string
+	// Work identifies the wanted work: a digest, or a commit.
+	Work       string
+	SourceRepo string
+	Revision   string
+	SourceTime time.Time
+	// Due ends the settle window of the burst Work belongs to: the wanted
+	// work waits until then for newer work, and older work is skipped.
+	Due time.Time
+	// Done is set once Work has been carried out; the next wanted work
+	// opens a new window.
+	Done      bool
+	UpdatedAt time.Time
+	// Version is the record's revision for optimistic concurrency: Put
+	// with Version 0 creates, otherwise it must match the stored one.
+	Version int
+}
+
+// Latests stores Latest records.
+type Latests interface {
+	// PutLatest creates (Version 0) or updates (Version matching the
+	// stored one) l, and increments l.Version. It returns ErrConflict
+	// when the condition fails.
+	PutLatest(ctx context.Context, l *Latest) error
+	// GetLatest returns key's record, or ErrNotFound.
+	GetLatest(ctx context.Context, key string) (Latest, error)
+}
+
+// Store is every part of the port.
 type Store interface {
 	Idempotency
 	Releases
+	Latests
 }

@@ -118,7 +118,7 @@ func newBuild(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: build needs the pipeline and the state store", ErrMissing)
 	}
 	b := &build.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
-		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger}
+		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger, Latest: d.State}
 	return b.Func(), nil
 }
 
@@ -138,6 +138,7 @@ func newPromote(d Deps) (consume.Func, error) {
 	}
 	opts := d.registryOptions()
 	p := &promote.Promoter{Config: d.Config, Releases: d.State, Repo: d.GitOps, Forge: d.Forge, Ancestry: d.Ancestry, Selector: d.Selector, Log: d.Logger,
+		Latest: d.State,
 		Inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) {
 			return registry.Inspect(ctx, ref, opts...)
 		}}
@@ -154,11 +155,18 @@ func newApproval(d Deps) (consume.Func, error) {
 	return a.Func(), nil
 }
 
+// sender returns the queue name; the promotions queue announces each
+// promotion it carries as its app and environment's newest wanted work,
+// so that the promote function skips older ones still queued.
 func sender(d Deps, name string) (queue.Sender, error) {
 	if d.Queue == nil {
 		return nil, fmt.Errorf("no queues")
 	}
-	return d.Queue(name)
+	q, err := d.Queue(name)
+	if err != nil || name != queue.Promotions || d.State == nil || d.Config == nil {
+		return q, err
+	}
+	return &promote.Announcer{Next: q, Config: d.Config, Latest: d.State}, nil
 }
 
 // registryOptions authenticates with the keychain, then lets the

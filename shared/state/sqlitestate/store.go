@@ -45,6 +45,7 @@ var schema = []string{
 		version INTEGER NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS releases_app_env ON releases(app, env, created_at)`,
+	latestSchema,
 }
 
 // columnsAdded are the release columns later versions added, for databases

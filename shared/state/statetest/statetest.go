@@ -10,6 +10,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // Harness creates a fresh store for one test and controls its clock.
@@ -236,6 +237,41 @@ func Run(t *testing.T, h Harness) {
 			if diff := cmp.Diff(tc.want, ids); diff != "" {
 				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
 			}
+		}
+	})
+
+	t.Run("latest with optimistic concurrency", func(t *testing.T) {
+		s := h.New(t)
+		if _, err := s.GetLatest(ctx, "web/dev"); !errors.Is(err, state.ErrNotFound) {
+			t.Fatalf("missing latest: %v, want ErrNotFound", err)
+		}
+		src := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+		l := state.Latest{Key: "web/dev", Work: "sha256:aa", SourceRepo: "acme/web", Revision: "abc", SourceTime: src, Due: src.Add(time.Minute)}
+		if err := s.PutLatest(ctx, &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Version != 1 || l.UpdatedAt.IsZero() {
+			t.Fatalf("after create: version %d, updated %v; want 1 and a time", l.Version, l.UpdatedAt)
+		}
+		rival := state.Latest{Key: "web/dev", Work: "sha256:bb"}
+		if err := s.PutLatest(ctx, &rival); !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("second create: %v, want ErrConflict", err)
+		}
+		stale := l
+		l.Work, l.Revision, l.Done = "sha256:cc", "def", true
+		if err := s.PutLatest(ctx, &l); err != nil {
+			t.Fatal(err)
+		}
+		stale.Work = "sha256:bb"
+		if err := s.PutLatest(ctx, &stale); !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("stale update: %v, want ErrConflict", err)
+		}
+		got, err := s.GetLatest(ctx, "web/dev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(l, got, cmpopts.EquateApproxTime(time.Millisecond)); diff != "" {
+			t.Errorf("GetLatest (-want +got):\n%s", diff)
 		}
 	})
 }

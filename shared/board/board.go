@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type Board struct {
 	log   *slog.Logger
 	now   func() time.Time
 	cache *commitCache
+	// done ends the event streams (Stop), which would otherwise hold a
+	// graceful server shutdown until its timeout.
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // Option changes a Board's defaults.
@@ -62,7 +67,7 @@ func New(src Sources, opts ...Option) (*Board, error) {
 	if src.Config == nil || src.Releases == nil {
 		return nil, errors.New("the board needs the pipeline config and the release records")
 	}
-	b := &Board{src: src, log: slog.Default(), now: time.Now, cache: newCommitCache(4096)}
+	b := &Board{src: src, log: slog.Default(), now: time.Now, cache: newCommitCache(4096), done: make(chan struct{})}
 	b.live = &live{every: 500 * time.Millisecond, version: b.version}
 	for _, o := range opts {
 		o(b)
@@ -85,6 +90,10 @@ func New(src Sources, opts ...Option) (*Board, error) {
 	b.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return b, nil
 }
+
+// Stop ends every open event stream, before the server shuts down; pages
+// then reconnect to whatever serves next.
+func (b *Board) Stop() { b.stopOnce.Do(func() { close(b.done) }) }
 
 // ServeHTTP serves every page with the security headers; the board only
 // reads, so every method but GET and HEAD is refused.

@@ -143,6 +143,8 @@ func (b *Board) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-end.C:
 			return
+		case <-b.done:
+			return
 		case <-keepAlive.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 		case v := <-ch:

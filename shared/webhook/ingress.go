@@ -24,6 +24,8 @@ import (
 
 // Paths the ingress serves.
 const (
+	// PathPrefix is the prefix of every webhook path.
+	PathPrefix       = "/webhooks/"
 	PathGitHub       = "/webhooks/github"
 	PathDistribution = "/webhooks/registry/distribution"
 	PathHarbor       = "/webhooks/registry/harbor"

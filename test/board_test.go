@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -217,4 +218,51 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 		return
 	}
 	t.Logf("screenshot: %s", p)
+}
+
+// testBoardLambda invokes functions/board as a function URL would, over
+// the emulated table and queues and the GitOps repository: the same pages,
+// with the same headers, polling instead of streaming, read-only, and no
+// secret or token in any of them.
+func testBoardLambda(t *testing.T, fn *lambdaProcess, ghToken string) {
+	get := func(method, path string) events.APIGatewayV2HTTPResponse {
+		var resp events.APIGatewayV2HTTPResponse
+		fn.invoke(t, events.APIGatewayV2HTTPRequest{RawPath: path, RequestContext: events.APIGatewayV2HTTPRequestContext{
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: path}}}, &resp)
+		return resp
+	}
+	for _, tc := range []struct {
+		path string
+		want []string
+	}{
+		{"/", []string{`id="cell-web-dev"`, `id="cell-web-prod"`, `data-live="poll"`, "manual: 1 approval from [alice]"}},
+		{"/apps/web", []string{"DORA metrics", "<svg"}},
+		{"/ops", []string{`id="queue-builds"`, "Dead letters are counted above"}},
+		{"/version", []string{`"version":"`}},
+	} {
+		resp := get(http.MethodGet, tc.path)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d\n%s", tc.path, resp.StatusCode, resp.Body)
+			continue
+		}
+		if got := resp.Headers["content-security-policy"]; got != board.ContentSecurityPolicy {
+			t.Errorf("GET %s: Content-Security-Policy %q", tc.path, got)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(resp.Body, w) {
+				t.Errorf("GET %s lacks %q:\n%s", tc.path, w, resp.Body)
+			}
+		}
+		for _, secret := range []string{lambdaSecret, lambdaToken, ghToken} {
+			if strings.Contains(resp.Body, secret) {
+				t.Errorf("GET %s shows a secret or token", tc.path)
+			}
+		}
+	}
+	if resp := get(http.MethodGet, "/events"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /events on Lambda: %d, want 404 (pages poll: API Gateway and function URLs buffer responses)", resp.StatusCode)
+	}
+	if resp := get(http.MethodPost, "/"); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d, want 405", resp.StatusCode)
+	}
 }

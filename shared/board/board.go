@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -45,6 +46,11 @@ type Board struct {
 	// graceful server shutdown until its timeout.
 	done     chan struct{}
 	stopOnce sync.Once
+	// polling makes pages poll /version instead of listening to /events,
+	// for a host that cannot stream a response (Lambda behind API
+	// Gateway buffers it).
+	polling   bool
+	pollEvery time.Duration
 }
 
 // Option changes a Board's defaults.
@@ -54,6 +60,12 @@ type Option func(*Board)
 // page listens for changes (default 500 ms).
 func WithPollInterval(d time.Duration) Option {
 	return func(b *Board) { b.live.every = d }
+}
+
+// WithPolling serves no /events: pages ask /version for changes every
+// interval instead (at least a second), for hosts that buffer responses.
+func WithPolling(interval time.Duration) Option {
+	return func(b *Board) { b.polling, b.pollEvery = true, max(interval, time.Second) }
 }
 
 // WithLogger sets where render and read errors are logged.
@@ -76,7 +88,7 @@ func New(src Sources, opts ...Option) (*Board, error) {
 		return nil, errors.New("the poll interval must be positive")
 	}
 	var err error
-	if b.pages, err = parsePages(); err != nil {
+	if b.pages, err = parsePages(b.liveAttrs()); err != nil {
 		return nil, err
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -85,7 +97,9 @@ func New(src Sources, opts ...Option) (*Board, error) {
 	b.mux.HandleFunc("GET /apps/{app}", b.app)
 	b.mux.HandleFunc("GET /prs/{number}", b.pr)
 	b.mux.HandleFunc("GET /ops", b.ops)
-	b.mux.HandleFunc("GET /events", b.events)
+	if !b.polling {
+		b.mux.HandleFunc("GET /events", b.events)
+	}
 	b.mux.HandleFunc("GET /version", b.versionJSON)
 	b.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	return b, nil
@@ -112,10 +126,20 @@ func (b *Board) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mux.ServeHTTP(w, r)
 }
 
-func parsePages() (map[string]*template.Template, error) {
+// liveAttrs tells the page's script how to learn of changes: "events",
+// or "poll" with the interval in milliseconds.
+func (b *Board) liveAttrs() template.FuncMap {
+	mode, every := "events", "0"
+	if b.polling {
+		mode, every = "poll", strconv.FormatInt(b.pollEvery.Milliseconds(), 10)
+	}
+	return template.FuncMap{"liveMode": func() string { return mode }, "pollEvery": func() string { return every }}
+}
+
+func parsePages(live template.FuncMap) (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, p := range []string{"grid", "app", "pr", "ops"} {
-		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(funcs).Funcs(live).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing the %s page: %w", p, err)
 		}

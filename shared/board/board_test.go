@@ -356,3 +356,29 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPollingServesNoStream: behind a host that buffers responses (Lambda)
+// pages poll /version instead of opening /events.
+func TestPollingServesNoStream(t *testing.T) {
+	f := newFixture(t)
+	b, err := board.New(board.Sources{
+		Config:   func(context.Context) (*config.Config, error) { return config.Parse("conveyor.yaml", []byte(pipeline)) },
+		Releases: f.rt.State,
+	}, board.WithPolling(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	if resp, _ := get(t, srv.URL+"/events"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /events while polling: %d, want 404", resp.StatusCode)
+	}
+	_, page := get(t, srv.URL+"/")
+	if !strings.Contains(page, `data-live="poll" data-poll-ms="3000"`) {
+		t.Error("the page does not tell its script to poll every 3 s")
+	}
+	_, events := get(t, f.srv.URL+"/")
+	if !strings.Contains(events, `data-live="events"`) {
+		t.Error("a streaming board's page does not listen to /events")
+	}
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
 )
 
@@ -25,7 +24,7 @@ type queueRow struct {
 	Name    string
 	DLQ     string
 	FIFO    bool
-	Stats   sqlitequeue.Stats
+	Stats   queue.Stats
 	Reasons []reasonCount
 	Dead    []deadLetter
 }
@@ -45,7 +44,7 @@ type deadLetter struct {
 func (b *Board) ops(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := opsPage{page: page{Title: "Operations", Nav: "ops", Version: b.version(ctx), Now: b.now()}}
-	var stats map[string]sqlitequeue.Stats
+	var stats map[string]queue.Stats
 	if b.src.Queues == nil {
 		p.NoStats = true
 	} else {

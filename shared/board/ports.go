@@ -5,7 +5,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/history"
-	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/reconcile"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/conveyor-gitops/conveyor/shared/state"
@@ -17,9 +17,9 @@ type Releases interface {
 }
 
 // QueueStats counts each work queue's messages, keyed by queue name: the
-// local runtime satisfies it.
+// local runtime and awsenv.Env (from SQS's attributes) satisfy it.
 type QueueStats interface {
-	QueueStats(ctx context.Context) (map[string]sqlitequeue.Stats, error)
+	QueueStats(ctx context.Context) (map[string]queue.Stats, error)
 }
 
 // DeadLetters lists dead-lettered messages: replay.Dead satisfies it. A

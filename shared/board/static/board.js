@@ -115,8 +115,18 @@
     }
   }
 
+  function poll(every) {
+    say('Live (checking every ' + Math.round(every / 1000) + ' s)');
+    setInterval(function () {
+      fetch('/version', { cache: 'no-store' })
+        .then(function (r) { return r.json(); })
+        .then(function (j) { changed(j.version); })
+        .catch(function () {});
+    }, every);
+  }
+
   localTimes(document);
-  if (window.EventSource) {
+  if (main.getAttribute('data-live') === 'events' && window.EventSource) {
     var es = new EventSource('/events');
     es.addEventListener('version', function (e) {
       changed(e.data);
@@ -128,12 +138,6 @@
       say('Reconnecting…');
     };
   } else {
-    say('Live (polling)');
-    setInterval(function () {
-      fetch('/version', { cache: 'no-store' })
-        .then(function (r) { return r.json(); })
-        .then(function (j) { changed(j.version); })
-        .catch(function () {});
-    }, 2000);
+    poll(Math.max(1000, parseInt(main.getAttribute('data-poll-ms'), 10) || 2000));
   }
 }());

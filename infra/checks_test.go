@@ -607,6 +607,22 @@ func (s *stack) eventsMaySend(queueID, rule string) bool {
 
 // checkOutputs: the stack tells its user where to point webhooks and where
 // its queues and table are.
+// checkBoardAuth: the board is served only on its function URL, which
+// takes IAM-signed requests (AuthType AWS_IAM), never on the public
+// webhook API or any other event source.
+func checkBoardAuth(s *stack) []string {
+	var problems []string
+	props, _ := s.resource("BoardFunction")["Properties"].(map[string]any)
+	url, _ := props["FunctionUrlConfig"].(map[string]any)
+	if url["AuthType"] != "AWS_IAM" {
+		problems = append(problems, fmt.Sprintf("BoardFunction: FunctionUrlConfig %v, want AuthType AWS_IAM", url))
+	}
+	if ev, ok := props["Events"]; ok {
+		problems = append(problems, fmt.Sprintf("BoardFunction: events %v, want none: the function URL alone serves the board", ev))
+	}
+	return problems
+}
+
 func checkOutputs(s *stack) []string {
 	var problems []string
 	want := map[string]string{
@@ -614,6 +630,7 @@ func checkOutputs(s *stack) []string {
 		"DistributionWebhookUrl": "https://{HttpApi}.execute-api.{AWS::Region}.{AWS::URLSuffix}/webhooks/registry/distribution",
 		"HarborWebhookUrl":       "https://{HttpApi}.execute-api.{AWS::Region}.{AWS::URLSuffix}/webhooks/registry/harbor",
 		"TableName":              "{Table}",
+		"BoardUrl":               "{BoardFunctionUrl.FunctionUrl}",
 	}
 	// BuildsQueue → BuildsQueueUrl, BuildsDLQ → BuildsDLQUrl.
 	for _, id := range sortedKeys(s.cf.GetAllSQSQueueResources()) {

@@ -63,6 +63,11 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
+	"BoardFunction": concat(
+		grants([]string{"dynamodb:GetItem", "dynamodb:Query"}, table...),
+		grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "BuildsDLQ", "ImagesQueue", "ImagesDLQ", "PromotionsQueue", "PromotionsDLQ", "ApprovalsQueue", "ApprovalsDLQ"),
+		grants(secret, "GitHubAppPrivateKeyArn"),
+	),
 	"ReplayFunction": concat(
 		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
 		grants([]string{"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
@@ -83,6 +88,7 @@ var wantOperatorGrants = concat(
 	grants(send, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue"),
 	ecrLogin,
 	grants(ecrPull, ecrRepo),
+	grants([]string{"lambda:InvokeFunctionUrl"}, "BoardFunction"),
 )
 
 // What each function reads from its environment.
@@ -133,6 +139,17 @@ var (
 			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
 			"CONVEYOR_TABLE":                "{Table}",
 			"CONVEYOR_RECONCILE_RATE":       "{ReconcileRatePerMinute}",
+		}),
+		"BoardFunction": with(githubApp, map[string]string{
+			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
+			"CONVEYOR_BUILDS_DLQ_URL":       "{BuildsDLQ}",
+			"CONVEYOR_IMAGES_QUEUE_URL":     "{ImagesQueue}",
+			"CONVEYOR_IMAGES_DLQ_URL":       "{ImagesDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
+			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
+			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
+			"CONVEYOR_APPROVALS_DLQ_URL":    "{ApprovalsDLQ}",
+			"CONVEYOR_TABLE":                "{Table}",
 		}),
 		"ReplayFunction": {
 			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
@@ -194,6 +211,7 @@ var invariants = []struct {
 	{"functions are make build's arm64 zips", checkFunctions},
 	{"environment per function", checkEnvironment},
 	{"HTTP routes", checkRoutes},
+	{"the board is IAM-authorised and read-only", checkBoardAuth},
 	{"the GitHub webhook route throttled apart", checkWebhookThrottle},
 	{"reconciliation on a schedule", checkReconcileSchedule},
 	{"ECR push rule with DLQ and queue policies", checkEcrRule},
@@ -298,6 +316,13 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"rule pattern accepts failures", checkEcrRule, del("Resources.EcrPushRule.Properties.EventPattern.detail.result")},
 		{"queue policy without condition", checkEcrRule, del("Resources.ImagesQueuePolicy.Properties.PolicyDocument.Statement.0.Condition")},
 		{"webhook URL output removed", checkOutputs, del("Outputs.GitHubWebhookUrl")},
+		{"board URL open to anyone", checkBoardAuth, set("Resources.BoardFunction.Properties.FunctionUrlConfig.AuthType", "NONE")},
+		{"board URL removed", checkBoardAuth, del("Resources.BoardFunction.Properties.FunctionUrlConfig")},
+		{"board on the public webhook API", checkBoardAuth, set("Resources.BoardFunction.Properties.Events", map[string]any{"Pages": map[string]any{"Type": "HttpApi",
+			"Properties": map[string]any{"ApiId": "{HttpApi}", "Method": "GET", "Path": "/{proxy+}"}}})},
+		{"board may scan", checkLeastPrivilege, appendTo("Resources.BoardRole.Properties.Policies.0.PolicyDocument.Statement", allow("dynamodb:Scan", "{Table.Arn}"))},
+		{"board may receive dead letters", checkLeastPrivilege, appendTo("Resources.BoardRole.Properties.Policies.0.PolicyDocument.Statement", allow("sqs:ReceiveMessage", "{BuildsDLQ.Arn}"))},
+		{"operator cannot open the board", checkOperatorPolicy, set("Resources.OperatorPolicy.Properties.PolicyDocument.Statement.7.Resource", "{WebhookFunction.Arn}")},
 	}
 	s := loadStack(t)
 	for _, tt := range tests {

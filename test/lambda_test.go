@@ -51,7 +51,7 @@ import (
 )
 
 // The functions under functions/, in pipeline order.
-var lambdaFunctions = []string{"webhook", "build", "registry", "promote", "approval", "replay", "reconcile"}
+var lambdaFunctions = []string{"webhook", "build", "registry", "promote", "approval", "replay", "reconcile", "board"}
 
 const (
 	lambdaSecret = "It's a Secret to Everybody"
@@ -300,6 +300,10 @@ func TestLambdaFunctions(t *testing.T) {
 		if len(back) != 1 || !strings.Contains(aws.ToString(back[0].Body), `"kind":"image"`) {
 			t.Errorf("builds queue after replay holds %d messages, want the image envelope", len(back))
 		}
+	})
+
+	t.Run("board", func(t *testing.T) {
+		testBoardLambda(t, fns["board"], ghToken)
 	})
 
 	t.Run("forge asked only to confirm", func(t *testing.T) {
@@ -745,6 +749,8 @@ func BenchmarkColdStart(b *testing.B) {
 		"webhook": events.APIGatewayV2HTTPRequest{RawPath: webhook.PathHealth, RequestContext: events.APIGatewayV2HTTPRequestContext{
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: webhook.PathHealth}}},
 		"replay": replay.Request{Queue: queue.Builds, DryRun: true, Since: "not a time"},
+		"board": events.APIGatewayV2HTTPRequest{RawPath: "/version", RequestContext: events.APIGatewayV2HTTPRequestContext{
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: "/version"}}},
 	}
 	for _, fn := range lambdaFunctions {
 		if fn == "reconcile" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +45,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tokenFile := fs.String("registry-token-file", "", "file holding the registry webhook bearer token (default: $"+envRegistryToken+")")
 	recEvery := fs.Duration("reconcile-every", 3*time.Minute, "how often to reconcile the records and queues with the forge, git and the sources (0: never)")
 	recSettle := fs.Duration("reconcile-settle", time.Minute, "leave alone merges, pins and promotions newer than this when reconciling")
+	uiAddr := fs.String("ui-addr", "", `serve the pipeline board on this address instead of at / on the ingress's port ("off": no board)`)
 	recRate := fs.Int("reconcile-rate", reconcile.DefaultPerMinute, "forge and git requests a minute reconciliation may spend (0: no limit)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -145,12 +147,20 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "conveyor dev: registry on %s\n", a)
 		printPushCredentials(stdout, rt)
 	}
+	var ingress net.Addr
 	if serveIngress {
-		a, err := rt.Listen()
+		if ingress, err = rt.Listen(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", ingress, *dataDir, strings.Join(names, ","))
+	}
+	if *uiAddr != "off" && (*gitopsRepo != "" || *configFile != "") {
+		stop, err := startBoard(ctx, rt, g, loadConfig, *uiAddr, ingress, stdout, logger)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", a, *dataDir, strings.Join(names, ","))
+		// Open event streams end before the ingress shuts down.
+		go func() { <-ctx.Done(); stop() }()
 	}
 	if g != nil && *recEvery > 0 {
 		log := logger.With("function", "reconcile")

@@ -13,6 +13,8 @@ type Cell struct {
 	App          string    `json:"app"`
 	Env          string    `json:"env"`
 	Digest       string    `json:"digest,omitempty"`
+	Tag          string    `json:"tag,omitempty"`
+	SourceRepo   string    `json:"source_repo,omitempty"`
 	SourceCommit string    `json:"source_commit,omitempty"`
 	ReleasedAt   time.Time `json:"released_at,omitzero"`
 	MergedBy     string    `json:"merged_by,omitempty"`
@@ -23,6 +25,7 @@ type Cell struct {
 	// Proposed is the open promotion, if any.
 	ProposedDigest string    `json:"proposed_digest,omitempty"`
 	PR             int       `json:"pr,omitempty"`
+	PRURL          string    `json:"pr_url,omitempty"`
 	PRState        string    `json:"pr_state,omitempty"`
 	Frozen         bool      `json:"frozen"`
 	FrozenUntil    time.Time `json:"frozen_until,omitzero"`
@@ -52,9 +55,10 @@ func Status(cfg *config.Config, rels []state.Release, now time.Time) []Cell {
 					if r.MergedAt.After(c.ReleasedAt) || c.Digest == "" {
 						c.Digest, c.SourceCommit, c.ReleasedAt, c.MergedBy = r.Digest, r.SourceCommit, r.MergedAt, r.MergedBy
 						c.ApprovedBy, c.Override = r.ApprovedBy, r.Override
+						c.Tag, c.SourceRepo = r.Tag, r.SourceRepo
 					}
 				case state.Proposed:
-					c.ProposedDigest, c.PR, c.PRState = r.Digest, r.PR, "open"
+					c.ProposedDigest, c.PR, c.PRURL, c.PRState = r.Digest, r.PR, r.PRURL, "open"
 				}
 			}
 			out = append(out, c)
@@ -68,6 +72,7 @@ type Step struct {
 	Env      string    `json:"env"`
 	State    string    `json:"state"`
 	PR       int       `json:"pr,omitempty"`
+	PRURL    string    `json:"pr_url,omitempty"`
 	Proposed time.Time `json:"proposed_at"`
 	Merged   time.Time `json:"merged_at,omitzero"`
 	MergedBy string    `json:"merged_by,omitempty"`
@@ -112,7 +117,7 @@ func History(a *config.App, rels []state.Release) []Journey {
 			byDigest[r.Digest] = j
 			keys = append(keys, r.Digest)
 		}
-		s := Step{Env: r.Env, State: string(r.State), PR: r.PR, Proposed: r.CreatedAt, Merged: r.MergedAt, MergedBy: r.MergedBy,
+		s := Step{Env: r.Env, State: string(r.State), PR: r.PR, PRURL: r.PRURL, Proposed: r.CreatedAt, Merged: r.MergedAt, MergedBy: r.MergedBy,
 			ApprovedBy: r.ApprovedBy, Override: r.Override, HeadSHA: r.HeadSHA, Rollback: r.Rollback, TraceID: r.TraceID, ReleaseID: r.ID}
 		if r.State == state.Merged && !r.SourceTime.IsZero() && !r.MergedAt.IsZero() {
 			s.LeadTime = r.MergedAt.Sub(r.SourceTime).Round(time.Second).String()

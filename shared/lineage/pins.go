@@ -37,6 +37,7 @@ func WithPins(cells []Cell, pins []Pin) []Cell {
 		// The source commit, release time and merger belong to the
 		// recorded digest, not to what git pins.
 		c.SourceCommit, c.ReleasedAt, c.MergedBy, c.ApprovedBy, c.Override = "", time.Time{}, "", nil, ""
+		c.Tag, c.SourceRepo = "", ""
 	}
 	return cells
 }

@@ -157,10 +157,19 @@ func (r *Runtime) Ready(ctx context.Context) Status {
 }
 
 // Handler serves the ingress, with /healthz and /readyz answered from the
-// runtime's own checks.
+// runtime's own checks, and the board at / when one was set (ServeBoard):
+// the ingress keeps /webhooks/.
 func (r *Runtime) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", r.Ingress)
+	r.mu.Lock()
+	ui := r.board
+	r.mu.Unlock()
+	if ui != nil {
+		mux.Handle(webhook.PathPrefix, r.Ingress)
+		mux.Handle("/", ui)
+	} else {
+		mux.Handle("/", r.Ingress)
+	}
 	mux.HandleFunc("GET "+webhook.PathHealth, func(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, r.Health(req.Context()))
 	})
@@ -168,6 +177,14 @@ func (r *Runtime) Handler() http.Handler {
 		writeStatus(w, r.Ready(req.Context()))
 	})
 	return mux
+}
+
+// ServeBoard serves h (the pipeline board) beside the ingress, on its port;
+// call it before Run.
+func (r *Runtime) ServeBoard(h http.Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.board = h
 }
 
 func writeStatus(w http.ResponseWriter, st Status) {

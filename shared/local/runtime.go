@@ -118,6 +118,7 @@ type Runtime struct {
 
 	mu          sync.Mutex
 	functions   []Function
+	board       http.Handler
 	listener    net.Listener
 	regListener net.Listener
 

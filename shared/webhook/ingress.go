@@ -24,6 +24,8 @@ import (
 
 // Paths the ingress serves.
 const (
+	// PathPrefix is the prefix of every webhook path.
+	PathPrefix       = "/webhooks/"
 	PathGitHub       = "/webhooks/github"
 	PathGitLab       = "/webhooks/gitlab"
 	PathDistribution = "/webhooks/registry/distribution"

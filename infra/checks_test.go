@@ -513,6 +513,7 @@ func checkEnvironment(s *stack) []string {
 func checkRoutes(s *stack) []string {
 	want := map[string]string{
 		"{HttpApi} POST /webhooks/github":                "WebhookFunction",
+		"{HttpApi} POST /webhooks/gitlab":                "WebhookFunction",
 		"{HttpApi} POST /webhooks/registry/distribution": "WebhookFunction",
 		"{HttpApi} POST /webhooks/registry/harbor":       "WebhookFunction",
 		"{HttpApi} GET /healthz":                         "WebhookFunction",

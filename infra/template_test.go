@@ -26,7 +26,7 @@ var wantGrants = map[string][]string{
 	"WebhookFunction": concat(
 		grants(send, "BuildsQueue", "ImagesQueue", "ApprovalsQueue"),
 		grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "Table"),
-		grants(secret, "GitHubWebhookSecretArn", "RegistryWebhookTokenArn"),
+		grants(secret, "GitHubWebhookSecretArn", "RegistryWebhookTokenArn", "GitLabWebhookTokenArn"),
 	),
 	"BuildFunction": concat(
 		grants(consume, "BuildsQueue"),
@@ -34,7 +34,7 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(append(ecrPush, ecrPull...), ecrRepo),
-		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"RegistryFunction": concat(
 		grants(consume, "ImagesQueue"),
@@ -42,7 +42,7 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
-		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"PromoteFunction": concat(
 		grants(consume, "PromotionsQueue"),
@@ -50,23 +50,23 @@ var wantGrants = map[string][]string{
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
-		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"ApprovalFunction": concat(
 		grants(consume, "ApprovalsQueue"),
 		grants(send, "ApprovalsDLQ", "PromotionsQueue"),
 		grants(stateRW, table...),
-		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"ReconcileFunction": concat(
 		grants(send, "BuildsQueue", "PromotionsQueue"),
 		grants(stateRW, table...),
-		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"BoardFunction": concat(
 		grants([]string{"dynamodb:GetItem", "dynamodb:Query"}, table...),
 		grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "BuildsDLQ", "ImagesQueue", "ImagesDLQ", "PromotionsQueue", "PromotionsDLQ", "ApprovalsQueue", "ApprovalsDLQ"),
-		grants(secret, "GitHubAppPrivateKeyArn"),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"ReplayFunction": concat(
 		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
@@ -101,6 +101,7 @@ var (
 		"CONVEYOR_FORGE":                  "{Forge}",
 		"CONVEYOR_FORGE_URL":              "{ForgeUrl}",
 		"CONVEYOR_GITEA_TOKEN_ARN":        "{GiteaTokenArn}",
+		"CONVEYOR_GITLAB_TOKEN_ARN":       "{GitLabTokenArn}",
 	}
 	wantEnv = map[string]map[string]string{
 		"WebhookFunction": {
@@ -110,6 +111,7 @@ var (
 			"CONVEYOR_TABLE":                      "{Table}",
 			"CONVEYOR_GITHUB_WEBHOOK_SECRET_ARN":  "{GitHubWebhookSecretArn}",
 			"CONVEYOR_REGISTRY_WEBHOOK_TOKEN_ARN": "{RegistryWebhookTokenArn}",
+			"CONVEYOR_GITLAB_WEBHOOK_TOKEN_ARN":   "{GitLabWebhookTokenArn}",
 		},
 		"BuildFunction": with(githubApp, map[string]string{
 			"CONVEYOR_BUILDS_QUEUE_URL": "{BuildsQueue}",

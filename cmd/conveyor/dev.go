@@ -23,6 +23,7 @@ import (
 const (
 	envGitHubSecret  = "CONVEYOR_GITHUB_WEBHOOK_SECRET"
 	envRegistryToken = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
+	envGitLabToken   = "CONVEYOR_GITLAB_WEBHOOK_TOKEN"
 	// envRegistryPassword is the push password of an embedded registry
 	// listening beyond loopback.
 	envRegistryPassword = "CONVEYOR_REGISTRY_PASSWORD"
@@ -38,6 +39,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	configFile := fs.String("config", "", "read conveyor.yaml from this file instead of the GitOps repository (development)")
 	functions := fs.String("functions", "", "comma-separated functions to run (default: all: "+strings.Join(local.FunctionNames(), ",")+")")
 	secretFile := fs.String("github-secret-file", "", "file holding the GitHub webhook secret (default: $"+envGitHubSecret+")")
+	gitlabTokenFile := fs.String("gitlab-token-file", "", "file holding the secret token GitLab webhooks carry in X-Gitlab-Token (default: $"+envGitLabToken+")")
 	registryAddr := fs.String("registry-addr", "127.0.0.1:5000", `embedded OCI registry listen address ("" for none); images named <this address>/<repo> are pushed to it; beyond loopback, pushes need user `+ociregistry.PushUser+` and a password`)
 	passwordFile := fs.String("registry-password-file", "", "file holding the embedded registry's push password, needed when --registry-addr is not loopback (default: $"+envRegistryPassword+", else generated and printed once)")
 	visibility := fs.Duration("visibility", 0, "override every queue's visibility timeout (how long a batch may run); default: each queue's own")
@@ -74,6 +76,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	gitlabToken, err := secretValue(*gitlabTokenFile, envGitLabToken)
+	if err != nil {
+		return err
+	}
 	password, err := secretValue(*passwordFile, envRegistryPassword)
 	if err != nil {
 		return err
@@ -99,7 +105,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
 	}
-	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Lease: *lease, Logger: logger}
+	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), GitLabToken: gitlabToken, RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Lease: *lease, Logger: logger}
 	serveIngress := false
 	for _, n := range names {
 		if n == "webhook" {

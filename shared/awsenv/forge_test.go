@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
+	"github.com/conveyor-gitops/conveyor/shared/forge/gitlabforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
 )
 
@@ -43,7 +44,18 @@ func TestLoadForge(t *testing.T) {
 		{name: "a loopback Gitea over http", env: map[string]string{"CONVEYOR_GITOPS_REPO": "http://127.0.0.1:3000/acme/gitops", "CONVEYOR_FORGE": "gitea", "CONVEYOR_GITEA_TOKEN": "t"},
 			want: ForgeConfig{Kind: ForgeGitea, URL: "http://127.0.0.1:3000", Owner: "acme", Repo: "gitops", GiteaToken: PlainSecret(VarGiteaToken, "t")}},
 		{name: "an unknown forge", env: map[string]string{"CONVEYOR_GITOPS_REPO": gitops, "CONVEYOR_FORGE": "svn"},
-			problems: map[string]string{"CONVEYOR_FORGE": "is not github or gitea"}},
+			problems: map[string]string{"CONVEYOR_FORGE": "is not github, gitea or gitlab"}},
+		{name: "gitlab with nested groups", env: map[string]string{"CONVEYOR_GITOPS_REPO": "https://gitlab.example.com/acme/platform/gitops.git", "CONVEYOR_FORGE": "gitlab", "CONVEYOR_GITLAB_TOKEN": "t"},
+			want: ForgeConfig{Kind: ForgeGitLab, URL: "https://gitlab.example.com", Project: "acme/platform/gitops", GitLabToken: PlainSecret(VarGitLabToken, "t")}},
+		{name: "gitlab under a relative root", env: map[string]string{"CONVEYOR_GITOPS_REPO": "https://example.com/gitlab/acme/gitops", "CONVEYOR_FORGE": "gitlab", "CONVEYOR_GITLAB_TOKEN": "t",
+			"CONVEYOR_FORGE_URL": "https://example.com/gitlab"},
+			want: ForgeConfig{Kind: ForgeGitLab, URL: "https://example.com/gitlab", Project: "acme/gitops", GitLabToken: PlainSecret(VarGitLabToken, "t")}},
+		{name: "gitlab needs its token", env: map[string]string{"CONVEYOR_GITOPS_REPO": "https://gitlab.example.com/acme/gitops", "CONVEYOR_FORGE": "gitlab"},
+			problems: map[string]string{"CONVEYOR_GITLAB_TOKEN_ARN": "is not set (or CONVEYOR_GITLAB_TOKEN for local runs)"}},
+		{name: "gitlab needs a group", env: map[string]string{"CONVEYOR_GITOPS_REPO": "https://gitlab.example.com/gitops", "CONVEYOR_FORGE": "gitlab", "CONVEYOR_GITLAB_TOKEN": "t"},
+			problems: map[string]string{"CONVEYOR_GITOPS_REPO": "is not an https://HOST/GROUP[/SUBGROUP…]/PROJECT URL, which CONVEYOR_FORGE=gitlab needs"}},
+		{name: "no gitlab token in clear", env: map[string]string{"CONVEYOR_GITOPS_REPO": "http://gitlab.example.com/acme/gitops", "CONVEYOR_FORGE": "gitlab", "CONVEYOR_GITLAB_TOKEN": "t"},
+			problems: map[string]string{"CONVEYOR_FORGE_URL": "must be https (plain http only to 127.0.0.1, ::1 or localhost): the GitLab token goes there"}},
 		{name: "GitHub's API has its own variable", env: map[string]string{"CONVEYOR_GITOPS_REPO": "https://github.com/acme/gitops", "CONVEYOR_GITHUB_TOKEN": "t",
 			"CONVEYOR_FORGE_URL": "https://api.github.com/"},
 			problems: map[string]string{"CONVEYOR_FORGE_URL": "is for a self-hosted forge: GitHub's API is CONVEYOR_GITHUB_API_URL"}},
@@ -148,5 +160,48 @@ func TestEnvGitHubForge(t *testing.T) {
 	}
 	if h, err := e.History(); err != nil || h.GitHub == nil || h.Gitea != nil {
 		t.Fatalf("History = %+v, %v; want GitHub only", h, err)
+	}
+}
+
+// TestEnvGitLabForge: a GitLab stack opens the GitLab adapter on the
+// project's full path, sends the token read through the secrets cache as
+// PRIVATE-TOKEN, and orders sources without a GitHub history.
+func TestEnvGitLabForge(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.EscapedPath()+" "+r.Header.Get("PRIVATE-TOKEN"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`[]`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := Load(env(map[string]string{"CONVEYOR_GITOPS_REPO": srv.URL + "/acme/platform/gitops", "CONVEYOR_FORGE": "gitlab",
+		"CONVEYOR_GITLAB_TOKEN_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:gl"}), Forge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(aws.Config{}, cfg, nil)
+	e.secrets.api = &fakeSecrets{value: "glpat"}
+	if !e.HasForge() || e.Repository() != "acme/platform/gitops" {
+		t.Fatalf("HasForge %v, Repository %q; want the GitLab project acme/platform/gitops", e.HasForge(), e.Repository())
+	}
+	f, err := e.Forge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.(*gitlabforge.Forge); !ok {
+		t.Fatalf("Forge is %T, want *gitlabforge.Forge", f)
+	}
+	if _, err := f.ListMerged(context.Background(), "conveyor", 5); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := e.History(); err != nil || h.GitHub != nil || h.Gitea != nil {
+		t.Fatalf("History = %+v, %v; want none, without error", h, err)
+	}
+	want := "/api/v4/projects/acme%2Fplatform%2Fgitops/merge_requests glpat@arn:aws:secretsmanager:us-east-1:1:secret:gl"
+	if len(seen) == 0 || seen[0] != want {
+		t.Fatalf("GitLab received %q, want first %q", seen, want)
 	}
 }

@@ -17,31 +17,35 @@ import (
 // Environment variables read by Load. Queue URLs are per queue:
 // CONVEYOR_<QUEUE>_QUEUE_URL and CONVEYOR_<QUEUE>_DLQ_URL (see QueueVar).
 const (
-	VarEndpoint          = "CONVEYOR_AWS_ENDPOINT"
-	VarTable             = "CONVEYOR_TABLE"
-	VarWebhookSecret     = "CONVEYOR_GITHUB_WEBHOOK_SECRET"
-	VarRegistryToken     = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
-	VarMaxBody           = "CONVEYOR_MAX_BODY"
-	VarSecretsTTL        = "CONVEYOR_SECRETS_TTL"
-	VarGitOpsRepo        = "CONVEYOR_GITOPS_REPO"
-	VarGitOpsBranch      = "CONVEYOR_GITOPS_BRANCH"
-	VarConfigTTL         = "CONVEYOR_CONFIG_TTL"
-	VarGitHubAPI         = "CONVEYOR_GITHUB_API_URL"
-	VarGitHubRepository  = "CONVEYOR_GITHUB_REPOSITORY"
-	VarGitHubAppID       = "CONVEYOR_GITHUB_APP_ID"
-	VarGitHubInstallID   = "CONVEYOR_GITHUB_INSTALLATION_ID"
-	VarGitHubAppKey      = "CONVEYOR_GITHUB_APP_KEY"
-	VarGitHubToken       = "CONVEYOR_GITHUB_TOKEN"
-	VarForge             = "CONVEYOR_FORGE"
-	VarForgeURL          = "CONVEYOR_FORGE_URL"
-	VarGiteaToken        = "CONVEYOR_GITEA_TOKEN"
-	arnSuffix            = "_ARN"
-	defaultGitOpsBranch  = "main"
-	defaultConfigTTL     = 30 * time.Second
-	defaultSecretsTTL    = 15 * time.Minute
-	defaultGitHubAPI     = githubauth.DefaultAPI
-	defaultWebhookLimit  = 1 << 20
-	maxWebhookBodyLambda = 6 << 20 // a synchronous invoke carries at most 6 MB
+	VarEndpoint         = "CONVEYOR_AWS_ENDPOINT"
+	VarTable            = "CONVEYOR_TABLE"
+	VarWebhookSecret    = "CONVEYOR_GITHUB_WEBHOOK_SECRET"
+	VarRegistryToken    = "CONVEYOR_REGISTRY_WEBHOOK_TOKEN"
+	VarMaxBody          = "CONVEYOR_MAX_BODY"
+	VarSecretsTTL       = "CONVEYOR_SECRETS_TTL"
+	VarGitOpsRepo       = "CONVEYOR_GITOPS_REPO"
+	VarGitOpsBranch     = "CONVEYOR_GITOPS_BRANCH"
+	VarConfigTTL        = "CONVEYOR_CONFIG_TTL"
+	VarGitHubAPI        = "CONVEYOR_GITHUB_API_URL"
+	VarGitHubRepository = "CONVEYOR_GITHUB_REPOSITORY"
+	VarGitHubAppID      = "CONVEYOR_GITHUB_APP_ID"
+	VarGitHubInstallID  = "CONVEYOR_GITHUB_INSTALLATION_ID"
+	VarGitHubAppKey     = "CONVEYOR_GITHUB_APP_KEY"
+	VarGitHubToken      = "CONVEYOR_GITHUB_TOKEN"
+	VarForge            = "CONVEYOR_FORGE"
+	VarForgeURL         = "CONVEYOR_FORGE_URL"
+	VarGiteaToken       = "CONVEYOR_GITEA_TOKEN"
+	VarGitLabToken      = "CONVEYOR_GITLAB_TOKEN"
+	// VarGitLabWebhookToken is the secret token GitLab webhooks carry in
+	// X-Gitlab-Token; unset, the ingress refuses every GitLab webhook.
+	VarGitLabWebhookToken = "CONVEYOR_GITLAB_WEBHOOK_TOKEN"
+	arnSuffix             = "_ARN"
+	defaultGitOpsBranch   = "main"
+	defaultConfigTTL      = 30 * time.Second
+	defaultSecretsTTL     = 15 * time.Minute
+	defaultGitHubAPI      = githubauth.DefaultAPI
+	defaultWebhookLimit   = 1 << 20
+	maxWebhookBodyLambda  = 6 << 20 // a synchronous invoke carries at most 6 MB
 )
 
 // QueueVar returns the variable holding a queue's URL, or its dead-letter
@@ -67,6 +71,9 @@ type Config struct {
 	Queues map[string]QueueURLs
 	// WebhookSecret verifies GitHub's X-Hub-Signature-256.
 	WebhookSecret Secret
+	// GitLabWebhookToken is the secret token GitLab webhooks carry in
+	// X-Gitlab-Token (optional: unset refuses every GitLab webhook).
+	GitLabWebhookToken Secret
 	// RegistryToken is the bearer token registries present.
 	RegistryToken Secret
 	// MaxBody bounds a webhook body.
@@ -85,6 +92,7 @@ type Config struct {
 const (
 	ForgeGitHub = "github"
 	ForgeGitea  = "gitea"
+	ForgeGitLab = "gitlab"
 )
 
 // ForgeConfig selects the GitOps repository's forge by configuration,
@@ -98,9 +106,14 @@ type ForgeConfig struct {
 	URL string
 	// GiteaToken authenticates to Gitea's API and to git on its host.
 	GiteaToken Secret
+	// GitLabToken authenticates to GitLab's API and to git on its host.
+	GitLabToken Secret
 	// Owner and Repo name the GitOps repository on a Gitea (on GitHub
 	// they are GitHubConfig's).
 	Owner, Repo string
+	// Project is the repository's full path on GitLab, which nests
+	// groups ("acme/platform/gitops").
+	Project string
 }
 
 // QueueURLs locate one queue and, for a consumer, its dead-letter queue.
@@ -197,6 +210,7 @@ func Consumer(name string) Need {
 // a plain value, and accepts CONVEYOR_MAX_BODY.
 func Webhook(r *reader, c *Config) {
 	c.WebhookSecret = r.secret(VarWebhookSecret, true)
+	c.GitLabWebhookToken = r.secret(VarGitLabWebhookToken, false)
 	c.RegistryToken = r.secret(VarRegistryToken, true)
 	c.MaxBody = r.int(VarMaxBody, defaultWebhookLimit)
 	if c.MaxBody <= 0 || c.MaxBody > maxWebhookBodyLambda {
@@ -237,9 +251,51 @@ func (r *reader) forge(c *Config, required bool) {
 		c.Forge = r.gitea(c.GitOps.Repo, required)
 		// GitHub credentials stay optional: sources may live on GitHub.
 		c.GitHub = r.github(c.GitOps.Repo, false)
+	case ForgeGitLab:
+		c.Forge = r.gitlab(c.GitOps.Repo, required)
+		c.GitHub = r.github(c.GitOps.Repo, false)
 	default:
-		r.invalid(VarForge, "is not "+ForgeGitHub+" or "+ForgeGitea)
+		r.invalid(VarForge, "is not "+ForgeGitHub+", "+ForgeGitea+" or "+ForgeGitLab)
 	}
+}
+
+// gitlab reads a GitLab's location and token: the GitOps repository's URL
+// below the GitLab's web root (CONVEYOR_FORGE_URL, default its scheme and
+// host) is the project's path.
+func (r *reader) gitlab(repoURL string, required bool) ForgeConfig {
+	f := ForgeConfig{Kind: ForgeGitLab, GitLabToken: r.secret(VarGitLabToken, required)}
+	u, err := url.Parse(repoURL)
+	if repoURL == "" {
+		return f
+	}
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		r.invalid(VarGitOpsRepo, "is not an https://HOST/GROUP[/SUBGROUP…]/PROJECT URL, which "+VarForge+"=gitlab needs")
+		return f
+	}
+	f.URL = u.Scheme + "://" + u.Host
+	if v := r.get(VarForgeURL); v != "" {
+		r.url(VarForgeURL, false)
+		f.URL = strings.TrimRight(v, "/")
+	}
+	base, err := url.Parse(f.URL)
+	if err != nil || !forge.SafeForCredentials(base) {
+		r.invalid(VarForgeURL, "must be https (plain http only to 127.0.0.1, ::1 or localhost): the GitLab token goes there")
+		return f
+	}
+	root := strings.Trim(strings.TrimSuffix(strings.TrimSuffix(base.Path, "/"), "/api/v4"), "/")
+	p := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	if root != "" && !strings.HasPrefix(p, root+"/") {
+		r.invalid(VarGitOpsRepo, "is not under the GitLab at "+f.URL)
+		return f
+	}
+	f.Project = strings.TrimPrefix(p, root+"/")
+	if root == "" {
+		f.Project = p
+	}
+	if !strings.Contains(f.Project, "/") {
+		r.invalid(VarGitOpsRepo, "is not an https://HOST/GROUP[/SUBGROUP…]/PROJECT URL, which "+VarForge+"=gitlab needs")
+	}
+	return f
 }
 
 // gitea reads a Gitea's location and token; the GitOps repository's URL

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +19,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
+	"github.com/conveyor-gitops/conveyor/shared/forge/gitlabforge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/pipeline"
@@ -48,6 +51,8 @@ type Env struct {
 	github  githubauth.TokenSource
 	// gitea is the Gitea token when the GitOps repository is on Gitea.
 	gitea githubauth.TokenSource
+	// gitlab is the GitLab token when the GitOps repository is on GitLab.
+	gitlab githubauth.TokenSource
 
 	once     sync.Once
 	sqs      *sqs.Client
@@ -80,6 +85,9 @@ func New(a aws.Config, cfg Config, log *slog.Logger) *Env {
 	}
 	if f := cfg.Forge; f.Kind == ForgeGitea && f.GiteaToken.Set() {
 		e.gitea = secretToken{e.secrets, f.GiteaToken}
+	}
+	if f := cfg.Forge; f.Kind == ForgeGitLab && f.GitLabToken.Set() {
+		e.gitlab = secretToken{e.secrets, f.GitLabToken}
 	}
 	return e
 }
@@ -169,12 +177,17 @@ func (e *Env) GitHost() string { return githubauth.GitHost(e.Config.GitHub.API) 
 // the GitHub host over https, nothing elsewhere or without credentials.
 func (e *Env) GitAuth() pipeline.GitAuth {
 	github := githubauth.GitAuth(e.github, e.GitHost())
-	if e.gitea == nil {
+	var own pipeline.GitAuth
+	switch {
+	case e.gitea != nil:
+		own = giteaforge.GitAuth(e.Config.Forge.URL, e.gitea.Token)
+	case e.gitlab != nil:
+		own = gitlabforge.GitAuth(e.Config.Forge.URL, e.gitlab.Token)
+	default:
 		return github
 	}
-	gitea := giteaforge.GitAuth(e.Config.Forge.URL, e.gitea.Token)
 	return func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
-		if a, err := gitea(ctx, repoURL); a != nil || err != nil {
+		if a, err := own(ctx, repoURL); a != nil || err != nil {
 			return a, err
 		}
 		return github(ctx, repoURL)
@@ -205,6 +218,7 @@ type RepoForge interface {
 var (
 	_ RepoForge = (*githubforge.Forge)(nil)
 	_ RepoForge = (*giteaforge.Forge)(nil)
+	_ RepoForge = (*gitlabforge.Forge)(nil)
 )
 
 // HasForge reports whether the forge of the GitOps repository and its
@@ -213,6 +227,8 @@ func (e *Env) HasForge() bool {
 	switch e.Config.Forge.Kind {
 	case ForgeGitea:
 		return e.gitea != nil && e.Config.Forge.Owner != ""
+	case ForgeGitLab:
+		return e.gitlab != nil && e.Config.Forge.Project != ""
 	default:
 		return e.github != nil && e.Config.GitHub.Owner != ""
 	}
@@ -221,6 +237,9 @@ func (e *Env) HasForge() bool {
 // Repository is the GitOps repository's name on its forge ("owner/name"):
 // review events count only from it.
 func (e *Env) Repository() string {
+	if e.Config.Forge.Kind == ForgeGitLab {
+		return e.Config.Forge.Project
+	}
 	if e.Config.Forge.Kind == ForgeGitea {
 		return e.Config.Forge.Owner + "/" + e.Config.Forge.Repo
 	}
@@ -237,6 +256,19 @@ func (e *Env) Forge() (RepoForge, error) {
 			return nil, fmt.Errorf("opening the Gitea forge: %s %w", VarGiteaToken, ErrNotConfigured)
 		}
 		return giteaforge.New(f.URL, "", f.Owner, f.Repo, e.giteaClient()), nil
+	case ForgeGitLab:
+		f := e.Config.Forge
+		if e.gitlab == nil {
+			return nil, fmt.Errorf("opening the GitLab forge: %s %w", VarGitLabToken, ErrNotConfigured)
+		}
+		// The token is read through the secrets cache on each request (a
+		// rotated secret is picked up) and sent to the GitLab's host only;
+		// the client's own token stays a placeholder.
+		c, err := gitlabforge.NewClient(f.URL, "from-transport", &http.Client{Transport: gitlabTransport{tokens: e.gitlab, host: hostOf(f.URL), next: http.DefaultTransport}})
+		if err != nil {
+			return nil, err
+		}
+		return gitlabforge.New(c, f.Project, gitlabforge.WithLogger(e.Log)), nil
 	default:
 		g := e.Config.GitHub
 		if e.github == nil {
@@ -257,6 +289,37 @@ func (e *Env) giteaClient() *http.Client {
 	return &http.Client{Transport: githubauth.Transport(e.gitea, e.Config.Forge.URL, nil)}
 }
 
+// gitlabTransport sets GitLab's token as PRIVATE-TOKEN, the header
+// GitLab's client would set, in place of the client's placeholder, on
+// requests to the GitLab's host only.
+type gitlabTransport struct {
+	tokens githubauth.TokenSource
+	host   string
+	next   http.RoundTripper
+}
+
+func (t gitlabTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Del("PRIVATE-TOKEN")
+	if !strings.EqualFold(r.URL.Host, t.host) {
+		return t.next.RoundTrip(r)
+	}
+	tok, err := t.tokens.Token(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("PRIVATE-TOKEN", tok)
+	return t.next.RoundTrip(r)
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
 // History returns the source history of repositories on the GitHub host
 // the API serves, read with the same credentials as the GitHub forge, and,
 // when the GitOps repository is on Gitea, of repositories on that Gitea
@@ -271,7 +334,9 @@ func (e *Env) History() (history.Repos, error) {
 		h.Gitea = g
 	}
 	if e.github == nil {
-		if h.Gitea != nil {
+		// Sources on GitLab, and anywhere without an ancestry API, are
+		// ordered by build time (history.Repos answers ErrUnsupported).
+		if h.Gitea != nil || e.Config.Forge.Kind == ForgeGitLab {
 			return h, nil
 		}
 		return history.Repos{}, fmt.Errorf("opening the source history: GitHub credentials %w", ErrNotConfigured)

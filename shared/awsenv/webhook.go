@@ -57,9 +57,9 @@ type rotatingIngress struct {
 	queues webhook.Queues
 	idem   state.Idempotency
 
-	mu            sync.Mutex
-	secret, token []byte
-	h             http.Handler
+	mu                    sync.Mutex
+	secret, token, gitlab []byte
+	h                     http.Handler
 }
 
 func (w *rotatingIngress) ingress(ctx context.Context) (http.Handler, error) {
@@ -71,18 +71,24 @@ func (w *rotatingIngress) ingress(ctx context.Context) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	var gitlab []byte
+	if w.e.Config.GitLabWebhookToken.Set() {
+		if gitlab, err = w.e.Secret(ctx, w.e.Config.GitLabWebhookToken); err != nil {
+			return nil, err
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.h != nil && bytes.Equal(secret, w.secret) && bytes.Equal(token, w.token) {
+	if w.h != nil && bytes.Equal(secret, w.secret) && bytes.Equal(token, w.token) && bytes.Equal(gitlab, w.gitlab) {
 		return w.h, nil
 	}
 	// A value pasted into Secrets Manager often ends in a newline that is
 	// not part of the secret.
 	h, err := webhook.New(webhook.Config{GitHubSecret: bytes.TrimRight(secret, "\r\n"), RegistryToken: string(bytes.TrimSpace(token)),
-		MaxBody: w.e.Config.MaxBody, Logger: w.e.Log}, w.queues, w.idem)
+		GitLabToken: string(bytes.TrimSpace(gitlab)), MaxBody: w.e.Config.MaxBody, Logger: w.e.Log}, w.queues, w.idem)
 	if err != nil {
 		return nil, fmt.Errorf("building the webhook ingress: %w", err)
 	}
-	w.secret, w.token, w.h = secret, token, h
+	w.secret, w.token, w.gitlab, w.h = secret, token, gitlab, h
 	return h, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
+	"github.com/conveyor-gitops/conveyor/shared/forge/gitlabforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
 	"github.com/conveyor-gitops/conveyor/shared/history"
@@ -24,6 +25,7 @@ const (
 	ForgeLocal  = "local"
 	ForgeGitHub = "github"
 	ForgeGitea  = "gitea"
+	ForgeGitLab = "gitlab"
 )
 
 // Environment variables that select and authenticate the forge.
@@ -36,6 +38,8 @@ const (
 	EnvGitHubToken = "CONVEYOR_GITHUB_TOKEN"
 	// EnvGiteaToken authenticates to Gitea's API and to git on its host.
 	EnvGiteaToken = "CONVEYOR_GITEA_TOKEN"
+	// EnvGitLabToken authenticates to GitLab's API and to git on its host.
+	EnvGitLabToken = "CONVEYOR_GITLAB_TOKEN"
 )
 
 // ForgeSpec says which forge hosts the GitOps repository.
@@ -73,10 +77,13 @@ type forgeTarget struct {
 	// local forge).
 	api string
 	loc forge.Location
+	// project is the repository's full path on GitLab, which nests
+	// groups ("acme/platform/gitops"); empty elsewhere.
+	project string
 }
 
 // errForgeFlag is the usage hint every forge selection error ends with.
-const errForgeFlag = "--forge local|github|gitea (or $" + EnvForge + ")"
+const errForgeFlag = "--forge local|github|gitea|gitlab (or $" + EnvForge + ")"
 
 // selectForge resolves spec for the repository at location. Adding a forge
 // is one case here and one in openForge.
@@ -89,7 +96,7 @@ func selectForge(location string, spec ForgeSpec) (forgeTarget, error) {
 		case strings.HasPrefix(location, "https://github.com/"):
 			kind = ForgeGitHub
 		default:
-			return forgeTarget{}, fmt.Errorf("GitOps repository %s: say which forge hosts it with --forge gitea (or $%s=gitea), and --forge-url if its API is not at the URL's root; forges are not guessed from host names", location, EnvForge)
+			return forgeTarget{}, fmt.Errorf("GitOps repository %s: say which forge hosts it with --forge gitea or --forge gitlab (or $%s=gitea|gitlab), and --forge-url if its API is not at the URL's root; forges are not guessed from host names", location, EnvForge)
 		}
 	}
 	if kind == ForgeLocal {
@@ -121,6 +128,18 @@ func selectForge(location string, spec ForgeSpec) (forgeTarget, error) {
 		if t.api == "" {
 			t.api = loc.Base
 		}
+	case ForgeGitLab:
+		if t.api == "" {
+			t.api = "https://" + loc.Host
+			if u, _ := url.Parse(loc.Base); u != nil && u.Scheme == "http" {
+				t.api = "http://" + loc.Host
+			}
+		}
+		project, err := gitlabProject(location, t.api)
+		if err != nil {
+			return forgeTarget{}, err
+		}
+		t.project = project
 	default:
 		return forgeTarget{}, fmt.Errorf("--forge %q: unknown forge; give %s", spec.Kind, errForgeFlag)
 	}
@@ -134,16 +153,55 @@ func selectForge(location string, spec ForgeSpec) (forgeTarget, error) {
 // gitAuth is how git reaches the repository: for Gitea its token to its
 // host, and $CONVEYOR_GIT_TOKEN to its own host (EnvGitAuth) elsewhere.
 func (t forgeTarget) gitAuth() pipeline.GitAuth {
-	if t.kind != ForgeGitea {
+	var own pipeline.GitAuth
+	switch t.kind {
+	case ForgeGitea:
+		own = giteaforge.GitAuth(t.api, envToken(EnvGiteaToken))
+	case ForgeGitLab:
+		own = gitlabforge.GitAuth(t.api, envToken(EnvGitLabToken))
+	default:
 		return EnvGitAuth
 	}
-	gitea := giteaforge.GitAuth(t.api, envToken(EnvGiteaToken))
 	return func(ctx context.Context, repoURL string) (transport.AuthMethod, error) {
-		if a, err := gitea(ctx, repoURL); a != nil || err != nil {
+		if a, err := own(ctx, repoURL); a != nil || err != nil {
 			return a, err
 		}
 		return EnvGitAuth(ctx, repoURL)
 	}
+}
+
+// repository is the name the forge's review events give the repository:
+// GitLab's full project path, "owner/name" elsewhere.
+func (t forgeTarget) repository() string {
+	if t.project != "" {
+		return t.project
+	}
+	return t.loc.Slug()
+}
+
+// gitlabProject is the repository's path below the GitLab's web root
+// api: every segment, since GitLab nests groups.
+func gitlabProject(location, api string) (string, error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "", err
+	}
+	base, err := url.Parse(api)
+	if err != nil {
+		return "", err
+	}
+	p := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	root := strings.Trim(strings.TrimSuffix(strings.TrimSuffix(base.Path, "/"), "/api/v4"), "/")
+	if root != "" {
+		if !strings.HasPrefix(p, root+"/") {
+			return "", fmt.Errorf("GitOps repository %s is not under the GitLab at %s", location, api)
+		}
+		p = strings.TrimPrefix(p, root+"/")
+	}
+	if strings.Count(p, "/") < 1 {
+		return "", fmt.Errorf("GitOps repository %s is not https://HOST/GROUP[/SUBGROUP…]/PROJECT", location)
+	}
+	return p, nil
 }
 
 // envToken reads the variable name on each call; nil when it is unset.
@@ -194,6 +252,18 @@ func openForge(t forgeTarget) (remoteForge, error) {
 		repos := SourceHistory()
 		repos.Gitea = h
 		return remoteForge{forge: g, teams: g, history: repos}, nil
+	case ForgeGitLab:
+		token := os.Getenv(EnvGitLabToken)
+		if token == "" {
+			return remoteForge{}, fmt.Errorf("the GitOps repository is on GitLab: set %s", EnvGitLabToken)
+		}
+		client, err := gitlabforge.NewClient(t.api, token, nil)
+		if err != nil {
+			return remoteForge{}, err
+		}
+		gl := gitlabforge.New(client, t.project)
+		// Sources on GitLab are ordered by the local clone's history.
+		return remoteForge{forge: gl, teams: gl, history: SourceHistory()}, nil
 	}
 	return remoteForge{}, errors.New("opening the forge: " + t.kind + " is not a remote forge")
 }

@@ -57,7 +57,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 		if err != nil {
 			return nil, err
 		}
-		g.Forge, g.Teams, g.Ancestry, g.Repository = &forge.Retrying{Forge: f.forge}, f.teams, f.history, target.loc.Slug()
+		g.Forge, g.Teams, g.Ancestry, g.Repository = &forge.Retrying{Forge: f.forge}, f.teams, f.history, target.repository()
 		return g, nil
 	}
 	approvals, err := r.Queues.Queue(queue.Approvals)

@@ -38,8 +38,11 @@ const (
 type Options struct {
 	DataDir string
 	// Addr is where the ingress listens; "" disables it.
-	Addr          string
-	GitHubSecret  []byte
+	Addr         string
+	GitHubSecret []byte
+	// GitLabToken is the secret token GitLab webhooks carry in
+	// X-Gitlab-Token; empty refuses every GitLab webhook.
+	GitLabToken   string
 	RegistryToken string
 	MaxBody       int64
 	// RegistryAddr is where the embedded OCI registry listens; "" runs
@@ -192,7 +195,7 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	r.Ingress, err = webhook.New(webhook.Config{
-		GitHubSecret: opts.GitHubSecret, RegistryToken: opts.RegistryToken, MaxBody: opts.MaxBody,
+		GitHubSecret: opts.GitHubSecret, GitLabToken: opts.GitLabToken, RegistryToken: opts.RegistryToken, MaxBody: opts.MaxBody,
 		Committer: r.Commits, Logger: opts.Logger.With("function", "webhook"),
 	}, qs, r.State)
 	if err != nil {

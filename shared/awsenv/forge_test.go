@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
-	"github.com/conveyor-gitops/conveyor/shared/forge/gitlabforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
+	"github.com/conveyor-gitops/conveyor/shared/forge/gitlabforge"
 )
 
 func TestLoadForge(t *testing.T) {

@@ -108,3 +108,25 @@ func TestInitNamesTheReviewersFlag(t *testing.T) {
 		t.Error("init wrote conveyor.yaml although it could not propose a valid one")
 	}
 }
+
+func TestValidateRepo(t *testing.T) {
+	repo := fixtureRepo(t, "helm")
+	if code, _, errOut := runCLI(t, "init", "--path", repo.Dir, "--reviewers", "alice", "--no-import"); code != 0 {
+		t.Fatalf("init exited %d: %s", code, errOut)
+	}
+	if code, out, errOut := runCLI(t, "validate", "--repo", repo.Dir); code != 0 || !strings.Contains(out, "valid (1 app(s), 3 environment(s))") {
+		t.Fatalf("validate --repo of init's file exited %d: %s%s", code, out, errOut)
+	}
+	if err := os.Remove(filepath.Join(repo.Dir, "charts", "web", "values-prod.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(repo.Dir, "conveyor.yaml")
+	code, _, errOut := runCLI(t, "validate", "--repo", repo.Dir)
+	if code != 1 || !strings.Contains(errOut, file+":") || !strings.Contains(errOut, `.path: "charts/web/values-prod.yaml" does not exist in the repository`) {
+		t.Errorf("validate --repo with a missing values file exited %d: %s", code, errOut)
+	}
+	// Without --repo only the file itself is checked, as before.
+	if code, _, errOut := runCLI(t, "validate", file); code != 0 {
+		t.Errorf("validate FILE exited %d: %s", code, errOut)
+	}
+}

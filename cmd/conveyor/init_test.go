@@ -130,3 +130,17 @@ func TestValidateRepo(t *testing.T) {
 		t.Errorf("validate FILE exited %d: %s", code, errOut)
 	}
 }
+
+func TestSchemaCommandPrintsTheCheckedInSchema(t *testing.T) {
+	code, out, errOut := runCLI(t, "schema")
+	if code != 0 {
+		t.Fatalf("schema exited %d: %s", code, errOut)
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "shared", "config", "conveyor.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Error("conveyor schema does not print shared/config/conveyor.schema.json")
+	}
+}

@@ -1,7 +1,9 @@
 package onboard
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
 )
 
 // shape is what a test checks of a parsed environment.
@@ -212,6 +216,40 @@ func TestEnvName(t *testing.T) {
 	for _, tt := range tests {
 		if got := envName(tt.dir, tt.hint); got != tt.want {
 			t.Errorf("envName(%q, %q) = %q, want %q", tt.dir, tt.hint, got, tt.want)
+		}
+	}
+}
+
+func TestProposalsMatchTheSchema(t *testing.T) {
+	data, err := config.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource(config.SchemaURL, doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile(config.SchemaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{"kustomize", "helm", "raw"} {
+		_, out := proposeFile(t, os.DirFS(filepath.Join("testdata", repo)))
+		var v any
+		if err := yaml.Unmarshal(out, &v); err != nil {
+			t.Fatal(err)
+		}
+		j, _ := json.Marshal(v)
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(inst); err != nil {
+			t.Errorf("%s: init's proposal does not match the schema: %v", repo, err)
 		}
 	}
 }

@@ -50,9 +50,13 @@ bench: tools
 	$(GO) test -run '^$$' -bench 'Burst$$' -benchtime 1x ./test/
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 1x ./test/
 
-## demo: the pipeline end to end on embedded defaults
-demo:
-	$(GO) run ./cmd/conveyor demo
+## demo: the pipeline end to end on embedded defaults; leaves ./bin/conveyor to look around with
+demo: bin/conveyor
+	./bin/conveyor demo
+
+## bin/conveyor: the operator CLI for this machine
+bin/conveyor: FORCE
+	$(GO) build -o bin/conveyor ./cmd/conveyor
 
 ## lint: gofmt, go vet, and govulncheck against an offline database (fails on any called vulnerability)
 lint:
@@ -63,7 +67,7 @@ lint:
 	$(TOOLS)/bin/govulncheck -db file://$(TOOLS)/vulndb/current ./...
 
 clean:
-	rm -rf build .conveyor
+	rm -rf build bin .conveyor
 
 FORCE:
 

@@ -59,6 +59,9 @@ func renderApp(b *strings.Builder, a App) {
 func renderEnv(b *strings.Builder, e Env) {
 	fmt.Fprintf(b, "      - name: %s\n", scalar(e.Name))
 	pins := "pins " + strings.Join(e.Pins, ", ") + " today"
+	if !strings.Contains(strings.Join(e.Pins, ""), "@") {
+		pins = "names " + strings.Join(e.Pins, ", ") + " today, no digest yet"
+	}
 	if len(e.Paths) == 1 {
 		fmt.Fprintf(b, "        path: %s # %s\n", scalar(e.Paths[0]), pins)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,12 @@ func TestSchemaCommandPrintsTheCheckedInSchema(t *testing.T) {
 	}
 	if out != string(want) {
 		t.Error("conveyor schema does not print shared/config/conveyor.schema.json")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, errOut := runCLI(t, "version")
+	if code != 0 || !regexp.MustCompile(`^conveyor dev \(revision \S+, go1\.\d+[^,]*, \w+/\w+\)\n$`).MatchString(out) {
+		t.Errorf("version exited %d: %q %s", code, out, errOut)
 	}
 }

@@ -27,6 +27,8 @@ var schemaKeys = map[reflect.Type][]string{
 	reflect.TypeFor[EnvImage]():    envImgKeys,
 	reflect.TypeFor[Helm]():        helmKeys,
 	reflect.TypeFor[Freeze]():      freezeKeys,
+	reflect.TypeFor[Template]():    templateKeys,
+	reflect.TypeFor[Defaults]():    defaultsKeys,
 }
 
 // notInFile are the fields Parse sets itself rather than reads.
@@ -42,12 +44,13 @@ var schemaEnums = map[reflect.Type][]string{
 // schemaRequired are the keys validate requires of each type.
 var schemaRequired = map[reflect.Type][]string{
 	reflect.TypeFor[Config]():      {"version", "apps"},
-	reflect.TypeFor[App]():         {"name", "source", "image", "environments"},
+	reflect.TypeFor[App]():         {"name", "source", "image"},
 	reflect.TypeFor[Source]():      {"repo"},
 	reflect.TypeFor[Environment](): {"name"},
 	reflect.TypeFor[File]():        {"src", "dst"},
 	reflect.TypeFor[Freeze]():      {"cron", "duration"},
 	reflect.TypeFor[EnvImage]():    {"name"},
+	reflect.TypeFor[Template]():    {"name", "environments"},
 }
 
 // durationPattern is what time.ParseDuration accepts, unsigned.

@@ -15,7 +15,7 @@ FUZZTIME      ?= 2000x
 FUZZTIME_LONG ?= 60s
 TEST_FLAGS    ?= -count=1 -timeout 30m
 
-.PHONY: all build test unit fuzz bench demo lint clean tools FORCE
+.PHONY: all build test unit fuzz bench demo lint clean tools release FORCE
 
 all: lint test
 
@@ -26,6 +26,19 @@ build/%.zip: FORCE
 	@mkdir -p build/$*
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w -buildid=' -o build/$*/bootstrap ./functions/$*
 	$(GO) run ./infra/lambdazip -o $@ build/$*/bootstrap
+
+## release: static conveyor binaries for RELEASE_PLATFORMS under dist/, stamped with VERSION, and their SHA-256 sums
+VERSION           ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64
+release:
+	@rm -rf dist && mkdir -p dist
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=dist/conveyor-$(VERSION)-$$os-$$arch; \
+	  echo "building $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=true -ldflags='-s -w -buildid= -X main.version=$(VERSION)' -o $$out ./cmd/conveyor; \
+	done
+	@cd dist && if command -v sha256sum >/dev/null; then sha256sum conveyor-* > SHA256SUMS; else shasum -a 256 conveyor-* > SHA256SUMS; fi
+	@cat dist/SHA256SUMS
 
 ## tools: the pinned servers and CLIs the tests run (installed under .tools/)
 tools:
@@ -50,9 +63,13 @@ bench: tools
 	$(GO) test -run '^$$' -bench 'Burst$$' -benchtime 1x ./test/
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 1x ./test/
 
-## demo: the pipeline end to end on embedded defaults
-demo:
-	$(GO) run ./cmd/conveyor demo
+## demo: the pipeline end to end on embedded defaults; leaves ./bin/conveyor to look around with
+demo: bin/conveyor
+	./bin/conveyor demo
+
+## bin/conveyor: the operator CLI for this machine
+bin/conveyor: FORCE
+	$(GO) build -o bin/conveyor ./cmd/conveyor
 
 ## lint: gofmt, go vet, and govulncheck against an offline database (fails on any called vulnerability)
 lint:
@@ -63,7 +80,7 @@ lint:
 	$(TOOLS)/bin/govulncheck -db file://$(TOOLS)/vulndb/current ./...
 
 clean:
-	rm -rf build .conveyor
+	rm -rf build bin dist .conveyor
 
 FORCE:
 

@@ -22,3 +22,30 @@ func TestDemoRelativeDir(t *testing.T) {
 		t.Errorf("output does not name the absolute data directory:\n%s", out.String())
 	}
 }
+
+func TestSelfCommand(t *testing.T) {
+	dir := t.TempDir()
+	onPath := filepath.Join(dir, "conveyor")
+	if err := os.WriteFile(onPath, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	found := func(string) (string, error) { return onPath, nil }
+	missing := func(string) (string, error) { return "", os.ErrNotExist }
+	tests := []struct {
+		arg0   string
+		lookup func(string) (string, error)
+		want   string
+	}{
+		{"/tmp/go-build123/b001/exe/conveyor", missing, "go run ./cmd/conveyor"},
+		{"conveyor", found, "conveyor"},
+		{"./bin/conveyor", missing, "./bin/conveyor"},
+		{"bin/conveyor", missing, "./bin/conveyor"},
+		{onPath, found, "conveyor"},
+		{"/opt/conveyor/conveyor", found, "/opt/conveyor/conveyor"},
+	}
+	for _, tt := range tests {
+		if got := selfCommand(tt.arg0, tt.lookup); got != tt.want {
+			t.Errorf("selfCommand(%q) = %q, want %q", tt.arg0, got, tt.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
@@ -49,8 +51,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	recSettle := fs.Duration("reconcile-settle", time.Minute, "leave alone merges, pins and promotions newer than this when reconciling")
 	uiAddr := fs.String("ui-addr", "", `serve the pipeline board on this address instead of at / on the ingress's port ("off": no board)`)
 	recRate := fs.Int("reconcile-rate", reconcile.DefaultPerMinute, "forge and git requests a minute reconciliation may spend (0: no limit)")
+	logLevel := fs.String("log-level", "info", "least severe log lines written: debug, info, warn or error")
+	logFormat := fs.String("log-format", "", "log lines as text or json (default: text on a terminal, json otherwise)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	baseLogger, lerr := devLogger(stderr, *logLevel, *logFormat)
+	if lerr != nil {
+		return lerr
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
@@ -84,7 +92,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	logger := logging.New(stderr, slog.LevelInfo).With("runtime", "local")
+	logger := baseLogger.With("runtime", "local")
 	if secret == "" {
 		logger.Warn("no GitHub webhook secret: every GitHub webhook will be refused with 401", "env", envGitHubSecret)
 	}
@@ -148,7 +156,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if rt.Registry != nil {
 		a, err := rt.ListenRegistry()
 		if err != nil {
-			return err
+			return listenError(err, "the embedded registry", "--registry-addr")
 		}
 		fmt.Fprintf(stdout, "conveyor dev: registry on %s\n", a)
 		printPushCredentials(stdout, rt)
@@ -156,14 +164,14 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var ingress net.Addr
 	if serveIngress {
 		if ingress, err = rt.Listen(); err != nil {
-			return err
+			return listenError(err, "the ingress", "--addr")
 		}
 		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", ingress, *dataDir, strings.Join(names, ","))
 	}
 	if *uiAddr != "off" && (*gitopsRepo != "" || *configFile != "") {
 		stop, err := startBoard(ctx, rt, g, loadConfig, *uiAddr, ingress, stdout, logger)
 		if err != nil {
-			return err
+			return listenError(err, "the board", "--ui-addr")
 		}
 		// Open event streams end before the ingress shuts down.
 		go func() { <-ctx.Done(); stop() }()
@@ -232,4 +240,35 @@ func printPushCredentials(stdout io.Writer, rt *local.Runtime) {
 	default:
 		fmt.Fprintf(stdout, "conveyor dev: registry pushes need user %s and the password given\n", ociregistry.PushUser)
 	}
+}
+
+// devLogger builds the runtime's logger: text for a person at a terminal,
+// JSON for a log collector, unless format says which.
+func devLogger(stderr io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, level)
+	}
+	if format == "" {
+		format = "json"
+		if isTerminal(stderr) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return logging.NewText(stderr, l), nil
+	case "json":
+		return logging.New(stderr, l), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format %q: want text or json", errUsage, format)
+}
+
+// listenError names the listener and the flag that moves it when its
+// address is taken.
+func listenError(err error, listener, flag string) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s cannot listen: %w (another conveyor dev, or another server, holds the port): choose another address with %s", listener, err, flag)
+	}
+	return fmt.Errorf("starting %s: %w", listener, err)
 }

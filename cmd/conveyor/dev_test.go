@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDevForgeSelection checks that `conveyor dev` refuses, before it
@@ -41,5 +45,53 @@ func TestDevForgeSelection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDevNamesTheTakenPort: a port already in use names the listener and
+// the flag that moves it; the log lines come in the format asked for.
+func TestDevNamesTheTakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"ingress, text logs", []string{"--addr", addr, "--registry-addr", "", "--log-format", "text"},
+			[]string{"the ingress cannot listen", "address already in use", "choose another address with --addr", `level=WARN msg="no GitHub webhook secret`}},
+		{"registry, json logs", []string{"--addr", "127.0.0.1:0", "--registry-addr", addr, "--log-format", "json"},
+			[]string{"the embedded registry cannot listen", "--registry-addr", `{"time":`, `"level":"WARN"`}},
+		{"warnings silenced", []string{"--addr", addr, "--registry-addr", "", "--log-level", "error"},
+			[]string{"the ingress cannot listen"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CONVEYOR_GITHUB_WEBHOOK_SECRET", "")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var out, errb bytes.Buffer
+			code := run(ctx, append([]string{"dev", "--data-dir", filepath.Join(t.TempDir(), "data")}, tt.args...), &out, &errb)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", code, errb.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr does not say %q:\n%s", w, errb.String())
+				}
+			}
+			if tt.name == "warnings silenced" && strings.Contains(errb.String(), "no GitHub webhook secret") {
+				t.Errorf("--log-level error still wrote a warning:\n%s", errb.String())
+			}
+		})
+	}
+	for _, bad := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}} {
+		if code, _, errs := conveyor(t, append([]string{"dev"}, bad...)...); code != 2 || !strings.Contains(errs, bad[0]) {
+			t.Errorf("dev %v: exit %d, %s; want 2 naming the flag", bad, code, errs)
+		}
 	}
 }

@@ -5,16 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/onboard"
 )
 
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("validate", stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: conveyor validate [FILE]   (default ./conveyor.yaml)")
+		fmt.Fprintln(stderr, "Usage: conveyor validate [--repo DIR] [FILE]   (default ./conveyor.yaml, or DIR/conveyor.yaml)")
 		fs.PrintDefaults()
 	}
+	repo := fs.String("repo", "", "also check each environment against the GitOps repository in DIR: its paths exist and hold what its strategy edits")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -22,6 +26,9 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: validate takes at most one file", errUsage)
 	}
 	path := "conveyor.yaml"
+	if *repo != "" {
+		path = filepath.Join(*repo, "conveyor.yaml")
+	}
 	if fs.NArg() == 1 {
 		path = fs.Arg(0)
 	}
@@ -36,10 +43,37 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return err
 	}
+	if *repo != "" {
+		if err := checkRepo(*repo, path, cfg, stderr); err != nil {
+			return err
+		}
+	}
 	envs := 0
 	for _, a := range cfg.Apps {
 		envs += len(a.Environments)
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d app(s), %d environment(s))\n", path, len(cfg.Apps), envs)
+	return nil
+}
+
+// checkRepo checks cfg, read from path, against the repository in dir and
+// prints each problem on its line.
+func checkRepo(dir, path string, cfg *config.Config, stderr io.Writer) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("opening the repository: %w", err)
+	}
+	defer root.Close()
+	errs := onboard.CheckRepo(root.FS(), cfg, data)
+	for _, e := range errs {
+		fmt.Fprintln(stderr, e.Error())
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: %d problem(s) against the repository in %s", path, len(errs), dir)
+	}
 	return nil
 }

@@ -23,10 +23,10 @@ const (
 
 // The keys each map accepts, in the order suggestions prefer them.
 var (
-	configKeys = []string{"version", "gitops", "settle", "apps"}
+	configKeys = []string{"version", "gitops", "settle", "defaults", "templates", "apps"}
 	gitopsKeys = []string{"branch", "author"}
 	authorKeys = []string{"name", "email"}
-	appKeys    = []string{"name", "source", "image", "tags", "build", "environments"}
+	appKeys    = []string{"name", "source", "image", "tags", "build", "template", "environments"}
 	sourceKeys = []string{"repo", "branch", "paths"}
 	tagsKeys   = []string{"glob", "semver"}
 	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose", "latestOnly"}
@@ -60,6 +60,8 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	if f.has("settle") {
 		c.Settle = d.duration(f.get("settle"))
 	}
+	c.Defaults = d.defaults(f.get("defaults"))
+	c.Templates = d.templates(f.get("templates"), c.Settle)
 	for _, a := range d.list(f.get("apps")) {
 		c.Apps = append(c.Apps, d.app(a, c.Settle))
 	}
@@ -120,7 +122,10 @@ func (d *decoder) app(v value, settle time.Duration) App {
 	a.Tags.Pos = d.pos(tv)
 
 	a.Build = d.build(f.get("build"))
-	for _, e := range d.list(f.get("environments")) {
+	if f.has("template") {
+		a.Template = d.str(f.get("template"))
+	}
+	for _, e := range d.list(d.appEnvironments(f, a.Name)) {
 		a.Environments = append(a.Environments, d.environment(e, a.Name, settle))
 	}
 	return a

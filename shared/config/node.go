@@ -108,6 +108,11 @@ type value struct {
 // decoder walks a node tree against the schema.
 type decoder struct {
 	r *reporter
+	// tmpl are the templates' environment lists by name, and defTemplate
+	// (written at defAt) the default one, for appEnvironments.
+	tmpl        map[string]*yaml.Node
+	defTemplate string
+	defAt       *yaml.Node
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

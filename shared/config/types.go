@@ -27,7 +27,11 @@ type Config struct {
 	// Settle is the pipeline's default settle window (see
 	// Environment.Settle); DefaultSettle when unset.
 	Settle time.Duration
-	Apps   []App
+	// Defaults and Templates let many apps share one environment chain
+	// (see Template).
+	Defaults  Defaults
+	Templates []Template
+	Apps      []App
 }
 
 // GitOps configures the GitOps repository that holds the manifests.
@@ -47,13 +51,17 @@ type Author struct {
 // App is one deliverable: a source repository built into an image
 // repository and promoted through ordered environments.
 type App struct {
-	Pos          Pos
-	Name         string // DNS label, unique in the file
-	Source       Source
-	Image        string // image repository, without tag or digest
-	Tags         TagPolicy
-	Build        Build
-	Environments []Environment // promotion order
+	Pos    Pos
+	Name   string // DNS label, unique in the file
+	Source Source
+	Image  string // image repository, without tag or digest
+	Tags   TagPolicy
+	Build  Build
+	// Template names the Template the environments come from, merged with
+	// the app's own; "" for none (Defaults.Template then applies when the
+	// app lists no environments).
+	Template     string
+	Environments []Environment // promotion order, after any template is applied
 }
 
 // Source is the repository and branch whose pushes build an app.

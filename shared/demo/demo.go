@@ -40,6 +40,10 @@ type Options struct {
 	All       bool
 	// Settle bounds the wait for the queues to go idle.
 	Settle time.Duration
+	// Command is how the reader runs conveyor, for the commands printed at
+	// the end ("./bin/conveyor", "go run ./cmd/conveyor"); "conveyor" when
+	// empty.
+	Command string
 }
 
 // Result is what a demo run produced, for tests.
@@ -230,8 +234,12 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		return nil, err
 	}
 	p.step("Done in %s. Look around:", time.Since(start).Round(100*time.Millisecond))
+	command := opts.Command
+	if command == "" {
+		command = "conveyor"
+	}
 	for _, c := range []string{"status", "history web", "metrics", "pr list", "queues"} {
-		p.detail("conveyor %s --data-dir %s", c, res.DataDir)
+		p.detail("%s %s --data-dir %s", command, c, res.DataDir)
 	}
 	p.detail("cat %s/envs/*/kustomization.yaml", res.GitOpsRepo)
 	return res, nil

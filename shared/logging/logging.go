@@ -30,6 +30,12 @@ func New(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(Wrap(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact})))
 }
 
+// NewText is New with logfmt-style text lines, for a person at a terminal;
+// trace ids and redaction are the same.
+func NewText(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(Wrap(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: redact})))
+}
+
 // Wrap adds trace ids from the context to any handler (for example the one
 // aws-lambda-go's lambdacontext builds) and redacts secrets as New does,
 // so a handler without New's ReplaceAttr still writes none.

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+// version is set at release builds with -ldflags "-X main.version=v1.2.3"
+// (make release); builds from a checkout say "dev".
+var version = "dev"
+
+func init() {
+	commands["version"] = command{"print the version, the VCS revision it was built from, and the Go toolchain", runVersion}
+}
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rev, modified := revision()
+	if modified {
+		rev += "-dirty"
+	}
+	fmt.Fprintf(stdout, "conveyor %s (revision %s, %s, %s/%s)\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+// revision is the VCS revision the Go toolchain stamped into the binary,
+// "unknown" when it stamped none (go run, -buildvcs=false).
+func revision() (string, bool) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown", false
+	}
+	rev, modified := "unknown", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	return rev, modified
+}

@@ -20,7 +20,7 @@ import (
 // startBoard serves the pipeline board of a local runtime: at / on the
 // ingress's port when addr is "", else on its own listener at addr. It
 // returns what stops it; the board only reads the runtime's records.
-func startBoard(ctx context.Context, rt *local.Runtime, g *local.GitOps, cfg func(context.Context) (*config.Config, error),
+func startBoard(ctx context.Context, who string, rt *local.Runtime, g *local.GitOps, cfg func(context.Context) (*config.Config, error),
 	addr string, ingress net.Addr, stdout io.Writer, log *slog.Logger) (stop func(), err error) {
 	src := board.Sources{Config: cfg, Releases: rt.State, Queues: rt, Dead: replay.NewEmbedded(rt.Queues), Commits: history.Local{}}
 	if g != nil {
@@ -35,7 +35,7 @@ func startBoard(ctx context.Context, rt *local.Runtime, g *local.GitOps, cfg fun
 			return nil, fmt.Errorf("%w: the board shares the ingress's port: run the webhook function or give --ui-addr", errUsage)
 		}
 		rt.ServeBoard(b)
-		fmt.Fprintf(stdout, "conveyor dev: board on http://%s/\n", ingress)
+		fmt.Fprintf(stdout, "%s: board on http://%s/\n", who, ingress)
 		return b.Stop, nil
 	}
 	l, err := net.Listen("tcp", addr)
@@ -48,7 +48,7 @@ func startBoard(ctx context.Context, rt *local.Runtime, g *local.GitOps, cfg fun
 			log.ErrorContext(ctx, "serving the board", "err", err)
 		}
 	}()
-	fmt.Fprintf(stdout, "conveyor dev: board on http://%s/\n", l.Addr())
+	fmt.Fprintf(stdout, "%s: board on http://%s/\n", who, l.Addr())
 	return func() {
 		b.Stop()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

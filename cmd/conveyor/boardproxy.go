@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	commands["board"] = command{"open a deployed stack's board: a local address that signs each request with your AWS credentials", runBoard}
+	commands["board"] = command{"serve the pipeline board of a data directory, or open a deployed stack's (--stack) through a local address that signs each request with your AWS credentials", runBoard}
 }
 
 // boardOutput is the stack output holding the board's function URL.
@@ -31,14 +31,17 @@ const boardOutput = "BoardUrl"
 
 func runBoard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("board", stderr)
-	addr := fs.String("addr", "127.0.0.1:8090", "where the signing proxy listens (keep it on loopback: it acts with your credentials)")
-	sf := addStackFlag(fs)
+	addr := fs.String("addr", "127.0.0.1:8090", "where the board (or, with --stack, the signing proxy) listens; keep the proxy on loopback: it acts with your credentials")
+	pf := addPipelineFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	name, ok := sf.name()
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	name, ok := pf.stack.name()
 	if !ok {
-		return fmt.Errorf("%w: conveyor board --stack NAME (a local board is served by `conveyor dev` at /)", errUsage)
+		return serveLocalBoard(ctx, pf, *addr, stdout, stderr)
 	}
 	if promote.StackSelector(name) == "" {
 		return fmt.Errorf("%w: %q is not a CloudFormation stack name", errUsage, name)
@@ -147,4 +150,22 @@ func signingProxy(target *url.URL, creds aws.CredentialsProvider, region string)
 		w.WriteHeader(resp.StatusCode)
 		_, _ = io.Copy(w, resp.Body)
 	})
+}
+
+// serveLocalBoard serves the board of a data directory (what `conveyor dev`
+// serves at /) until ctx ends: it only reads the records, so it runs beside
+// a `conveyor dev` on the same directory or after one has stopped.
+func serveLocalBoard(ctx context.Context, pf pipelineFlags, addr string, stdout, stderr io.Writer) error {
+	s, err := pf.openLocal(ctx, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	stop, err := startBoard(ctx, "conveyor board", s.rt, s.local, s.config, addr, nil, stdout, s.log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	<-ctx.Done()
+	return nil
 }

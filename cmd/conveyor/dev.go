@@ -169,7 +169,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", ingress, *dataDir, strings.Join(names, ","))
 	}
 	if *uiAddr != "off" && (*gitopsRepo != "" || *configFile != "") {
-		stop, err := startBoard(ctx, rt, g, loadConfig, *uiAddr, ingress, stdout, logger)
+		stop, err := startBoard(ctx, "conveyor dev", rt, g, loadConfig, *uiAddr, ingress, stdout, logger)
 		if err != nil {
 			return listenError(err, "the board", "--ui-addr")
 		}

@@ -242,6 +242,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (*Result, error) {
 		p.detail("%s %s --data-dir %s", command, c, res.DataDir)
 	}
 	p.detail("cat %s/envs/*/kustomization.yaml", res.GitOpsRepo)
+	p.step("See the whole story on the board: %s board --data-dir %s, then open http://127.0.0.1:8090/", command, res.DataDir)
 	return res, nil
 }
 

@@ -126,7 +126,7 @@ func TestBoardInARealBrowser(t *testing.T) {
 	if pwned := run(t, bctx, chromedp.Evaluate[string](`String(window.pwned)`)); pwned != "undefined" || imgs != 0 {
 		t.Errorf("the hostile commit message ran (window.pwned = %s, %d img elements)", pwned, imgs)
 	}
-	for _, want := range []string{"manual: 1 approval from [alice]", "waiting for approval", "PR #" + strconv.Itoa(prod.PR)} {
+	for _, want := range []string{"manual: 0 of 1 approval from [alice]", "waiting for approval", "PR #" + strconv.Itoa(prod.PR)} {
 		if !strings.Contains(prodText, want) {
 			t.Errorf("the prod cell says %q, want %q in it", prodText, want)
 		}

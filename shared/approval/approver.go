@@ -401,6 +401,7 @@ func (a *Approver) approved(ctx context.Context, r event.Review, t *target, log 
 	member := memberOf(ctx, a.Teams, a.Log)
 	ok, why := Satisfied(e, reviews, pr.HeadSHA, member)
 	if !ok {
+		a.noteApprovals(ctx, t, counted(e, reviews, pr.HeadSHA, member), log)
 		log.InfoContext(ctx, "approval recorded; policy not yet satisfied", "reviewer", r.Reviewer, "why", why)
 		return nil
 	}
@@ -425,6 +426,22 @@ func (a *Approver) approved(ctx context.Context, r event.Review, t *target, log 
 	}
 	log.InfoContext(ctx, "approved pull request merged", "merge_commit", mc)
 	return nil
+}
+
+// noteApprovals keeps on the open proposal's record who has approved its
+// current head so far, so the board can say "1 of 2". It is for display
+// only — the forge's reviews decide a merge — so a lost race with another
+// writer (ErrConflict) or a record not written yet is left to the next
+// review rather than retried.
+func (a *Approver) noteApprovals(ctx context.Context, t *target, got []string, log *slog.Logger) {
+	rel, err := a.proposal(ctx, t.app, t.env, t.pr.Number, t.pr.HeadSHA)
+	if err != nil || rel.State != state.Proposed || slices.Equal(rel.ApprovedBy, got) {
+		return
+	}
+	rel.ApprovedBy = got
+	if err := a.Releases.PutRelease(ctx, rel); err != nil {
+		log.DebugContext(ctx, "approvals so far not recorded", "err", err)
+	}
 }
 
 // Protection is the release policy as a merge check, for a forge that does

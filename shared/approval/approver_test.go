@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -466,4 +467,31 @@ func TestOtherRepositoryIgnoredEvenWhenTheForgeAgrees(t *testing.T) {
 	}
 	f.settle(t)
 	f.release(t, "web", "dev", digest(1), state.Merged)
+}
+
+// TestApprovalsSoFarAreNoted: with two approvals needed, the first one
+// from a listed reviewer leaves the PR open and is kept on the proposal's
+// record (what the board shows as "1 of 2"); a non-reviewer's is not. The
+// second merges, and the merged record names both.
+func TestApprovalsSoFarAreNoted(t *testing.T) {
+	f := newFixture(t)
+	pr := f.promote(t, promotion("web", "prod", 1)).PR
+	f.approve(t, pr.Number, "mallory")
+	f.settle(t)
+	if rel := f.release(t, "web", "prod", digest(1), state.Proposed); len(rel.ApprovedBy) != 0 {
+		t.Fatalf("after a non-reviewer's approval the proposal notes %v, want nobody", rel.ApprovedBy)
+	}
+	f.approve(t, pr.Number, "alice")
+	f.settle(t)
+	if rel := f.release(t, "web", "prod", digest(1), state.Proposed); strings.Join(rel.ApprovedBy, ",") != "alice" {
+		t.Fatalf("after alice's approval the proposal notes %v, want [alice]", rel.ApprovedBy)
+	}
+	if got := f.pr(t, pr.Number).State; got != forge.StateOpen {
+		t.Fatalf("#%d is %s after one approval of two, want open", pr.Number, got)
+	}
+	f.approve(t, pr.Number, "Bob")
+	f.settle(t)
+	if rel := f.release(t, "web", "prod", digest(1), state.Merged); !slices.Contains(rel.ApprovedBy, "alice") || !slices.Contains(rel.ApprovedBy, "Bob") {
+		t.Fatalf("merged release approved by %v, want alice and Bob among them", rel.ApprovedBy)
+	}
 }

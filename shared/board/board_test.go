@@ -188,7 +188,7 @@ func TestPagesShowThePipeline(t *testing.T) {
 	}{
 		{"/", []string{
 			`id="cell-web-dev" class="cell" data-env="dev" data-digest="` + digestOld + `"`,
-			"sha256:111111111111", "sha-1111", "manual: 1 approval from [alice, acme/sre]", "waiting for approval",
+			"sha256:111111111111", "sha-1111", "manual: 0 of 1 approval from [alice, acme/sre]", "waiting for approval",
 			"auto", "Frozen until <time datetime=", `href="/prs/7"`, "by &#34;img src=x onerror=alert(2)", "never released",
 			`<th scope="col">dev</th><th scope="col">staging</th><th scope="col">prod</th>`,
 			"Drift is not checked",
@@ -380,5 +380,24 @@ func TestPollingServesNoStream(t *testing.T) {
 	_, events := get(t, f.srv.URL+"/")
 	if !strings.Contains(events, `data-live="events"`) {
 		t.Error("a streaming board's page does not listen to /events")
+	}
+}
+
+// TestProgress: a waiting manual environment says how far its open
+// promotion has come.
+func TestProgress(t *testing.T) {
+	prod := config.Environment{Release: config.ReleaseManual, Reviewers: []string{"alice", "acme/sre"}, Approvals: 2}
+	for _, tc := range []struct {
+		env  config.Environment
+		by   []string
+		want string
+	}{
+		{prod, nil, "manual: 0 of 2 approvals from [alice, acme/sre]"},
+		{prod, []string{"alice"}, "manual: 1 of 2 approvals from [alice, acme/sre] (so far: alice)"},
+		{config.Environment{Release: config.ReleaseManual, Reviewers: []string{"alice"}}, nil, "manual: 0 of 1 approval from [alice]"},
+	} {
+		if got := board.Progress(&tc.env, tc.by); got != tc.want {
+			t.Errorf("Progress(%v) = %q, want %q", tc.by, got, tc.want)
+		}
 	}
 }

@@ -78,6 +78,9 @@ func (b *Board) grid(w http.ResponseWriter, r *http.Request) {
 			if e, _, ok := a.Env(c.Env); ok {
 				c.Policy = Policy(e)
 				c.Waiting = c.PR > 0 && e.Release == config.ReleaseManual
+				if c.Waiting {
+					c.Policy = Progress(e, c.ProposedApprovedBy)
+				}
 			}
 		}
 		c.Commit = b.commit(lookups, c.SourceRepo, c.SourceCommit)
@@ -151,6 +154,22 @@ func Policy(e *config.Environment) string {
 		noun = "approval"
 	}
 	return fmt.Sprintf("manual: %d %s from [%s]", n, noun, strings.Join(e.Reviewers, ", "))
+}
+
+// Progress is a manual environment's policy against the approvals its
+// open promotion has so far: "manual: 1 of 2 approvals from [alice,
+// acme/sre] (so far: alice)".
+func Progress(e *config.Environment, approvedBy []string) string {
+	n := max(e.Approvals, 1)
+	noun := "approvals"
+	if n == 1 {
+		noun = "approval"
+	}
+	p := fmt.Sprintf("manual: %d of %d %s from [%s]", len(approvedBy), n, noun, strings.Join(e.Reviewers, ", "))
+	if len(approvedBy) > 0 {
+		p += " (so far: " + strings.Join(approvedBy, ", ") + ")"
+	}
+	return p
 }
 
 func lineagePins(pins []reconcile.Pin) []lineage.Pin {

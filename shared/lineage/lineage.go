@@ -23,13 +23,15 @@ type Cell struct {
 	ApprovedBy []string `json:"approved_by,omitempty"`
 	Override   string   `json:"override,omitempty"`
 	// Proposed is the open promotion, if any.
-	ProposedDigest string    `json:"proposed_digest,omitempty"`
-	PR             int       `json:"pr,omitempty"`
-	PRURL          string    `json:"pr_url,omitempty"`
-	PRState        string    `json:"pr_state,omitempty"`
-	Frozen         bool      `json:"frozen"`
-	FrozenUntil    time.Time `json:"frozen_until,omitzero"`
-	Release        string    `json:"release"`
+	ProposedDigest string `json:"proposed_digest,omitempty"`
+	// ProposedApprovedBy have approved the open promotion's head so far.
+	ProposedApprovedBy []string  `json:"proposed_approved_by,omitempty"`
+	PR                 int       `json:"pr,omitempty"`
+	PRURL              string    `json:"pr_url,omitempty"`
+	PRState            string    `json:"pr_state,omitempty"`
+	Frozen             bool      `json:"frozen"`
+	FrozenUntil        time.Time `json:"frozen_until,omitzero"`
+	Release            string    `json:"release"`
 	// Drift is set when the records disagree with what the GitOps
 	// repository pins (see WithPins): Digest is then git's, Recorded the
 	// records', and DriftReason says what to do.
@@ -59,6 +61,7 @@ func Status(cfg *config.Config, rels []state.Release, now time.Time) []Cell {
 					}
 				case state.Proposed:
 					c.ProposedDigest, c.PR, c.PRURL, c.PRState = r.Digest, r.PR, r.PRURL, "open"
+					c.ProposedApprovedBy = r.ApprovedBy
 				}
 			}
 			out = append(out, c)

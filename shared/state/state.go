@@ -95,7 +95,8 @@ type Release struct {
 	MergeCommit string
 	MergedBy    string
 	// ApprovedBy are the reviewers whose approval stood on the merged
-	// head, sorted.
+	// head, sorted; on a proposed release, those whose approval of its
+	// head counts so far (for display: the forge decides the merge).
 	ApprovedBy []string
 	// Override is the reason given for merging past the release policy;
 	// empty when the policy held.

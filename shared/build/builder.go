@@ -244,8 +244,12 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	if p.HTMLURL != "" && a.Source.Is(b.GitHost, p.HTMLURL) {
 		src = p.HTMLURL
 	}
+	platforms, err := imagebuild.ParsePlatforms(a.Build.Platforms)
+	if err != nil {
+		return nil, retry.Permanent(fmt.Errorf("build.platforms of %s: %w", a.Name, err))
+	}
 	res, err := imagebuild.Build(ctx, imagebuild.Options{
-		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo,
+		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo, Platforms: platforms,
 		SourceURL: src, Revision: p.After, Created: commit.Time,
 		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions, BeforePush: b.recordTrace(log),
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,10 @@ type Options struct {
 	// platform of FROM scratch, linux/amd64 by default). When nil, every
 	// platform of the base is built, unless FROM --platform names one.
 	Platform *v1.Platform
+	// Platforms selects several platforms of the base (each must be
+	// there); with FROM scratch it builds an index of them. It cannot be
+	// combined with Platform. Each platform gets its own PlatformArgs.
+	Platforms []v1.Platform
 	// Keychain authenticates to registries; authn.DefaultKeychain when nil.
 	Keychain authn.Keychain
 	// NameOptions parse the base image reference (name.Insecure, name.WithDefaultRegistry…).
@@ -95,6 +100,9 @@ func (o *Options) validate() error {
 	if o.Created.IsZero() {
 		problems = append(problems, "Created is zero: pass the commit time")
 	}
+	if o.Platform != nil && len(o.Platforms) > 0 {
+		problems = append(problems, "Platform and Platforms are both set")
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s: %w", strings.Join(problems, "; "), ErrInvalidOptions)
 	}
@@ -141,11 +149,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		platform = p
 	}
-	base, err := resolveBase(ctx, stage.Base, platform, o.NameOptions, ropts)
+	base, err := resolveBase(ctx, stage.Base, platform, o.Platforms, o.NameOptions, ropts)
 	if err != nil {
 		return nil, err
 	}
-	if meta.key, err = buildKey(o.Recipe, base.ref, platform, meta); err != nil {
+	if meta.key, err = buildKey(o.Recipe, base.ref, platform, o.Platforms, meta); err != nil {
 		return nil, err
 	}
 	if !o.UncommittedContext {
@@ -163,16 +171,25 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	// depend on the base's WORKDIR and environment, which platforms could
 	// disagree on: plan once per distinct pair, and platforms that agree
 	// share the same layers, uploaded once.
-	pl := newPlanner(o.Recipe, bctx)
+	// A recipe that reads the platform arguments is planned per platform.
+	perPlatform := o.Recipe.usesPlatformArgs()
 	byEnv := map[string][]imageStep{}
 	var distinct [][]imageStep
 	perImage := make([][]imageStep, len(base.images))
 	for i, bi := range base.images {
-		wd, env := bi.config.Config.WorkingDir, bi.config.Config.Env
+		var vars []string
+		if perPlatform {
+			vars = platformEnv(bi.platform)
+		}
+		wd, env := bi.config.Config.WorkingDir, append(slices.Clone(vars), bi.config.Config.Env...)
 		key := wd + "\x00" + strings.Join(env, "\x00")
 		steps, ok := byEnv[key]
 		if !ok {
+			pl := newPlanner(o.Recipe, bctx, vars)
 			if steps, err = planLayers(pl, final, wd, env, meta.created); err != nil {
+				if perPlatform {
+					return nil, fmt.Errorf("building for %s: %w", bi.platform.String(), err)
+				}
 				return nil, err
 			}
 			byEnv[key] = steps

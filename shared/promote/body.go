@@ -93,7 +93,7 @@ func Body(in BodyInput) string {
 		if !f.Created.IsZero() {
 			fmt.Fprintf(&b, "- Created: %s\n", f.Created.UTC().Format(time.RFC3339))
 		}
-		if len(f.Platforms) > 0 {
+		if len(f.Platforms) > 0 && len(in.Env.Platforms) == 0 {
 			fmt.Fprintf(&b, "- Platforms: %s\n", strings.Join(f.Platforms, ", "))
 		}
 		if f.Size > 0 {
@@ -104,6 +104,9 @@ func Body(in BodyInput) string {
 		}
 		if f.Revision != "" {
 			fmt.Fprintf(&b, "- `%s`: %s\n", registry.AnnotationRevision, f.Revision)
+		}
+		if len(in.Env.Platforms) > 0 {
+			writePlatforms(&b, in.Env, f.Platforms)
 		}
 	}
 

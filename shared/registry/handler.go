@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -65,6 +66,11 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 		// push by digest then tag: the tagged event promotes the image.
 		log.InfoContext(ctx, "untagged manifest: ignored")
 		return nil
+	case attachmentTag.MatchString(img.Tag):
+		// An image's attestations (the referrers tag of registries
+		// without the referrers API, cosign's .att/.sig), not an image.
+		log.InfoContext(ctx, "attachment tag: ignored")
+		return nil
 	}
 	cfg, err := h.Config.Load(ctx)
 	if err != nil {
@@ -107,6 +113,9 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 	}
 	return nil
 }
+
+// attachmentTag matches the tags that hold what is attached to an image.
+var attachmentTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(att|sig|sbom))?$`)
 
 // repoName normalises an image repository for comparison: Docker Hub's
 // implicit registry and library/ prefix are made explicit, case folded.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
@@ -24,7 +25,10 @@ type BodyInput struct {
 	From    *state.Release
 	Changes []manifest.Change
 	Facts   *registry.Provenance
-	Now     time.Time
+	// Provenance is the image's verified provenance, nil when the
+	// environment does not require it.
+	Provenance *attest.Verified
+	Now        time.Time
 	// Selector selects the deployment in the printed `conveyor` commands
 	// ("--stack NAME" on AWS, see StackSelector), "" for the default.
 	Selector string
@@ -108,6 +112,9 @@ func Body(in BodyInput) string {
 		if len(in.Env.Platforms) > 0 {
 			writePlatforms(&b, in.Env, f.Platforms)
 		}
+	}
+	if in.Provenance != nil {
+		writeProvenance(&b, in.Provenance)
 	}
 
 	b.WriteString("\n### Manifest changes\n\n")

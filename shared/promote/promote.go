@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
@@ -40,6 +41,9 @@ type promotion struct {
 	renderNote string
 	// facts are the image's, when checkImage read them.
 	facts *registry.Provenance
+	// provenance is the image's verified provenance, when the
+	// environment requires it.
+	provenance *attest.Verified
 }
 
 // Promote runs one promotion to completion: resolve, gate, propose,
@@ -224,7 +228,7 @@ func (p *Promoter) publish(ctx context.Context, pm *promotion, changes []manifes
 	in := pm.in
 	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
 	body := Body(BodyInput{Promotion: in, App: pm.app, Env: pm.env, Next: pm.next, From: pm.deployed, Changes: changes,
-		Facts: p.imageFacts(ctx, pm), Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote, Commits: p.covered(ctx, pm)})
+		Facts: p.imageFacts(ctx, pm), Provenance: pm.provenance, Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote, Commits: p.covered(ctx, pm)})
 	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
 	if in.Rollback {
 		labels = append(labels, "rollback")

@@ -290,6 +290,10 @@ func TestBodyGolden(t *testing.T) {
 		{"prod-platforms", promote.BodyInput{Promotion: in, App: app, Env: &prodArm, From: from, Changes: changes,
 			Facts: &registry.Provenance{Source: in.Source, Revision: in.Revision, Created: created, Size: 12 << 20,
 				Platforms: []string{"linux/amd64", "linux/arm64/v8", "linux/s390x"}}}},
+		// The environment requires provenance: the body shows what was
+		// verified.
+		{"prod-provenance", promote.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes,
+			Provenance: verifiedProvenance(t, in)}},
 		{"staging-auto-first", promote.BodyInput{Promotion: promotion(1, created), App: app, Env: staging, Next: prod,
 			Changes: []manifest.Change{{File: "envs/staging/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", New: digest(1)}}}},
 	} {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/registry"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
@@ -18,14 +20,17 @@ import (
 var ErrMissingPlatform = errors.New("image lacks a platform the environment runs")
 
 // checkImage refuses, before any pull request, an image the environment
-// cannot run. It reads the image's facts only when the environment asks
-// for a check, and keeps them for the body.
+// cannot run or does not trust. It reads the registry only for the checks
+// the environment asks for, and keeps what it read for the body.
 func (p *Promoter) checkImage(ctx context.Context, pm *promotion) error {
-	if len(pm.env.Platforms) == 0 && !pm.env.Require.Provenance {
+	if err := p.checkProvenance(ctx, pm); err != nil {
+		return err
+	}
+	if len(pm.env.Platforms) == 0 {
 		return nil
 	}
 	if p.Inspect == nil {
-		return retry.Permanent(fmt.Errorf("promoting %s to %s/%s: the environment checks images but this promoter cannot read the registry", short(pm.in.Digest), pm.in.App, pm.in.Environment))
+		return retry.Permanent(fmt.Errorf("promoting %s to %s/%s: the environment lists platforms but this promoter cannot read the registry", short(pm.in.Digest), pm.in.App, pm.in.Environment))
 	}
 	f, err := p.Inspect(ctx, pm.app.Image+"@"+pm.in.Digest)
 	if err != nil {
@@ -88,4 +93,61 @@ func writePlatforms(b *strings.Builder, env *config.Environment, have []string) 
 		inImage := len(missingPlatforms([]string{r}, have)) == 0
 		fmt.Fprintf(b, "| %s | %s | %s |\n", r, mark(inImage), mark(slices.Contains(env.Platforms, r)))
 	}
+}
+
+// ErrNoProvenance is matched (errors.Is) by the permanent refusal of an
+// image without valid provenance from this deployment's builder, for an
+// environment with require: {provenance: true}.
+var ErrNoProvenance = attest.ErrNoProvenance
+
+// checkProvenance verifies the image's provenance when the environment
+// requires it, keeping it for the body. A registry failure is retried; an
+// image without valid provenance is refused for good.
+func (p *Promoter) checkProvenance(ctx context.Context, pm *promotion) error {
+	if !pm.env.Require.Provenance {
+		return nil
+	}
+	if p.Provenance == nil {
+		return retry.Permanent(fmt.Errorf("promoting %s to %s/%s: the environment requires provenance but this promoter cannot verify it", short(pm.in.Digest), pm.in.App, pm.in.Environment))
+	}
+	v, err := p.Provenance(ctx, pm.app.Image+"@"+pm.in.Digest)
+	switch {
+	case errors.Is(err, attest.ErrNoProvenance):
+		err = fmt.Errorf("%s/%s requires provenance: %w", pm.in.App, pm.in.Environment, err)
+		pm.log.WarnContext(ctx, "promotion refused", "reason", err.Error())
+		return retry.Permanent(err)
+	case err != nil:
+		return fmt.Errorf("verifying the provenance of %s: %w", short(pm.in.Digest), err)
+	}
+	if c := v.Provenance.BuildDefinition.ExternalParameters.Source.Commit; pm.in.Revision != "" && c != pm.in.Revision {
+		err := fmt.Errorf("%w for %s: it records commit %.12s, the promotion %.12s", ErrNoProvenance, short(pm.in.Digest), c, pm.in.Revision)
+		return retry.Permanent(err)
+	}
+	pm.provenance = v
+	return nil
+}
+
+// writeProvenance shows the verified provenance facts.
+func writeProvenance(b *strings.Builder, v *attest.Verified) {
+	pr := v.Provenance
+	ext := pr.BuildDefinition.ExternalParameters
+	b.WriteString("\n### Provenance\n\n")
+	signed := "unsigned"
+	if v.Signed {
+		signed = "signed, verified with the configured key"
+	}
+	fmt.Fprintf(b, "- Builder: `%s` (SLSA provenance v1, %s)\n", pr.RunDetails.Builder.ID, signed)
+	fmt.Fprintf(b, "- Source: %s\n", commitLink(ext.Source.Repository, ext.Source.Commit))
+	fmt.Fprintf(b, "- Recipe: `%s` (`%s`)\n", ext.Recipe.File, ext.Recipe.Digest)
+	for _, d := range pr.BuildDefinition.ResolvedDependencies {
+		if d.Name == "base" {
+			fmt.Fprintf(b, "- Base: `%s@sha256:%s`\n", strings.TrimPrefix(d.URI, "oci://"), d.Digest["sha256"])
+		}
+	}
+	md := pr.RunDetails.Metadata
+	fmt.Fprintf(b, "- Built: %s – %s", md.StartedOn.UTC().Format(time.RFC3339), md.FinishedOn.UTC().Format(time.RFC3339))
+	if md.InvocationID != "" {
+		fmt.Fprintf(b, ", trace `%s`", md.InvocationID)
+	}
+	fmt.Fprintf(b, "\n- Attestation: `%s`\n", v.Referrer)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
+	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/registry"
@@ -123,4 +125,106 @@ func TestPlatformGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProvenanceGate: an environment with require: {provenance: true}
+// refuses, before any pull request and for good, an image without valid
+// provenance from this deployment's builder; an image with it opens a pull
+// request that shows the provenance facts.
+func TestProvenanceGate(t *testing.T) {
+	const ours = "https://conveyor.example/prod"
+	for _, tc := range []struct {
+		name    string
+		builder string // "" attaches nothing
+		commit  string // the commit the provenance records; the promotion's when ""
+		refusal string // "" when the promotion opens a pull request
+	}{
+		{"no provenance", "", "", "no valid provenance for sha256:"},
+		{"another builder", "https://evil.example/builder", "", `built by "https://evil.example/builder", not "` + ours + `"`},
+		{"another commit", ours, strings.Repeat("9", 40), "it records commit 999999999999"},
+		{"ours", ours, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, "manual")
+			f.cfg.Apps[0].Environments[0].Require.Provenance = true
+			repoName, dgst := pushPlatforms(t, "linux/amd64")
+			in := promotion(1, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+			in.Digest = dgst
+			if tc.builder != "" {
+				attachProvenance(t, repoName, dgst, tc.builder, cmpOr(tc.commit, in.Revision))
+			}
+			f.p.Provenance = func(ctx context.Context, ref string) (*attest.Verified, error) {
+				d, err := name.NewDigest(strings.Replace(ref, image, repoName, 1))
+				if err != nil {
+					return nil, err
+				}
+				return (&attest.Verifier{BuilderID: ours}).Verify(ctx, d)
+			}
+			out, err := f.p.Promote(ctx, in)
+			if tc.refusal == "" {
+				if err != nil || out.Action != promote.Opened {
+					t.Fatalf("promotion: %v, %+v; want a pull request", err, out)
+				}
+				for _, want := range []string{"### Provenance", "- Builder: `" + ours + "` (SLSA provenance v1, unsigned)", "- Recipe: `Dockerfile` (`sha256:"} {
+					if !strings.Contains(out.PR.Body, want) {
+						t.Errorf("body lacks %q:\n%s", want, out.PR.Body)
+					}
+				}
+				return
+			}
+			if err == nil || !retry.IsPermanent(err) || !errors.Is(err, promote.ErrNoProvenance) || !strings.Contains(err.Error(), tc.refusal) {
+				t.Fatalf("promotion error %v, want a permanent ErrNoProvenance containing %q", err, tc.refusal)
+			}
+			if _, err := f.forge.FindOpen(ctx, promote.Branch("web", "dev")); !errors.Is(err, forge.ErrNotFound) {
+				t.Errorf("a pull request was opened for a refused image: %v", err)
+			}
+		})
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// attachProvenance attaches to repo@dgst a provenance by builder of commit.
+func attachProvenance(t *testing.T, repoName, dgst, builder, commit string) {
+	t.Helper()
+	repo, err := name.NewRepository(repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(repo.Digest(dgst))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := attest.ProvenanceStatement(attest.Build{Image: repoName, Digest: dgst, BuilderID: builder, Repository: "https://github.com/acme/web",
+		Commit: commit, RecipeFile: "Dockerfile", Recipe: []byte("FROM scratch\n"), Base: "scratch",
+		Started: time.Date(2026, 11, 20, 9, 59, 0, 0, time.UTC), Finished: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&attest.Attacher{BuilderID: builder}).Attach(context.Background(), repo, *d, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// verifiedProvenance is what Verify returns for a signed provenance of in.
+func verifiedProvenance(t *testing.T, in event.Promotion) *attest.Verified {
+	t.Helper()
+	st, err := attest.ProvenanceStatement(attest.Build{Image: image, Digest: in.Digest, BuilderID: "https://conveyor.example/prod",
+		Repository: in.Source, Commit: in.Revision, RecipeFile: "Dockerfile", Recipe: []byte("FROM scratch\nCOPY bin/${TARGETARCH}/server /srv/server\n"),
+		Base: "registry.example.com/base@sha256:" + strings.Repeat("b", 64), Platforms: []string{"linux/amd64", "linux/arm64"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+		Started: time.Date(2026, 11, 28, 23, 41, 0, 0, time.UTC), Finished: time.Date(2026, 11, 28, 23, 41, 4, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.ParseProvenance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &attest.Verified{Statement: st, Provenance: p, Signed: true, Referrer: "sha256:" + strings.Repeat("e", 64)}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/registry"
+	"github.com/conveyor-gitops/conveyor/shared/retention"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -176,7 +177,7 @@ func newApproval(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: approval needs the pipeline, the state store, the promotions queue and a forge (%v)", ErrMissing, err)
 	}
 	a := &approval.Approver{Config: d.Config, Releases: d.State, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
-		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger}
+		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger, Protect: protectReleases(d.registryOptions())}
 	return a.Func(), nil
 }
 
@@ -211,4 +212,16 @@ func (d Deps) attestSettings() (attest.Settings, error) {
 		return *d.Attest, nil
 	}
 	return attest.SettingsFromEnv(os.LookupEnv)
+}
+
+// protectReleases moves an environment's release tags in its image
+// repository (see retention).
+func protectReleases(opts []remote.Option) func(ctx context.Context, image, env string, digests []string) error {
+	return func(ctx context.Context, image, env string, digests []string) error {
+		repo, err := name.NewRepository(image)
+		if err != nil {
+			return retry.Permanent(fmt.Errorf("image repository %q: %w", image, err))
+		}
+		return retention.Protect(ctx, repo, env, digests, opts...)
+	}
 }

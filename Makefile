@@ -57,6 +57,7 @@ fuzz:
 bench: tools
 	$(GO) test -run '^$$' -bench Ingress -benchtime 2000x ./shared/local/
 	$(GO) test -run '^$$' -bench 'Build$$' -benchtime 3x ./shared/imagebuild/
+	$(GO) test -run '^$$' -bench BuildAttested -benchtime 3x ./shared/attest/
 	$(GO) test -run '^$$' -bench BuildVsCrane -benchtime 3x ./test/
 	$(GO) test -run '^$$' -bench Propose -benchtime 5x ./shared/gitops/
 	$(GO) test -run '^$$' -bench Reaction -benchtime 50x ./test/

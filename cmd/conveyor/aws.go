@@ -92,6 +92,7 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 		inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) {
 			return registry.Inspect(ctx, ref, keychain)
 		},
+		registryOptions: []remote.Option{keychain},
 	}
 	s.openForge = func(context.Context) (forge.Forge, promote.Ancestry, error) {
 		// Pull requests need the forge's credentials: the operator's own

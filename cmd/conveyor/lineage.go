@@ -24,6 +24,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("status", stderr)
 	pf := addPipelineFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	protection := fs.Bool("protection", false, "also read the registry: is each environment's digest, and its rollback target, protected by a release-* tag")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -69,7 +70,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.App, c.Env, c.Release, shortDigest(c.Digest), short12(c.SourceCommit), released, pr, frozen, drift)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil || !*protection {
+		return err
+	}
+	return printProtection(ctx, stdout, cfg, rels)
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/registry"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Where `conveyor dev` records its GitOps repository and its forge.
@@ -116,7 +117,9 @@ type session struct {
 	// them (and, on AWS, the GitHub credentials they take).
 	openForge func(context.Context) (forge.Forge, promote.Ancestry, error)
 	inspect   func(ctx context.Context, ref string) (*registry.Provenance, error)
-	close     func()
+	// registryOptions authenticate registry reads (ECR on a stack).
+	registryOptions []remote.Option
+	close           func()
 
 	// local is the local GitOps connection and rt the local runtime, both
 	// nil on AWS: `conveyor pr` works only on the local forge.

@@ -11,12 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 func init() {
@@ -29,8 +31,21 @@ func newPromoter(ctx context.Context, s *session) (*promote.Promoter, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The same attestation settings as the promote function's.
+	as, err := attest.SettingsFromEnv(os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	v := &attest.Verifier{BuilderID: as.BuilderID, PublicKey: as.PublicKey, Options: s.registryOptions}
 	return &promote.Promoter{Config: promote.ConfigSource(s.config), Releases: s.state, Repo: s.gitops, Forge: f,
-		Inspect: s.inspect, Log: s.log, Ancestry: ancestry, Selector: s.selector}, nil
+		Inspect: s.inspect, Log: s.log, Ancestry: ancestry, Selector: s.selector,
+		Provenance: func(ctx context.Context, ref string) (*attest.Verified, error) {
+			d, err := name.NewDigest(ref)
+			if err != nil {
+				return nil, fmt.Errorf("parsing %s: %w", ref, err)
+			}
+			return v.Verify(ctx, d)
+		}}, nil
 }
 
 func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) error {

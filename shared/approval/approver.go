@@ -19,6 +19,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/retention"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
@@ -45,6 +46,16 @@ type Approver struct {
 	// production release (stdout in Lambda, where CloudWatch turns it into
 	// the DORA metrics); nil writes none.
 	Metrics io.Writer
+	// Protect, when set, points an environment's release tags at its
+	// current and previous releases (retention.Protect for image) after
+	// each merge, so a registry lifecycle rule keeping release-* never
+	// deletes what the environment runs or may roll back to. A failure is
+	// logged (release_unprotected) and does not hold the merge's onward
+	// promotion: the next merge, or a redelivery, protects again.
+	Protect func(ctx context.Context, image, env string, digests []string) error
+	// KeepPrevious is how many earlier releases stay protected
+	// (retention.DefaultPrevious when 0).
+	KeepPrevious int
 }
 
 // Label marks Conveyor's promotion pull requests.
@@ -234,7 +245,29 @@ func (a *Approver) merged(ctx context.Context, r event.Review, t *target, log *s
 			a.Metrics.Write(append(releaseEMF(t.app, rel), '\n'))
 		}
 	}
+	if err := a.protect(ctx, t.appCfg, t.env); err != nil {
+		log.ErrorContext(ctx, "release_unprotected: a registry lifecycle rule could delete it", "error", err.Error())
+	}
 	return a.onward(ctx, pr.Number, rel, t.appCfg, t.envCfg, log)
+}
+
+// protect protects env's current and previous releases of app.
+func (a *Approver) protect(ctx context.Context, app *config.App, env string) error {
+	if a.Protect == nil {
+		return nil
+	}
+	rels, err := a.Releases.ListReleases(ctx, state.ReleaseFilter{App: app.Name, Env: env})
+	if err != nil {
+		return err
+	}
+	keep := a.KeepPrevious
+	if keep == 0 {
+		keep = retention.DefaultPrevious
+	}
+	if err := a.Protect(ctx, app.Image, env, retention.Targets(rels, keep)); err != nil {
+		return fmt.Errorf("protecting the releases of %s/%s: %w", app.Name, env, err)
+	}
+	return nil
 }
 
 // Onward enqueues the promotion of merged release rel to the environment

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
@@ -59,6 +60,12 @@ type Builder struct {
 	// LatestOnlyWait is how long the first build of a burst waits for
 	// newer pushes to reach the consumer (DefaultLatestOnlyWait).
 	LatestOnlyWait time.Duration
+	// BuilderID names this deployment in the provenance it attaches to
+	// every image (attest.DefaultBuilderID when empty); promotions that
+	// require provenance check for it.
+	BuilderID string
+	// Signer, when set, signs the provenance and SBOM (see attest).
+	Signer *attest.Signer
 }
 
 // Func returns the builds queue's message function.
@@ -244,10 +251,15 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	if p.HTMLURL != "" && a.Source.Is(b.GitHost, p.HTMLURL) {
 		src = p.HTMLURL
 	}
+	platforms, err := imagebuild.ParsePlatforms(a.Build.Platforms)
+	if err != nil {
+		return nil, retry.Permanent(fmt.Errorf("build.platforms of %s: %w", a.Name, err))
+	}
 	res, err := imagebuild.Build(ctx, imagebuild.Options{
-		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo,
+		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo, Platforms: platforms,
 		SourceURL: src, Revision: p.After, Created: commit.Time,
 		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions, BeforePush: b.recordTrace(log),
+		Attest: b.attest(a, recipe, src, p.After, commit.Time, start),
 	})
 	if err != nil {
 		if imagebuild.IsPermanent(err) {

@@ -84,7 +84,9 @@ func newLeaseFixture(t *testing.T) *leaseFixture {
 		t.Fatal(err)
 	}
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+		// The image's push, to its sha-<12> tag; its attestations go by
+		// digest and to sha256-<hex> tags.
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha-") {
 			f.puts.Add(1)
 			if f.holding.Load() {
 				<-f.hold

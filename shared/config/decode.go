@@ -29,9 +29,9 @@ var (
 	appKeys    = []string{"name", "source", "image", "tags", "build", "template", "environments"}
 	sourceKeys = []string{"repo", "branch", "paths"}
 	tagsKeys   = []string{"glob", "semver"}
-	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose", "latestOnly"}
+	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose", "latestOnly", "platforms"}
 	fileKeys   = []string{"src", "dst"}
-	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle"}
+	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle", "platforms", "require"}
 	envImgKeys = []string{"name"}
 	helmKeys   = []string{"image", "repository", "digest", "tag"}
 	freezeKeys = []string{"cron", "duration", "timezone"}
@@ -157,6 +157,7 @@ func (d *decoder) build(v value) Build {
 		b.Labels = d.stringMap(f.get("labels"))
 		b.Expose = d.strings(f.get("expose"))
 		b.LatestOnly = d.boolean(f.get("latestOnly"))
+		b.Platforms = d.strings(f.get("platforms"))
 	}
 	if b.Context == "" && !d.r.present(join(v.path, "context")) {
 		b.Context = DefaultContext
@@ -217,6 +218,8 @@ func (d *decoder) environment(v value, app string, settle time.Duration) Environ
 	if f.has("settle") {
 		e.Settle = d.duration(f.get("settle"))
 	}
+	e.Platforms = d.strings(f.get("platforms"))
+	e.Require = d.require(f.get("require"))
 	return e
 }
 

@@ -97,6 +97,10 @@ type Build struct {
 	Workdir    string // absolute
 	Labels     map[string]string
 	Expose     []string // "port" or "port/proto" with proto tcp or udp
+	// Platforms selects which of the base image's platforms to build
+	// ("linux/amd64", "linux/arm64"); with base scratch, the platforms of
+	// the index built. Empty: every platform of the base.
+	Platforms []string
 	// LatestOnly lets a newer commit on the app's branch supersede a
 	// queued build of an older one: the older build is skipped and
 	// recorded as superseded instead of built.
@@ -172,6 +176,11 @@ type Environment struct {
 	// digest. The pipeline's settle when unset; 0 proposes at once (work
 	// already queued behind a newer digest is still skipped).
 	Settle time.Duration
+	// Platforms are the platforms the environment's nodes run: an image
+	// lacking one is refused before any pull request. Empty: any image.
+	Platforms []string
+	// Require is what an image must carry to be promoted here.
+	Require Require
 }
 
 // EnvImage is how an environment's manifests name the app's image.

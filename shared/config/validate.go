@@ -223,6 +223,7 @@ func validateBuild(b *Build, p string, r *reporter) {
 			r.errorf(index(p+".expose", i), "%s", msg)
 		}
 	}
+	validatePlatforms(b.Platforms, p+".platforms", r)
 }
 
 func validateEnv(e *Environment, p, app string, r *reporter) {
@@ -306,6 +307,7 @@ func validateEnv(e *Environment, p, app string, r *reporter) {
 	if r.present(p + ".settle") {
 		checkSettle(e.Settle, p+".settle", r)
 	}
+	validatePlatforms(e.Platforms, p+".platforms", r)
 }
 
 // checkSettle refuses a negative settle window; a window longer than a

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // describe fills a Result from the assembled image or index.
@@ -19,11 +20,23 @@ func describe(t remote.Taggable, index bool, images []v1.Image, platforms []v1.P
 	if err != nil {
 		return nil, fmt.Errorf("computing digest: %w", err)
 	}
+	// Both images and indexes (and a remote.Descriptor) know their media type.
+	var mt types.MediaType
+	if d, ok := t.(*remote.Descriptor); ok {
+		mt = d.MediaType
+	} else if m, ok := t.(interface {
+		MediaType() (types.MediaType, error)
+	}); ok {
+		if mt, err = m.MediaType(); err != nil {
+			return nil, fmt.Errorf("computing media type: %w", err)
+		}
+	}
 	res := &Result{
-		Digest: d,
-		Ref:    repo.Digest(d.String()).String(),
-		Tag:    tag.String(),
-		Base:   base,
+		Digest:     d,
+		Descriptor: v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))},
+		Ref:        repo.Digest(d.String()).String(),
+		Tag:        tag.String(),
+		Base:       base,
 	}
 	seen := map[v1.Hash]bool{}
 	add := func(h v1.Hash, size int64) {
@@ -50,6 +63,10 @@ func describe(t remote.Taggable, index bool, images []v1.Image, platforms []v1.P
 			return nil, fmt.Errorf("computing manifest size: %w", err)
 		}
 		add(md, ms)
+		if index {
+			p := platforms[i]
+			res.Children = append(res.Children, v1.Descriptor{MediaType: m.MediaType, Digest: md, Size: ms, Platform: &p})
+		}
 		add(m.Config.Digest, m.Config.Size)
 		for _, l := range m.Layers {
 			add(l.Digest, l.Size)

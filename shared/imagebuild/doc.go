@@ -47,4 +47,12 @@
 // ARG and ENV substitution follows Dockerfile rules, but variables set only
 // by the base image's config are not known while parsing and expand to the
 // empty string.
+//
+// Each platform built gets the standard platform arguments (PlatformArgs:
+// TARGETPLATFORM, TARGETOS, TARGETARCH, TARGETVARIANT, BUILDPLATFORM…),
+// so `COPY bin/${TARGETARCH}/server /srv/server` gives each platform its
+// own layer. Options.Platforms selects which of the base's platforms to
+// build (every one must be there), and makes FROM scratch an index of the
+// listed platforms. A recipe that reads no platform argument is planned
+// once and its layers are shared by every platform.
 package imagebuild

@@ -320,6 +320,9 @@ func (p *dockerfileParser) arg(n *parser.Node) error {
 		}
 		if v, ok := p.buildArgs[key]; ok {
 			val, set = v, true
+		} else if p.cur != nil && isPlatformArg(key) {
+			// Each platform built gets its own value, known at build time.
+			val, set = baseVarRef(key), true
 		}
 		if p.cur == nil {
 			if set {

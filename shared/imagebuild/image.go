@@ -40,16 +40,41 @@ type resolvedBase struct {
 }
 
 // resolveBase pins the base to a digest and selects its platforms: all of an
-// index's when want is nil, else the one matching want.
-func resolveBase(ctx context.Context, base string, want *v1.Platform, nameOpts []name.Option, remoteOpts []remote.Option) (*resolvedBase, error) {
+// index's when want and list are empty, the one matching want, or those
+// matching list (each of which the base must have).
+func resolveBase(ctx context.Context, base string, want *v1.Platform, list []v1.Platform, nameOpts []name.Option, remoteOpts []remote.Option) (*resolvedBase, error) {
 	if base == "scratch" {
-		p := v1.Platform{OS: "linux", Architecture: "amd64"}
-		if want != nil {
-			p = *want
-		}
-		cfg := &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, RootFS: v1.RootFS{Type: "layers"}}
-		return &resolvedBase{ref: "scratch", images: []baseImage{{platform: p, image: empty.Image, config: cfg}}}, nil
+		return scratchBase(want, list), nil
 	}
+	rb, err := resolveRemoteBase(ctx, base, want, nameOpts, remoteOpts)
+	if err != nil || len(list) == 0 {
+		return rb, err
+	}
+	if rb.images, err = selectPlatforms(rb.images, list, rb.ref); err != nil {
+		return nil, err
+	}
+	return rb, nil
+}
+
+// scratchBase is an empty base for want, or for each of list (an index
+// when there are several), linux/amd64 by default.
+func scratchBase(want *v1.Platform, list []v1.Platform) *resolvedBase {
+	ps := []v1.Platform{{OS: "linux", Architecture: "amd64"}}
+	switch {
+	case want != nil:
+		ps = []v1.Platform{*want}
+	case len(list) > 0:
+		ps = list
+	}
+	rb := &resolvedBase{ref: "scratch", index: len(ps) > 1}
+	for _, p := range ps {
+		cfg := &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, RootFS: v1.RootFS{Type: "layers"}}
+		rb.images = append(rb.images, baseImage{platform: p, image: empty.Image, config: cfg})
+	}
+	return rb
+}
+
+func resolveRemoteBase(ctx context.Context, base string, want *v1.Platform, nameOpts []name.Option, remoteOpts []remote.Option) (*resolvedBase, error) {
 	ref, err := name.ParseReference(base, nameOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("parsing base image %q: %w", base, err)

@@ -34,9 +34,11 @@ type keyInputs struct {
 	Stages   []Stage
 	Base     string // the final stage's base pinned by digest, or "scratch"
 	Platform string // the platform asked for, "" for all of the base's
-	Source   string
-	Revision string
-	Created  string
+	// Platforms are the platforms selected from the base, when listed.
+	Platforms []string `json:",omitempty"`
+	Source    string
+	Revision  string
+	Created   string
 }
 
 // buildKey identifies a build without reading its context: the recipe (every
@@ -46,7 +48,7 @@ type keyInputs struct {
 // by the revision (Options.UncommittedContext says when it is not). Earlier
 // stages' bases are not resolved because only the files their COPY steps
 // add can reach the image, and those are in the recipe and the context.
-func buildKey(r *Recipe, base string, platform *v1.Platform, meta imageMeta) (string, error) {
+func buildKey(r *Recipe, base string, platform *v1.Platform, platforms []v1.Platform, meta imageMeta) (string, error) {
 	in := keyInputs{
 		Version:  keyVersion,
 		Base:     base,
@@ -56,6 +58,9 @@ func buildKey(r *Recipe, base string, platform *v1.Platform, meta imageMeta) (st
 	}
 	if platform != nil {
 		in.Platform = platform.String()
+	}
+	for _, p := range platforms {
+		in.Platforms = append(in.Platforms, p.String())
 	}
 	// Line numbers only locate errors: a comment added above an instruction
 	// must not change the key.

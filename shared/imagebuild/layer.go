@@ -41,6 +41,7 @@ type layer struct {
 	known          bool
 	digest, diffID v1.Hash
 	size           int64
+	files          []AddedFile // set with the digests
 }
 
 var _ v1.Layer = (*layer)(nil)
@@ -75,6 +76,7 @@ func (l *layer) writeTar(w io.Writer) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, copyBufSize)
 	var read int64
+	var files []AddedFile
 	for _, e := range l.entries {
 		hdr := &tar.Header{
 			Typeflag: e.typ,
@@ -97,25 +99,35 @@ func (l *layer) writeTar(w io.Writer) error {
 		if e.typ != tar.TypeReg {
 			continue
 		}
-		if err := l.copyFile(tw, e, buf, &read); err != nil {
+		f, err := l.copyFile(tw, e, buf, &read)
+		if err != nil {
 			return err
 		}
+		files = append(files, f)
 	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("closing tar stream: %w", err)
 	}
+	l.mu.Lock()
+	l.files = files
+	l.mu.Unlock()
 	return nil
 }
 
 // progressStep bounds how often progress is reported inside a big file.
 const progressStep = 4 << 20
 
-func (l *layer) copyFile(w io.Writer, e entry, buf []byte, read *int64) error {
+// copyFile streams one file's content into w and describes it: its
+// digest, and for a Go executable its build information.
+func (l *layer) copyFile(w io.Writer, e entry, buf []byte, read *int64) (AddedFile, error) {
+	af := AddedFile{Path: imagePath(e.name), Size: e.size, Mode: e.mode}
 	f, err := l.ctx.open(e)
 	if err != nil {
-		return err
+		return af, err
 	}
 	defer f.Close()
+	h := sha256.New()
+	w = io.MultiWriter(w, h)
 	var n int64
 	for n < e.size {
 		chunk := buf[:min(int64(len(buf)), e.size-n)]
@@ -124,20 +136,24 @@ func (l *layer) copyFile(w io.Writer, e entry, buf []byte, read *int64) error {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			// The file shrank after it was planned: its header already
 			// promised more bytes.
-			return &ContextError{Path: e.src, Reason: "changed during the build"}
+			return af, &ContextError{Path: e.src, Reason: "changed during the build"}
 		}
 		if err != nil {
-			return fmt.Errorf("copying %q: %w", e.src, err)
+			return af, fmt.Errorf("copying %q: %w", e.src, err)
 		}
 		if _, err := w.Write(chunk); err != nil {
-			return err
+			return af, err
 		}
 		if l.progress != nil && (n == e.size || (*read+n)/progressStep != (*read+n-int64(m))/progressStep) {
 			l.progress(*read + n)
 		}
 	}
 	*read += n
-	return nil
+	af.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if ra, ok := f.(io.ReaderAt); ok {
+		af.Go = goBinary(ra, e.mode, e.size)
+	}
+	return af, nil
 }
 
 // Digest implements v1.Layer.

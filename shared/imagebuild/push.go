@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,10 @@ type Options struct {
 	// platform of FROM scratch, linux/amd64 by default). When nil, every
 	// platform of the base is built, unless FROM --platform names one.
 	Platform *v1.Platform
+	// Platforms selects several platforms of the base (each must be
+	// there); with FROM scratch it builds an index of them. It cannot be
+	// combined with Platform. Each platform gets its own PlatformArgs.
+	Platforms []v1.Platform
 	// Keychain authenticates to registries; authn.DefaultKeychain when nil.
 	Keychain authn.Keychain
 	// NameOptions parse the base image reference (name.Insecure, name.WithDefaultRegistry…).
@@ -50,6 +55,10 @@ type Options struct {
 	// that write returns, so what its listeners read must exist by then.
 	// An error stops the build before the write.
 	BeforePush func(ctx context.Context, digest v1.Hash) error
+	// Attest, when set, is called like BeforePush (and before it) with
+	// the image's Result, Contents included: attestations attached then
+	// are in the registry before the image is announced.
+	Attest func(ctx context.Context, res *Result) error
 	// UncommittedContext says the context may differ from Revision's tree
 	// (a local worktree with changes). Build then always reads the context,
 	// instead of trusting an image the tag holds from the same recipe and
@@ -68,14 +77,24 @@ type Progress struct {
 
 // Result describes the pushed (or already present) image.
 type Result struct {
-	Digest    v1.Hash
-	Ref       string   // repo@sha256:…, what manifests must reference
-	Tag       string   // repo:sha-<12 hex>
-	Base      string   // the base pinned by digest, or "scratch"
-	Platforms []string // "linux/amd64", …
-	Layers    int      // layers the recipe added
-	Size      int64    // bytes of every manifest, config and layer the image references
-	Pushed    bool     // false when the registry already had this image
+	Digest v1.Hash
+	// Descriptor is the manifest's (or index's): what an attestation's
+	// subject names.
+	Descriptor v1.Descriptor
+	Ref        string   // repo@sha256:…, what manifests must reference
+	Tag        string   // repo:sha-<12 hex>
+	Base       string   // the base pinned by digest, or "scratch"
+	Platforms  []string // "linux/amd64", …
+	Layers     int      // layers the recipe added
+	Size       int64    // bytes of every manifest, config and layer the image references
+	Pushed     bool     // false when the registry already had this image
+	// Children are the per-platform manifests of an index, in its order
+	// (empty for a single image).
+	Children []v1.Descriptor
+	// Contents are the files the recipe's layers add, per platform; set
+	// when the layers were streamed (not when the commit's tag already
+	// held the image).
+	Contents []PlatformContents
 }
 
 func (o *Options) validate() error {
@@ -94,6 +113,9 @@ func (o *Options) validate() error {
 	}
 	if o.Created.IsZero() {
 		problems = append(problems, "Created is zero: pass the commit time")
+	}
+	if o.Platform != nil && len(o.Platforms) > 0 {
+		problems = append(problems, "Platform and Platforms are both set")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s: %w", strings.Join(problems, "; "), ErrInvalidOptions)
@@ -141,11 +163,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		platform = p
 	}
-	base, err := resolveBase(ctx, stage.Base, platform, o.NameOptions, ropts)
+	base, err := resolveBase(ctx, stage.Base, platform, o.Platforms, o.NameOptions, ropts)
 	if err != nil {
 		return nil, err
 	}
-	if meta.key, err = buildKey(o.Recipe, base.ref, platform, meta); err != nil {
+	if meta.key, err = buildKey(o.Recipe, base.ref, platform, o.Platforms, meta); err != nil {
 		return nil, err
 	}
 	if !o.UncommittedContext {
@@ -163,16 +185,25 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	// depend on the base's WORKDIR and environment, which platforms could
 	// disagree on: plan once per distinct pair, and platforms that agree
 	// share the same layers, uploaded once.
-	pl := newPlanner(o.Recipe, bctx)
+	// A recipe that reads the platform arguments is planned per platform.
+	perPlatform := o.Recipe.usesPlatformArgs()
 	byEnv := map[string][]imageStep{}
 	var distinct [][]imageStep
 	perImage := make([][]imageStep, len(base.images))
 	for i, bi := range base.images {
-		wd, env := bi.config.Config.WorkingDir, bi.config.Config.Env
+		var vars []string
+		if perPlatform {
+			vars = platformEnv(bi.platform)
+		}
+		wd, env := bi.config.Config.WorkingDir, append(slices.Clone(vars), bi.config.Config.Env...)
 		key := wd + "\x00" + strings.Join(env, "\x00")
 		steps, ok := byEnv[key]
 		if !ok {
+			pl := newPlanner(o.Recipe, bctx, vars)
 			if steps, err = planLayers(pl, final, wd, env, meta.created); err != nil {
+				if perPlatform {
+					return nil, fmt.Errorf("building for %s: %w", bi.platform.String(), err)
+				}
 				return nil, err
 			}
 			byEnv[key] = steps
@@ -205,6 +236,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res.Layers = len(countedLayers(perImage[0]))
+	for i, bi := range base.images {
+		res.Contents = append(res.Contents, PlatformContents{Platform: bi.platform.String(), Files: contents(perImage[i])})
+	}
 
 	digestRef := o.Repository.Digest(res.Digest.String())
 	exists, err := manifestExists(digestRef, ropts)
@@ -217,7 +251,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if d, err := remote.Head(tag, ropts...); err == nil && d.Digest == res.Digest {
 			return res, nil
 		}
-		if err := o.beforePush(ctx, res.Digest); err != nil {
+		if err := o.beforePush(ctx, res); err != nil {
 			return nil, err
 		}
 		if err := remote.Tag(tag, taggable, ropts...); err != nil {
@@ -229,7 +263,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pushing %s: %w", digestRef, err)
 	}
-	if err := o.beforePush(ctx, res.Digest); err != nil {
+	if err := o.beforePush(ctx, res); err != nil {
 		return nil, err
 	}
 	// Writing to the tag writes the manifest once: it is then reachable by
@@ -246,12 +280,17 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-func (o *Options) beforePush(ctx context.Context, digest v1.Hash) error {
+func (o *Options) beforePush(ctx context.Context, res *Result) error {
+	if o.Attest != nil {
+		if err := o.Attest(ctx, res); err != nil {
+			return fmt.Errorf("attesting %s: %w", res.Digest, err)
+		}
+	}
 	if o.BeforePush == nil {
 		return nil
 	}
-	if err := o.BeforePush(ctx, digest); err != nil {
-		return fmt.Errorf("preparing the push of %s: %w", digest, err)
+	if err := o.BeforePush(ctx, res.Digest); err != nil {
+		return fmt.Errorf("preparing the push of %s: %w", res.Digest, err)
 	}
 	return nil
 }

@@ -129,7 +129,7 @@ func TestBuildKey(t *testing.T) {
 	meta := imageMeta{source: "https://github.com/acme/shop", revision: revision, created: commitTime}
 	key := func(t *testing.T, r *Recipe, base string, p *v1.Platform, m imageMeta) string {
 		t.Helper()
-		k, err := buildKey(r, base, p, m)
+		k, err := buildKey(r, base, p, nil, m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,7 +116,8 @@ func RecipeFromSpec(s Spec) (*Recipe, error) {
 		if f.Src == "" || f.Dst == "" {
 			return nil, recipeErrorf(file, 0, "files[%d]: src and dst are both required", i)
 		}
-		add(Step{Instruction: Copy, Text: "COPY " + f.Src + " " + f.Dst, Sources: []string{f.Src}, Dest: f.Dst})
+		src, dst := markPlatformArgs(f.Src), markPlatformArgs(f.Dst)
+		add(Step{Instruction: Copy, Text: "COPY " + f.Src + " " + f.Dst, Sources: []string{src}, Dest: dst})
 	}
 	if len(s.Env) > 0 {
 		add(Step{Instruction: Env, Text: "ENV", Pairs: sortedPairs(s.Env)})
@@ -204,7 +205,7 @@ func (s Step) hasBaseVars() bool {
 func sortedPairs(m map[string]string) []KeyValue {
 	var kv []KeyValue
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		kv = append(kv, KeyValue{Key: k, Value: m[k]})
+		kv = append(kv, KeyValue{Key: k, Value: markPlatformArgs(m[k])})
 	}
 	return kv
 }

@@ -12,10 +12,11 @@ type planner struct {
 	recipe *Recipe
 	ctx    *buildContext
 	stages map[int]*stageFS
+	vars   []string // the platform arguments, KEY=value, for every stage
 }
 
-func newPlanner(r *Recipe, ctx *buildContext) *planner {
-	return &planner{recipe: r, ctx: ctx, stages: map[int]*stageFS{}}
+func newPlanner(r *Recipe, ctx *buildContext, vars []string) *planner {
+	return &planner{recipe: r, ctx: ctx, stages: map[int]*stageFS{}, vars: vars}
 }
 
 // plannedStep is a step with, for COPY and ADD, the entries of its layer.
@@ -129,7 +130,7 @@ func (p *planner) stageFS(i int) (*stageFS, error) {
 		name = fmt.Sprint(i)
 	}
 	fsys := &stageFS{name: name, entries: map[string]entry{}}
-	steps, err := p.plan(i, "/", nil)
+	steps, err := p.plan(i, "/", p.vars)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
@@ -24,7 +25,10 @@ type BodyInput struct {
 	From    *state.Release
 	Changes []manifest.Change
 	Facts   *registry.Provenance
-	Now     time.Time
+	// Provenance is the image's verified provenance, nil when the
+	// environment does not require it.
+	Provenance *attest.Verified
+	Now        time.Time
 	// Selector selects the deployment in the printed `conveyor` commands
 	// ("--stack NAME" on AWS, see StackSelector), "" for the default.
 	Selector string
@@ -93,7 +97,7 @@ func Body(in BodyInput) string {
 		if !f.Created.IsZero() {
 			fmt.Fprintf(&b, "- Created: %s\n", f.Created.UTC().Format(time.RFC3339))
 		}
-		if len(f.Platforms) > 0 {
+		if len(f.Platforms) > 0 && len(in.Env.Platforms) == 0 {
 			fmt.Fprintf(&b, "- Platforms: %s\n", strings.Join(f.Platforms, ", "))
 		}
 		if f.Size > 0 {
@@ -105,6 +109,12 @@ func Body(in BodyInput) string {
 		if f.Revision != "" {
 			fmt.Fprintf(&b, "- `%s`: %s\n", registry.AnnotationRevision, f.Revision)
 		}
+		if len(in.Env.Platforms) > 0 {
+			writePlatforms(&b, in.Env, f.Platforms)
+		}
+	}
+	if in.Provenance != nil {
+		writeProvenance(&b, in.Provenance)
 	}
 
 	b.WriteString("\n### Manifest changes\n\n")

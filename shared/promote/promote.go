@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 	"github.com/conveyor-gitops/conveyor/shared/event"
@@ -38,6 +39,11 @@ type promotion struct {
 	// renderNote says why the manifests could not be rendered before the
 	// pull request (a remote chart), for its body; propose sets it.
 	renderNote string
+	// facts are the image's, when checkImage read them.
+	facts *registry.Provenance
+	// provenance is the image's verified provenance, when the
+	// environment requires it.
+	provenance *attest.Verified
 }
 
 // Promote runs one promotion to completion: resolve, gate, propose,
@@ -128,6 +134,9 @@ func (p *Promoter) resolve(ctx context.Context, in event.Promotion) (*promotion,
 // passes the ordering check only with a reason.
 func (p *Promoter) gate(ctx context.Context, pm *promotion) (*Outcome, error) {
 	in := pm.in
+	if err := p.checkImage(ctx, pm); err != nil {
+		return nil, err
+	}
 	if frozen, until := pm.env.Frozen(pm.now); frozen {
 		pm.log.InfoContext(ctx, "environment frozen: promotion waits", "until", until)
 		return &Outcome{Action: Deferred, Reason: "frozen until " + until.Format(time.RFC3339)},
@@ -219,7 +228,7 @@ func (p *Promoter) publish(ctx context.Context, pm *promotion, changes []manifes
 	in := pm.in
 	title := fmt.Sprintf("Promote %s to %s: %s", in.App, in.Environment, shortTag(in))
 	body := Body(BodyInput{Promotion: in, App: pm.app, Env: pm.env, Next: pm.next, From: pm.deployed, Changes: changes,
-		Facts: p.facts(ctx, pm), Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote, Commits: p.covered(ctx, pm)})
+		Facts: p.imageFacts(ctx, pm), Provenance: pm.provenance, Now: pm.now, Selector: p.Selector, RenderNote: pm.renderNote, Commits: p.covered(ctx, pm)})
 	labels := []string{"conveyor", "env:" + in.Environment, "app:" + in.App}
 	if in.Rollback {
 		labels = append(labels, "rollback")

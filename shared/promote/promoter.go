@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
@@ -40,8 +41,12 @@ type Promoter struct {
 	Forge    forge.Forge
 	// Inspect reads image facts for the PR body (optional).
 	Inspect func(ctx context.Context, ref string) (*registry.Provenance, error)
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Provenance verifies an image's provenance (an attest.Verifier's
+	// Verify) for environments that require it; its error matches
+	// attest.ErrNoProvenance when the image has none that is valid.
+	Provenance func(ctx context.Context, ref string) (*attest.Verified, error)
+	Log        *slog.Logger
+	Now        func() time.Time
 	// Ancestry reads source history to order releases; without it, build
 	// times do (see older).
 	Ancestry Ancestry

@@ -21,6 +21,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
+	"github.com/conveyor-gitops/conveyor/shared/registry"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state"
@@ -260,6 +261,8 @@ func TestBodyGolden(t *testing.T) {
 	app, _ := cfg.App("web")
 	staging, _, _ := app.Env("staging")
 	prod, _, _ := app.Env("prod")
+	prodArm := *prod
+	prodArm.Platforms = []string{"linux/amd64", "linux/arm64"}
 	created := time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC)
 	in := promotion(2, created)
 	in.Environment, in.From = "prod", "staging"
@@ -282,6 +285,15 @@ func TestBodyGolden(t *testing.T) {
 		// brings since what prod runs.
 		{"prod-manual-coalesced", promote.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes,
 			Commits: []string{fmt.Sprintf("%040d", 11), fmt.Sprintf("%040d", 12), in.Revision}}},
+		// The environment names its nodes' platforms: the body lists the
+		// image's against them.
+		{"prod-platforms", promote.BodyInput{Promotion: in, App: app, Env: &prodArm, From: from, Changes: changes,
+			Facts: &registry.Provenance{Source: in.Source, Revision: in.Revision, Created: created, Size: 12 << 20,
+				Platforms: []string{"linux/amd64", "linux/arm64/v8", "linux/s390x"}}}},
+		// The environment requires provenance: the body shows what was
+		// verified.
+		{"prod-provenance", promote.BodyInput{Promotion: in, App: app, Env: prod, From: from, Changes: changes,
+			Provenance: verifiedProvenance(t, in)}},
 		{"staging-auto-first", promote.BodyInput{Promotion: promotion(1, created), App: app, Env: staging, Next: prod,
 			Changes: []manifest.Change{{File: "envs/staging/kustomization.yaml", Line: 8, Path: "images[name=" + image + "].digest", New: digest(1)}}}},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/retention"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -65,6 +67,11 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 		// push by digest then tag: the tagged event promotes the image.
 		log.InfoContext(ctx, "untagged manifest: ignored")
 		return nil
+	case attachmentTag.MatchString(img.Tag):
+		// An image's attestations (the referrers tag of registries
+		// without the referrers API, cosign's .att/.sig), not an image.
+		log.InfoContext(ctx, "attachment tag: ignored")
+		return nil
 	}
 	cfg, err := h.Config.Load(ctx)
 	if err != nil {
@@ -74,7 +81,7 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 	var apps []*config.App
 	for i := range cfg.Apps {
 		a := &cfg.Apps[i]
-		if repoName(a.Image) == repo && a.AcceptsTag(img.Tag) && len(a.Environments) > 0 {
+		if repoName(a.Image) == repo && a.AcceptsTag(img.Tag) && len(a.Environments) > 0 && !releaseTag(a, img.Tag) {
 			apps = append(apps, a)
 		}
 	}
@@ -106,6 +113,28 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 		log.InfoContext(ctx, "promotion enqueued", "app", a.Name, "env", p.Environment, "revision", prov.Revision, "trace_of_build", trace != env.TraceID)
 	}
 	return nil
+}
+
+// attachmentTag matches the tags that hold what is attached to an image.
+var attachmentTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(att|sig|sbom))?$`)
+
+// releaseTag reports whether tag is one of the release-<env>[-<n>] tags
+// retention moves onto images an environment of a already ran: moving
+// one is not a new image.
+func releaseTag(a *config.App, tag string) bool {
+	rest, ok := strings.CutPrefix(tag, retention.TagPrefix)
+	if !ok {
+		return false
+	}
+	for _, e := range a.Environments {
+		if rest == e.Name {
+			return true
+		}
+		if n, ok := strings.CutPrefix(rest, e.Name+"-"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // repoName normalises an image repository for comparison: Docker Hub's

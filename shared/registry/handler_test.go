@@ -194,3 +194,21 @@ func TestMissingImageIsPermanent(t *testing.T) {
 		t.Fatalf("Inspect of an unreachable registry = %v, want transient", err)
 	}
 }
+
+// TestAttachmentTagsIgnored: the tags that carry an image's attestations
+// (the OCI referrers tag, cosign's .att and .sig) and the release tags
+// retention moves are not new images to promote, even for an app that
+// accepts every tag.
+func TestAttachmentTagsIgnored(t *testing.T) {
+	f := newFixture(t, "")
+	d := f.push(t, "sha-0d1a26e67d8f")
+	ref := "sha256-" + strings.TrimPrefix(d, "sha256:")
+	for _, tag := range []string{ref, ref + ".att", ref + ".sig", "release-dev", "release-prod-2"} {
+		t.Run(tag, func(t *testing.T) {
+			failure, proms := f.deliver(t, event.Image{Registry: f.host, Repository: "acme/web", Digest: d, Tag: tag, Action: "push"})
+			if failure != nil || len(proms) != 0 {
+				t.Fatalf("failure %v, %d promotions; want the tag ignored", failure, len(proms))
+			}
+		})
+	}
+}

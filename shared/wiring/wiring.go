@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/approval"
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
@@ -16,9 +18,12 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/registry"
+	"github.com/conveyor-gitops/conveyor/shared/retention"
+	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -53,6 +58,10 @@ type Deps struct {
 	// Selector names the deployment in the commands PR bodies print
 	// (`--stack NAME` on AWS; "" locally).
 	Selector string
+	// Attest are the attestation settings (builder id, signing and
+	// verifying keys); nil reads them from the environment
+	// (attest.SettingsFromEnv), the same in Lambda and locally.
+	Attest *attest.Settings
 	// Metrics receives production releases' EMF lines (nil: none).
 	Metrics io.Writer
 	Logger  *slog.Logger
@@ -117,8 +126,13 @@ func newBuild(d Deps) (consume.Func, error) {
 	if d.Config == nil || d.State == nil {
 		return nil, fmt.Errorf("%w: build needs the pipeline and the state store", ErrMissing)
 	}
+	as, err := d.attestSettings()
+	if err != nil {
+		return nil, err
+	}
 	b := &build.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
-		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger, Latest: d.State}
+		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger, Latest: d.State,
+		BuilderID: as.BuilderID, Signer: as.Signer}
 	return b.Func(), nil
 }
 
@@ -137,10 +151,22 @@ func newPromote(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: promote needs the pipeline, the state store and a GitOps repository with its forge", ErrMissing)
 	}
 	opts := d.registryOptions()
+	as, err := d.attestSettings()
+	if err != nil {
+		return nil, err
+	}
+	verifier := &attest.Verifier{BuilderID: as.BuilderID, PublicKey: as.PublicKey, Options: opts}
 	p := &promote.Promoter{Config: d.Config, Releases: d.State, Repo: d.GitOps, Forge: d.Forge, Ancestry: d.Ancestry, Selector: d.Selector, Log: d.Logger,
 		Latest: d.State,
 		Inspect: func(ctx context.Context, ref string) (*registry.Provenance, error) {
 			return registry.Inspect(ctx, ref, opts...)
+		},
+		Provenance: func(ctx context.Context, ref string) (*attest.Verified, error) {
+			d, err := name.NewDigest(ref)
+			if err != nil {
+				return nil, retry.Permanent(fmt.Errorf("parsing %s: %w", ref, err))
+			}
+			return verifier.Verify(ctx, d)
 		}}
 	return p.Func(), nil
 }
@@ -151,7 +177,7 @@ func newApproval(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: approval needs the pipeline, the state store, the promotions queue and a forge (%v)", ErrMissing, err)
 	}
 	a := &approval.Approver{Config: d.Config, Releases: d.State, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
-		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger}
+		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger, Protect: protectReleases(d.registryOptions())}
 	return a.Func(), nil
 }
 
@@ -177,4 +203,25 @@ func (d Deps) registryOptions() []remote.Option {
 		opts = append(opts, remote.WithAuthFromKeychain(d.Keychain))
 	}
 	return append(opts, d.RemoteOptions...)
+}
+
+// attestSettings returns Attest, or reads the settings from the
+// environment.
+func (d Deps) attestSettings() (attest.Settings, error) {
+	if d.Attest != nil {
+		return *d.Attest, nil
+	}
+	return attest.SettingsFromEnv(os.LookupEnv)
+}
+
+// protectReleases moves an environment's release tags in its image
+// repository (see retention).
+func protectReleases(opts []remote.Option) func(ctx context.Context, image, env string, digests []string) error {
+	return func(ctx context.Context, image, env string, digests []string) error {
+		repo, err := name.NewRepository(image)
+		if err != nil {
+			return retry.Permanent(fmt.Errorf("image repository %q: %w", image, err))
+		}
+		return retention.Protect(ctx, repo, env, digests, opts...)
+	}
 }

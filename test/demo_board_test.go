@@ -40,7 +40,7 @@ func TestDemoEndsOnTheBoard(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	banner, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !regexp.MustCompile(`conveyor board: board on http://` + regexp.QuoteMeta(addr) + `/`).MatchString(banner) {
+	if err != nil || !regexp.MustCompile(`conveyor board: board on http://`+regexp.QuoteMeta(addr)+`/`).MatchString(banner) {
 		t.Fatalf("conveyor board printed %q (%v); stderr: %s", banner, err, stderr.String())
 	}
 	get := func(path string) (int, string) {

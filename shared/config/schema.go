@@ -29,6 +29,7 @@ var schemaKeys = map[reflect.Type][]string{
 	reflect.TypeFor[Freeze]():      freezeKeys,
 	reflect.TypeFor[Template]():    templateKeys,
 	reflect.TypeFor[Defaults]():    defaultsKeys,
+	reflect.TypeFor[Require]():     requireKeys,
 }
 
 // notInFile are the fields Parse sets itself rather than reads.

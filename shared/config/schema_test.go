@@ -132,7 +132,7 @@ func TestSchemaNamesDrift(t *testing.T) {
 		keys []string
 		want string
 	}{
-		{"a field the decoder does not read", saved[:len(saved)-1], "field Environment.Settle has no key"},
+		{"a field the decoder does not read", saved[:len(saved)-1], "field Environment." + strings.ToUpper(saved[len(saved)-1][:1]) + saved[len(saved)-1][1:] + " has no key"},
 		{"a key with no field", append(append([]string(nil), saved...), "timeout"), `key "timeout" of Environment has no field`},
 	}
 	for _, tt := range tests {

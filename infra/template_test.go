@@ -56,6 +56,8 @@ var wantGrants = map[string][]string{
 		grants(consume, "ApprovalsQueue"),
 		grants(send, "ApprovalsDLQ", "PromotionsQueue"),
 		grants(stateRW, table...),
+		ecrLogin,
+		grants(append(append([]string(nil), ecrPull...), "ecr:PutImage"), ecrRepo),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
 	),
 	"ReconcileFunction": concat(

@@ -26,12 +26,12 @@ var (
 	configKeys = []string{"version", "gitops", "settle", "apps"}
 	gitopsKeys = []string{"branch", "author"}
 	authorKeys = []string{"name", "email"}
-	appKeys    = []string{"name", "source", "image", "tags", "build", "environments"}
+	appKeys    = []string{"name", "source", "image", "tags", "build", "environments", "notify"}
 	sourceKeys = []string{"repo", "branch", "paths"}
 	tagsKeys   = []string{"glob", "semver"}
 	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose", "latestOnly"}
 	fileKeys   = []string{"src", "dst"}
-	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle"}
+	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle", "notify"}
 	envImgKeys = []string{"name"}
 	helmKeys   = []string{"image", "repository", "digest", "tag"}
 	freezeKeys = []string{"cron", "duration", "timezone"}
@@ -123,6 +123,7 @@ func (d *decoder) app(v value, settle time.Duration) App {
 	for _, e := range d.list(f.get("environments")) {
 		a.Environments = append(a.Environments, d.environment(e, a.Name, settle))
 	}
+	a.Notify = d.notifyList(f.get("notify"))
 	return a
 }
 
@@ -212,6 +213,7 @@ func (d *decoder) environment(v value, app string, settle time.Duration) Environ
 	if f.has("settle") {
 		e.Settle = d.duration(f.get("settle"))
 	}
+	e.Notify = d.notifyList(f.get("notify"))
 	return e
 }
 

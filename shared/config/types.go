@@ -54,6 +54,8 @@ type App struct {
 	Tags         TagPolicy
 	Build        Build
 	Environments []Environment // promotion order
+	// Notify receives the app's notifications, for every environment.
+	Notify []Notify
 }
 
 // Source is the repository and branch whose pushes build an app.
@@ -164,6 +166,9 @@ type Environment struct {
 	// digest. The pipeline's settle when unset; 0 proposes at once (work
 	// already queued behind a newer digest is still skipped).
 	Settle time.Duration
+	// Notify receives this environment's notifications, besides the
+	// app's receivers.
+	Notify []Notify
 }
 
 // EnvImage is how an environment's manifests name the app's image.

@@ -30,7 +30,7 @@ var wantGrants = map[string][]string{
 	),
 	"BuildFunction": concat(
 		grants(consume, "BuildsQueue"),
-		grants(send, "BuildsDLQ"),
+		grants(send, "BuildsDLQ", "NotificationsQueue"),
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(append(ecrPush, ecrPull...), ecrRepo),
@@ -38,7 +38,7 @@ var wantGrants = map[string][]string{
 	),
 	"RegistryFunction": concat(
 		grants(consume, "ImagesQueue"),
-		grants(send, "ImagesDLQ", "PromotionsQueue"),
+		grants(send, "ImagesDLQ", "PromotionsQueue", "NotificationsQueue"),
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
@@ -46,7 +46,7 @@ var wantGrants = map[string][]string{
 	),
 	"PromoteFunction": concat(
 		grants(consume, "PromotionsQueue"),
-		grants(send, "PromotionsDLQ"),
+		grants(send, "PromotionsDLQ", "NotificationsQueue"),
 		grants(stateRW, table...),
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
@@ -54,9 +54,14 @@ var wantGrants = map[string][]string{
 	),
 	"ApprovalFunction": concat(
 		grants(consume, "ApprovalsQueue"),
-		grants(send, "ApprovalsDLQ", "PromotionsQueue"),
+		grants(send, "ApprovalsDLQ", "PromotionsQueue", "NotificationsQueue"),
 		grants(stateRW, table...),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
+	),
+	"NotifyFunction": concat(
+		grants(consume, "NotificationsQueue"),
+		grants(send, "NotificationsDLQ"),
+		grants(stateRW, table...),
 	),
 	"ReconcileFunction": concat(
 		grants(send, "BuildsQueue", "PromotionsQueue"),
@@ -65,13 +70,14 @@ var wantGrants = map[string][]string{
 	),
 	"BoardFunction": concat(
 		grants([]string{"dynamodb:GetItem", "dynamodb:Query"}, table...),
-		grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "BuildsDLQ", "ImagesQueue", "ImagesDLQ", "PromotionsQueue", "PromotionsDLQ", "ApprovalsQueue", "ApprovalsDLQ"),
+		grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "BuildsDLQ", "ImagesQueue", "ImagesDLQ", "PromotionsQueue", "PromotionsDLQ", "ApprovalsQueue", "ApprovalsDLQ",
+			"NotificationsQueue", "NotificationsDLQ"),
 		grants(secret, "GitHubAppPrivateKeyArn"),
 	),
 	"ReplayFunction": concat(
-		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
-		grants([]string{"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
-		grants([]string{"sqs:SendMessage", "sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue"),
+		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
+		grants([]string{"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
+		grants([]string{"sqs:SendMessage", "sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue", "NotificationsQueue"),
 		grants(stateRW, table...),
 	),
 }
@@ -81,11 +87,11 @@ var wantGrants = map[string][]string{
 var wantOperatorGrants = concat(
 	grants([]string{"cloudformation:DescribeStacks"}, "AWS::StackId"),
 	grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}, table...),
-	grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue",
-		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
+	grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue", "NotificationsQueue",
+		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
 	grants([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"},
-		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ"),
-	grants(send, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue"),
+		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
+	grants(send, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue", "NotificationsQueue"),
 	ecrLogin,
 	grants(ecrPull, ecrRepo),
 	grants([]string{"lambda:InvokeFunctionUrl"}, "BoardFunction"),
@@ -112,55 +118,70 @@ var (
 			"CONVEYOR_REGISTRY_WEBHOOK_TOKEN_ARN": "{RegistryWebhookTokenArn}",
 		},
 		"BuildFunction": with(githubApp, map[string]string{
-			"CONVEYOR_BUILDS_QUEUE_URL": "{BuildsQueue}",
-			"CONVEYOR_BUILDS_DLQ_URL":   "{BuildsDLQ}",
-			"CONVEYOR_TABLE":            "{Table}",
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_BUILDS_QUEUE_URL":        "{BuildsQueue}",
+			"CONVEYOR_BUILDS_DLQ_URL":          "{BuildsDLQ}",
+			"CONVEYOR_TABLE":                   "{Table}",
 		}),
 		"RegistryFunction": with(githubApp, map[string]string{
-			"CONVEYOR_IMAGES_QUEUE_URL":     "{ImagesQueue}",
-			"CONVEYOR_IMAGES_DLQ_URL":       "{ImagesDLQ}",
-			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
-			"CONVEYOR_TABLE":                "{Table}",
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_IMAGES_QUEUE_URL":        "{ImagesQueue}",
+			"CONVEYOR_IMAGES_DLQ_URL":          "{ImagesDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
+			"CONVEYOR_TABLE":                   "{Table}",
 		}),
 		"PromoteFunction": with(githubApp, map[string]string{
-			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
-			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
-			"CONVEYOR_TABLE":                "{Table}",
-			"CONVEYOR_STACK":                "{AWS::StackName}",
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
+			"CONVEYOR_PROMOTIONS_DLQ_URL":      "{PromotionsDLQ}",
+			"CONVEYOR_TABLE":                   "{Table}",
+			"CONVEYOR_STACK":                   "{AWS::StackName}",
 		}),
 		"ApprovalFunction": with(githubApp, map[string]string{
-			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
-			"CONVEYOR_APPROVALS_DLQ_URL":    "{ApprovalsDLQ}",
-			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
-			"CONVEYOR_TABLE":                "{Table}",
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_APPROVALS_QUEUE_URL":     "{ApprovalsQueue}",
+			"CONVEYOR_APPROVALS_DLQ_URL":       "{ApprovalsDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
+			"CONVEYOR_TABLE":                   "{Table}",
 		}),
+		"NotifyFunction": {
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_NOTIFICATIONS_DLQ_URL":   "{NotificationsDLQ}",
+			"CONVEYOR_TABLE":                   "{Table}",
+		},
 		"ReconcileFunction": with(githubApp, map[string]string{
 			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
 			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
 			"CONVEYOR_TABLE":                "{Table}",
 			"CONVEYOR_RECONCILE_RATE":       "{ReconcileRatePerMinute}",
 		}),
-		"BoardFunction": with(githubApp, map[string]string{
-			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
-			"CONVEYOR_BUILDS_DLQ_URL":       "{BuildsDLQ}",
-			"CONVEYOR_IMAGES_QUEUE_URL":     "{ImagesQueue}",
-			"CONVEYOR_IMAGES_DLQ_URL":       "{ImagesDLQ}",
-			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
-			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
-			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
-			"CONVEYOR_APPROVALS_DLQ_URL":    "{ApprovalsDLQ}",
-			"CONVEYOR_TABLE":                "{Table}",
+		// The board reads the GitOps repository as the GitHub App; it has
+		// no forge of its own (no CONVEYOR_FORGE*, no Gitea token).
+		"BoardFunction": with(without(githubApp, "CONVEYOR_FORGE", "CONVEYOR_FORGE_URL", "CONVEYOR_GITEA_TOKEN_ARN"), map[string]string{
+			"CONVEYOR_BUILDS_QUEUE_URL":        "{BuildsQueue}",
+			"CONVEYOR_BUILDS_DLQ_URL":          "{BuildsDLQ}",
+			"CONVEYOR_IMAGES_QUEUE_URL":        "{ImagesQueue}",
+			"CONVEYOR_IMAGES_DLQ_URL":          "{ImagesDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
+			"CONVEYOR_PROMOTIONS_DLQ_URL":      "{PromotionsDLQ}",
+			"CONVEYOR_APPROVALS_QUEUE_URL":     "{ApprovalsQueue}",
+			"CONVEYOR_APPROVALS_DLQ_URL":       "{ApprovalsDLQ}",
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_NOTIFICATIONS_DLQ_URL":   "{NotificationsDLQ}",
+			"CONVEYOR_TABLE":                   "{Table}",
 		}),
 		"ReplayFunction": {
-			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
-			"CONVEYOR_BUILDS_DLQ_URL":       "{BuildsDLQ}",
-			"CONVEYOR_IMAGES_QUEUE_URL":     "{ImagesQueue}",
-			"CONVEYOR_IMAGES_DLQ_URL":       "{ImagesDLQ}",
-			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",
-			"CONVEYOR_PROMOTIONS_DLQ_URL":   "{PromotionsDLQ}",
-			"CONVEYOR_APPROVALS_QUEUE_URL":  "{ApprovalsQueue}",
-			"CONVEYOR_APPROVALS_DLQ_URL":    "{ApprovalsDLQ}",
-			"CONVEYOR_TABLE":                "{Table}",
+			"CONVEYOR_BUILDS_QUEUE_URL":        "{BuildsQueue}",
+			"CONVEYOR_BUILDS_DLQ_URL":          "{BuildsDLQ}",
+			"CONVEYOR_IMAGES_QUEUE_URL":        "{ImagesQueue}",
+			"CONVEYOR_IMAGES_DLQ_URL":          "{ImagesDLQ}",
+			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
+			"CONVEYOR_PROMOTIONS_DLQ_URL":      "{PromotionsDLQ}",
+			"CONVEYOR_APPROVALS_QUEUE_URL":     "{ApprovalsQueue}",
+			"CONVEYOR_APPROVALS_DLQ_URL":       "{ApprovalsDLQ}",
+			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
+			"CONVEYOR_NOTIFICATIONS_DLQ_URL":   "{NotificationsDLQ}",
+			"CONVEYOR_TABLE":                   "{Table}",
 		},
 	}
 )
@@ -184,6 +205,14 @@ func with(a, b map[string]string) map[string]string {
 	}
 	for k, v := range b {
 		out[k] = v
+	}
+	return out
+}
+
+func without(a map[string]string, keys ...string) map[string]string {
+	out := with(a, nil)
+	for _, k := range keys {
+		delete(out, k)
 	}
 	return out
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // Notify is one receiver of an app's or environment's notifications:
-// exactly one of Webhook, SlackEnv or PRComment.
+// exactly one of Webhook or SlackEnv.
 type Notify struct {
 	Pos Pos
 	// Webhook is a URL that receives each event as signed JSON (https,
@@ -18,8 +18,6 @@ type Notify struct {
 	// SlackEnv names the environment variable holding a Slack incoming
 	// webhook URL, which is a credential in itself.
 	SlackEnv string
-	// PRComment comments on the promotion pull request.
-	PRComment bool
 	// Events limits the receiver to these events (NotifyEvents); empty
 	// means all of them.
 	Events []string
@@ -54,7 +52,7 @@ func (a *App) Receivers(env *Environment) []Notify {
 	return out
 }
 
-var notifyKeys = []string{"webhook", "secretEnv", "slackEnv", "prComment", "events"}
+var notifyKeys = []string{"webhook", "secretEnv", "slackEnv", "events"}
 
 func (d *decoder) notifyList(v value) []Notify {
 	var out []Notify
@@ -64,7 +62,6 @@ func (d *decoder) notifyList(v value) []Notify {
 			n.Webhook = d.str(f.get("webhook"))
 			n.SecretEnv = d.str(f.get("secretEnv"))
 			n.SlackEnv = d.str(f.get("slackEnv"))
-			n.PRComment = d.boolean(f.get("prComment"))
 			n.Events = d.strings(f.get("events"))
 		}
 		n.Pos = d.pos(nv)
@@ -78,13 +75,13 @@ func validateNotify(list []Notify, p string, r *reporter) {
 		n := &list[i]
 		np := index(p, i)
 		kinds := 0
-		for _, set := range []bool{n.Webhook != "", n.SlackEnv != "", n.PRComment} {
+		for _, set := range []bool{n.Webhook != "", n.SlackEnv != ""} {
 			if set {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			r.errorf(np, "set exactly one of webhook, slackEnv or prComment")
+			r.errorf(np, "set exactly one of webhook or slackEnv")
 		}
 		if n.Webhook != "" {
 			if msg := checkNotifyURL(n.Webhook); msg != "" {

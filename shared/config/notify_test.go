@@ -59,10 +59,10 @@ func TestParseNotifyErrors(t *testing.T) {
 		},
 		{
 			name:   "two kinds and an unknown event",
-			notify: "    notify:\n      - {slackEnv: SLACK, prComment: true, events: [merged, exploded]}\n",
+			notify: "    notify:\n      - {slackEnv: SLACK, webhook: \"https://h.example.com/\", secretEnv: K, events: [merged, exploded]}\n",
 			want: []string{
-				`conveyor.yaml:8:9: apps[0].notify[0]: set exactly one of webhook, slackEnv or prComment`,
-				`conveyor.yaml:8:61: apps[0].notify[0].events[1]: unknown event "exploded": must be one of opened, updated, waiting, merged, deferred, refused, dead_lettered`,
+				`conveyor.yaml:8:9: apps[0].notify[0]: set exactly one of webhook or slackEnv`,
+				`conveyor.yaml:8:93: apps[0].notify[0].events[1]: unknown event "exploded": must be one of opened, updated, waiting, merged, deferred, refused, dead_lettered`,
 			},
 		},
 		{

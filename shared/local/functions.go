@@ -62,7 +62,7 @@ func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, g *GitOps, log *
 			}
 			return err
 		}
-		if err := r.Register(Function{Name: f.Name, Queue: f.Queue, Fn: c.Fn, Decode: c.Decode, BatchSize: f.BatchSize}); err != nil {
+		if err := r.Register(Function{Name: f.Name, Queue: f.Queue, Fn: c.Fn, Decode: c.Decode, BatchSize: f.BatchSize, Observe: c.Observe}); err != nil {
 			return err
 		}
 	}

@@ -84,6 +84,8 @@ type Function struct {
 	BatchSize int
 	// Visibility overrides the queue's default visibility timeout.
 	Visibility time.Duration
+	// Observe sees each decision (consume.Consumer.Observe).
+	Observe func(ctx context.Context, o consume.Outcome, took time.Duration)
 }
 
 // DefaultLease is Options.Lease's default.
@@ -351,7 +353,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		m := &poller.Poller{
 			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, Lease: r.opts.lease(), PollInterval: r.opts.PollInterval,
 			Consumer: consume.Consumer{Fn: beat.wrap(fn.Fn), Decode: fn.Decode, FIFO: q.FIFO(), Policy: poller.Policy(spec.MaxReceives, r.opts.Backoff),
-				Log: r.opts.Logger.With("function", fn.Name)},
+				Log: r.opts.Logger.With("function", fn.Name), Observe: fn.Observe},
 			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}

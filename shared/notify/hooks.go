@@ -40,7 +40,9 @@ func Promotions(p *promote.Promoter, n Notifier) consume.Func {
 
 func promotionEvents(in event.Promotion, out *promote.Outcome, err error) []Event {
 	base := Event{App: in.App, Environment: in.Environment, Digest: in.Digest, Tag: in.Tag}
-	key := func(parts ...string) string { return Key(append([]string{in.App, in.Environment, in.Digest}, parts...)...) }
+	key := func(parts ...string) string {
+		return Key(append([]string{in.App, in.Environment, in.Digest}, parts...)...)
+	}
 	switch {
 	case out != nil && out.Action == promote.Deferred:
 		ev := base

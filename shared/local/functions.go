@@ -36,7 +36,10 @@ func FunctionNames() []string {
 func (r *Runtime) Deps(cfg ConfigSource, g *GitOps, log *slog.Logger) wiring.Deps {
 	d := wiring.Deps{Config: cfg, State: r.State, Queue: func(name string) (queue.Sender, error) { return r.Queues.Queue(name) },
 		GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Keychain: r.RegistryKeychain(), RemoteOptions: r.opts.RemoteOptions,
-		Ancestry: SourceHistory(), Logger: log}
+		Ancestry: SourceHistory(), Logger: log, Events: r.Metrics}
+	r.mu.Lock()
+	r.pipeline = cfg
+	r.mu.Unlock()
 	if g != nil {
 		// Sources on the GitOps repository's forge get its credentials
 		// and its history.

@@ -14,8 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/metrics"
 	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
 	"github.com/conveyor-gitops/conveyor/shared/poller"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -113,14 +115,20 @@ type Runtime struct {
 
 	// Registry is the embedded OCI registry, when RegistryAddr is set.
 	Registry *ociregistry.Registry
+	// Metrics counts what the runtime does; Handler serves it at
+	// /metrics.
+	Metrics *metrics.Registry
 
 	// passwordGenerated says the registry's push password was generated
 	// here, so the operator must be told it.
 	passwordGenerated bool
 
-	mu          sync.Mutex
-	functions   []Function
-	board       http.Handler
+	mu        sync.Mutex
+	functions []Function
+	board     http.Handler
+	// pipeline is the conveyor.yaml the consumers were built with, for
+	// the DORA gauges.
+	pipeline    ConfigSource
 	listener    net.Listener
 	regListener net.Listener
 
@@ -202,6 +210,10 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		db.Close()
 		return nil, err
 	}
+	r.Metrics = metrics.New(metrics.Sources{Queues: r.QueueStats, Oldest: r.Queues.OldestAge, Config: r.pipelineConfig,
+		Releases: r.State, Log: opts.Logger.With("component", "metrics")})
+	// Every event counts, the embedded registry's too.
+	r.Ingress = r.Metrics.Ingress(r.Ingress)
 	if opts.RegistryAddr != "" {
 		notify := ociregistry.HandlerNotifier(r.Ingress, webhook.PathDistribution, opts.RegistryToken)
 		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry"),
@@ -353,7 +365,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		m := &poller.Poller{
 			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, Lease: r.opts.lease(), PollInterval: r.opts.PollInterval,
 			Consumer: consume.Consumer{Fn: beat.wrap(fn.Fn), Decode: fn.Decode, FIFO: q.FIFO(), Policy: poller.Policy(spec.MaxReceives, r.opts.Backoff),
-				Log: r.opts.Logger.With("function", fn.Name), Observe: fn.Observe},
+				Log: r.opts.Logger.With("function", fn.Name), Observe: observers(r.Metrics.Observe(fn.Name), fn.Observe)},
 			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}
@@ -395,6 +407,29 @@ func (r *Runtime) Close() error {
 	// still right, and it must finish before the database closes.
 	_ = r.Commits.Close()
 	return r.DB.Close()
+}
+
+// observers calls each non-nil observer in turn.
+func observers(fs ...func(context.Context, consume.Outcome, time.Duration)) func(context.Context, consume.Outcome, time.Duration) {
+	return func(ctx context.Context, o consume.Outcome, took time.Duration) {
+		for _, f := range fs {
+			if f != nil {
+				f(ctx, o, took)
+			}
+		}
+	}
+}
+
+// pipelineConfig reads the conveyor.yaml the consumers use; nil before
+// any was registered.
+func (r *Runtime) pipelineConfig(ctx context.Context) (*config.Config, error) {
+	r.mu.Lock()
+	src := r.pipeline
+	r.mu.Unlock()
+	if src == nil {
+		return nil, nil
+	}
+	return src.Load(ctx)
 }
 
 // QueueStats returns every work queue's counters, keyed by queue name.

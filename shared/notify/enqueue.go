@@ -18,6 +18,16 @@ type Notifier interface {
 	Notify(ctx context.Context, ev Event)
 }
 
+// Multi tells every Notifier in turn.
+type Multi []Notifier
+
+// Notify tells each.
+func (m Multi) Notify(ctx context.Context, ev Event) {
+	for _, n := range m {
+		n.Notify(ctx, ev)
+	}
+}
+
 // Enqueuer is the Notifier of the pipeline's handlers: it queues one
 // Delivery per receiver of the event's app and environment.
 type Enqueuer struct {

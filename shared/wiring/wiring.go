@@ -57,6 +57,9 @@ type Deps struct {
 	// Metrics receives production releases' EMF lines (nil: none).
 	Metrics io.Writer
 	Logger  *slog.Logger
+	// Events also hears every notification event, whether or not the
+	// pipeline has receivers (the local runtime's metrics); nil: none.
+	Events notify.Notifier
 	// Lookup reads the environment variables notification receivers name
 	// (os.LookupEnv when nil).
 	Lookup func(string) (string, bool)
@@ -180,16 +183,22 @@ func newNotify(d Deps) (consume.Func, error) {
 }
 
 // notifier queues notifications when the runtime has the pipeline and a
-// notifications queue; nil otherwise, and nothing is told.
+// notifications queue, and tells Events; nil when neither applies, and
+// nothing is told.
 func (d Deps) notifier() notify.Notifier {
-	if d.Config == nil || d.Queue == nil {
+	var ns notify.Multi
+	if d.Config != nil && d.Queue != nil {
+		if q, err := d.Queue(queue.Notifications); err == nil {
+			ns = append(ns, &notify.Enqueuer{Config: d.Config, Queue: q, Log: d.Logger})
+		}
+	}
+	if d.Events != nil {
+		ns = append(ns, d.Events)
+	}
+	if len(ns) == 0 {
 		return nil
 	}
-	q, err := d.Queue(queue.Notifications)
-	if err != nil {
-		return nil
-	}
-	return &notify.Enqueuer{Config: d.Config, Queue: q, Log: d.Logger}
+	return ns
 }
 
 // sender returns the queue name; the promotions queue announces each

@@ -16,19 +16,23 @@ var (
 	stateRW  = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
 	secret   = []string{"secretsmanager:GetSecretValue"}
 	ecrLogin = grants([]string{"ecr:GetAuthorizationToken"}, "*")
-	ecrRepo  = "arn:AWS::Partition:ecr:AWS::Region:AWS::AccountId:repository/EcrRepositoryPattern"
-	ecrPull  = []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
-	ecrPush  = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
-	table    = []string{"Table", "Table/index/gsi1"}
+	// tracing lets Lambda's active tracing put X-Ray segments.
+	tracing = grants([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "*")
+	ecrRepo = "arn:AWS::Partition:ecr:AWS::Region:AWS::AccountId:repository/EcrRepositoryPattern"
+	ecrPull = []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+	ecrPush = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
+	table   = []string{"Table", "Table/index/gsi1"}
 )
 
 var wantGrants = map[string][]string{
 	"WebhookFunction": concat(
+		tracing,
 		grants(send, "BuildsQueue", "ImagesQueue", "ApprovalsQueue"),
 		grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "Table"),
 		grants(secret, "GitHubWebhookSecretArn", "RegistryWebhookTokenArn"),
 	),
 	"BuildFunction": concat(
+		tracing,
 		grants(consume, "BuildsQueue"),
 		grants(send, "BuildsDLQ", "NotificationsQueue"),
 		grants(stateRW, table...),
@@ -37,6 +41,7 @@ var wantGrants = map[string][]string{
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"RegistryFunction": concat(
+		tracing,
 		grants(consume, "ImagesQueue"),
 		grants(send, "ImagesDLQ", "PromotionsQueue", "NotificationsQueue"),
 		grants(stateRW, table...),
@@ -45,6 +50,7 @@ var wantGrants = map[string][]string{
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"PromoteFunction": concat(
+		tracing,
 		grants(consume, "PromotionsQueue"),
 		grants(send, "PromotionsDLQ", "NotificationsQueue"),
 		grants(stateRW, table...),
@@ -53,28 +59,33 @@ var wantGrants = map[string][]string{
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"ApprovalFunction": concat(
+		tracing,
 		grants(consume, "ApprovalsQueue"),
 		grants(send, "ApprovalsDLQ", "PromotionsQueue", "NotificationsQueue"),
 		grants(stateRW, table...),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"NotifyFunction": concat(
+		tracing,
 		grants(consume, "NotificationsQueue"),
 		grants(send, "NotificationsDLQ"),
 		grants(stateRW, table...),
 	),
 	"ReconcileFunction": concat(
+		tracing,
 		grants(send, "BuildsQueue", "PromotionsQueue"),
 		grants(stateRW, table...),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"BoardFunction": concat(
+		tracing,
 		grants([]string{"dynamodb:GetItem", "dynamodb:Query"}, table...),
 		grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "BuildsDLQ", "ImagesQueue", "ImagesDLQ", "PromotionsQueue", "PromotionsDLQ", "ApprovalsQueue", "ApprovalsDLQ",
 			"NotificationsQueue", "NotificationsDLQ"),
 		grants(secret, "GitHubAppPrivateKeyArn"),
 	),
 	"ReplayFunction": concat(
+		tracing,
 		grants(consume, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
 		grants([]string{"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}, "BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
 		grants([]string{"sqs:SendMessage", "sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue", "NotificationsQueue"),
@@ -301,7 +312,8 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"sts:AssumeRoleWithWebIdentity granted", checkNoRoleEscalation, appendTo(replayPolicy, allow("STS:AssumeRoleWithWebIdentity", "*"))},
 		{"iam:PassRole granted", checkNoRoleEscalation, appendTo(replayPolicy, allow("iam:PassRole", "*"))},
 		{"trust policy open to anyone", checkTrustPolicies, set("Resources.BuildRole.Properties.AssumeRolePolicyDocument.Statement.0.Principal", "*")},
-		{"sqs on Resource *", checkResourceStar, set(webhookPolicy+".0.Resource", "*")},
+		{"sqs on Resource *", checkResourceStar, set(webhookPolicy+".1.Resource", "*")},
+		{"S3 beside X-Ray on Resource *", checkResourceStar, appendTo(webhookPolicy+".0.Action", "s3:GetObject")},
 		{"shared role", checkDistinctRoles, set("Resources.PromoteFunction.Properties.Role", "{BuildRole.Arn}")},
 		{"role outside the template", checkDistinctRoles, set("Resources.ReplayFunction.Properties.Role", "arn:aws:iam::123456789012:role/admin")},
 		{"SAM policies", checkDistinctRoles, set("Resources.WebhookFunction.Properties.Policies", []any{"AmazonSQSFullAccess"})},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -25,6 +26,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
+	"github.com/conveyor-gitops/conveyor/shared/tracing"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 	"github.com/conveyor-gitops/conveyor/shared/webhook/sqlitecommit"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -73,6 +75,10 @@ type Options struct {
 	// DefaultStallAfter).
 	StallAfter time.Duration
 	Logger     *slog.Logger
+	// OTLPEndpoint exports each change's trace over OTLP/HTTP to this
+	// base URL (spans at /v1/traces); $OTEL_EXPORTER_OTLP_ENDPOINT when
+	// empty; no tracing when both are.
+	OTLPEndpoint string
 }
 
 // Function is a queue consumer the runtime can run.
@@ -118,6 +124,9 @@ type Runtime struct {
 	// Metrics counts what the runtime does; Handler serves it at
 	// /metrics.
 	Metrics *metrics.Registry
+	// Tracer exports spans when Options.OTLPEndpoint is set; nil
+	// otherwise.
+	Tracer *tracing.Tracer
 
 	// passwordGenerated says the registry's push password was generated
 	// here, so the operator must be told it.
@@ -212,6 +221,17 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	r.Metrics = metrics.New(metrics.Sources{Queues: r.QueueStats, Oldest: r.Queues.OldestAge, Config: r.pipelineConfig,
 		Releases: r.State, Log: opts.Logger.With("component", "metrics")})
+	if opts.OTLPEndpoint == "" {
+		opts.OTLPEndpoint = os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	}
+	if opts.OTLPEndpoint != "" {
+		if r.Tracer, err = tracing.New(ctx, opts.OTLPEndpoint); err != nil {
+			r.Commits.Close()
+			db.Close()
+			return nil, err
+		}
+		r.Ingress = r.Tracer.Ingress(r.Ingress)
+	}
 	// Every event counts, the embedded registry's too.
 	r.Ingress = r.Metrics.Ingress(r.Ingress)
 	if opts.RegistryAddr != "" {
@@ -365,7 +385,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		m := &poller.Poller{
 			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, Lease: r.opts.lease(), PollInterval: r.opts.PollInterval,
 			Consumer: consume.Consumer{Fn: beat.wrap(fn.Fn), Decode: fn.Decode, FIFO: q.FIFO(), Policy: poller.Policy(spec.MaxReceives, r.opts.Backoff),
-				Log: r.opts.Logger.With("function", fn.Name), Observe: observers(r.Metrics.Observe(fn.Name), fn.Observe)},
+				Log: r.opts.Logger.With("function", fn.Name), Observe: observers(r.Metrics.Observe(fn.Name), r.traceObserver(fn), fn.Observe)},
 			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}
@@ -406,6 +426,12 @@ func (r *Runtime) Close() error {
 	// The events it holds were never acknowledged; committing them is
 	// still right, and it must finish before the database closes.
 	_ = r.Commits.Close()
+	if r.Tracer != nil {
+		// Spans still batched are exported, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = r.Tracer.Shutdown(ctx)
+		cancel()
+	}
 	return r.DB.Close()
 }
 
@@ -418,6 +444,15 @@ func observers(fs ...func(context.Context, consume.Outcome, time.Duration)) func
 			}
 		}
 	}
+}
+
+// traceObserver records fn's queue waits and handling as spans, when
+// tracing is on.
+func (r *Runtime) traceObserver(fn Function) func(context.Context, consume.Outcome, time.Duration) {
+	if r.Tracer == nil {
+		return nil
+	}
+	return r.Tracer.Observe(fn.Name, fn.Queue)
 }
 
 // pipelineConfig reads the conveyor.yaml the consumers use; nil before

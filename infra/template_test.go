@@ -70,6 +70,7 @@ var wantGrants = map[string][]string{
 		grants(consume, "NotificationsQueue"),
 		grants(send, "NotificationsDLQ"),
 		grants(stateRW, table...),
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn"),
 	),
 	"ReconcileFunction": concat(
 		tracing,
@@ -155,11 +156,11 @@ var (
 			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
 			"CONVEYOR_TABLE":                   "{Table}",
 		}),
-		"NotifyFunction": {
+		"NotifyFunction": with(githubApp, map[string]string{
 			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
 			"CONVEYOR_NOTIFICATIONS_DLQ_URL":   "{NotificationsDLQ}",
 			"CONVEYOR_TABLE":                   "{Table}",
-		},
+		}),
 		"ReconcileFunction": with(githubApp, map[string]string{
 			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",
 			"CONVEYOR_PROMOTIONS_QUEUE_URL": "{PromotionsQueue}",

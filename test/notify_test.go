@@ -83,8 +83,8 @@ func (rc *receiver) webhookEvents(t *testing.T, secret string) (got []string, po
 
 // TestNotifications: a push through dev and staging (auto) to prod
 // (manual, approved by alice) tells a signed webhook, which fails its
-// first request, exactly once per event, and prod's Slack channel the
-// waiting and the release.
+// first request, exactly once per event, and prod's Slack channel and its
+// pull request the waiting and the release.
 func TestNotifications(t *testing.T) {
 	ctx := context.Background()
 	hook := newReceiver(t, http.StatusInternalServerError)
@@ -93,7 +93,7 @@ func TestNotifications(t *testing.T) {
 	t.Setenv("TEST_SLACK_URL", slack.srv.URL+"/services/T0/B0/s3cret")
 	c := newChainConfig(t, func(y string) string {
 		y = strings.Replace(y, "    environments:\n", "    notify:\n      - {webhook: \""+hook.srv.URL+"/conveyor\", secretEnv: TEST_HOOK_KEY}\n    environments:\n", 1)
-		return y + "        notify:\n          - {slackEnv: TEST_SLACK_URL, events: [waiting, merged]}\n"
+		return y + "        notify:\n          - {slackEnv: TEST_SLACK_URL, events: [waiting, merged]}\n          - {prComment: true, events: [waiting, merged]}\n"
 	})
 	c.push(demo.AppFiles(), time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
 	c.settle()
@@ -136,6 +136,15 @@ func TestNotifications(t *testing.T) {
 	if len(texts) != 2 || !strings.Contains(texts[0], "released (#"+itoa(pr.Number)+" (`conveyor pr show") ||
 		!strings.Contains(texts[1], "waits for 1 approval(s) in #"+itoa(pr.Number)+" (`conveyor pr show "+itoa(pr.Number)+"`) from alice") {
 		t.Errorf("Slack got %q, want one waiting (from alice) and one release", texts)
+	}
+	// The prod pull request itself says it waited and was released.
+	comments, err := c.g.Local.Comments(ctx, pr.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(comments) != 2 || !strings.Contains(comments[0], "waits for 1 approval(s)") || !strings.Contains(comments[1], "released") ||
+		!strings.Contains(comments[0], "**web → prod**") {
+		t.Errorf("comments on #%d: %q, want the waiting one then the release", pr.Number, comments)
 	}
 	if strings.Contains(c.logs.String(), "s3cret") {
 		t.Errorf("a secret reached the logs")

@@ -1,6 +1,7 @@
 // Command notify is the Lambda entry point of the notifications queue's
 // consumer: it posts each notification to its receiver (a signed webhook
-// or a Slack incoming webhook), once, retried with backoff.
+// or a Slack incoming webhook) or comments on its pull request through the
+// forge, once, retried with backoff.
 package main
 
 import (
@@ -9,7 +10,7 @@ import (
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
-	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Notifications))
+	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Notifications), awsenv.Forge)
 }
 
 // main builds the handler from wiring.Functions["notify"].

@@ -6,7 +6,7 @@ import (
 )
 
 // Notify is one receiver of an app's or environment's notifications:
-// exactly one of Webhook or SlackEnv.
+// exactly one of Webhook, SlackEnv or PRComment.
 type Notify struct {
 	Pos Pos
 	// Webhook is a URL that receives each event as signed JSON (https,
@@ -18,6 +18,9 @@ type Notify struct {
 	// SlackEnv names the environment variable holding a Slack incoming
 	// webhook URL, which is a credential in itself.
 	SlackEnv string
+	// PRComment comments on the promotion pull request (for the events
+	// that have one: opened, updated, waiting, merged).
+	PRComment bool
 	// Events limits the receiver to these events (NotifyEvents); empty
 	// means all of them.
 	Events []string
@@ -52,7 +55,7 @@ func (a *App) Receivers(env *Environment) []Notify {
 	return out
 }
 
-var notifyKeys = []string{"webhook", "secretEnv", "slackEnv", "events"}
+var notifyKeys = []string{"webhook", "secretEnv", "slackEnv", "prComment", "events"}
 
 func (d *decoder) notifyList(v value) []Notify {
 	var out []Notify
@@ -62,6 +65,7 @@ func (d *decoder) notifyList(v value) []Notify {
 			n.Webhook = d.str(f.get("webhook"))
 			n.SecretEnv = d.str(f.get("secretEnv"))
 			n.SlackEnv = d.str(f.get("slackEnv"))
+			n.PRComment = d.boolean(f.get("prComment"))
 			n.Events = d.strings(f.get("events"))
 		}
 		n.Pos = d.pos(nv)
@@ -75,13 +79,13 @@ func validateNotify(list []Notify, p string, r *reporter) {
 		n := &list[i]
 		np := index(p, i)
 		kinds := 0
-		for _, set := range []bool{n.Webhook != "", n.SlackEnv != ""} {
+		for _, set := range []bool{n.Webhook != "", n.SlackEnv != "", n.PRComment} {
 			if set {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			r.errorf(np, "set exactly one of webhook or slackEnv")
+			r.errorf(np, "set exactly one of webhook, slackEnv or prComment")
 		}
 		if n.Webhook != "" {
 			if msg := checkNotifyURL(n.Webhook); msg != "" {

@@ -16,6 +16,7 @@ func TestParseNotify(t *testing.T) {
         reviewers: [alice]
         notify:
           - {slackEnv: SLACK_URL, events: [waiting, merged]}
+          - prComment: true
 `
 	c, err := Parse("conveyor.yaml", []byte(in))
 	if err != nil {
@@ -29,6 +30,7 @@ func TestParseNotify(t *testing.T) {
 	want := []Notify{
 		{Webhook: "https://hooks.example.com/conveyor", SecretEnv: "HOOK_SECRET"},
 		{SlackEnv: "SLACK_URL", Events: []string{"waiting", "merged"}},
+		{PRComment: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("receivers (-want +got):\n%s", diff)
@@ -61,7 +63,7 @@ func TestParseNotifyErrors(t *testing.T) {
 			name:   "two kinds and an unknown event",
 			notify: "    notify:\n      - {slackEnv: SLACK, webhook: \"https://h.example.com/\", secretEnv: K, events: [merged, exploded]}\n",
 			want: []string{
-				`conveyor.yaml:8:9: apps[0].notify[0]: set exactly one of webhook or slackEnv`,
+				`conveyor.yaml:8:9: apps[0].notify[0]: set exactly one of webhook, slackEnv or prComment`,
 				`conveyor.yaml:8:93: apps[0].notify[0].events[1]: unknown event "exploded": must be one of opened, updated, waiting, merged, deferred, refused, dead_lettered`,
 			},
 		},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
@@ -43,7 +44,10 @@ type Deliverer struct {
 	// Lookup reads the environment variables targets name (os.LookupEnv
 	// when nil).
 	Lookup func(string) (string, bool)
-	Log    *slog.Logger
+	// Comments comments on pull requests (the forge); PR-comment
+	// deliveries fail permanently without it.
+	Comments forge.Commenter
+	Log      *slog.Logger
 }
 
 // Retention is how long a delivered notification's record keeps a
@@ -112,6 +116,11 @@ func (d *Deliverer) post(ctx context.Context, dl Delivery) error {
 		err    error
 	)
 	switch t := dl.Target; {
+	case t.PRComment:
+		if d.Comments == nil {
+			return retry.Permanent(errors.New("this runtime has no forge to comment with"))
+		}
+		return d.Comments.Comment(ctx, dl.Event.PR, dl.Event.Markdown())
 	case t.SlackEnv != "":
 		u, ok := lookup(t.SlackEnv)
 		if !ok || u == "" {

@@ -106,6 +106,9 @@ func (e *Enqueuer) receivers(ctx context.Context, ev *Event) ([]config.Notify, e
 	}
 	var out []config.Notify
 	for _, n := range app.Receivers(env) {
+		if n.PRComment && ev.PR == 0 {
+			continue // nothing to comment on: refused, deferred, dead-lettered
+		}
 		if n.Wants(ev.Event) {
 			out = append(out, n)
 		}

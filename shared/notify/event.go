@@ -45,11 +45,13 @@ type Target struct {
 	Webhook   string `json:"webhook,omitempty"`
 	SecretEnv string `json:"secret_env,omitempty"`
 	SlackEnv  string `json:"slack_env,omitempty"`
+	// PRComment comments on the event's pull request.
+	PRComment bool `json:"pr_comment,omitempty"`
 }
 
 // TargetOf returns n's target.
 func TargetOf(n config.Notify) Target {
-	return Target{Webhook: n.Webhook, SecretEnv: n.SecretEnv, SlackEnv: n.SlackEnv}
+	return Target{Webhook: n.Webhook, SecretEnv: n.SecretEnv, SlackEnv: n.SlackEnv, PRComment: n.PRComment}
 }
 
 // String names the target without a secret: a webhook's scheme and host,
@@ -57,6 +59,9 @@ func TargetOf(n config.Notify) Target {
 func (t Target) String() string {
 	if t.SlackEnv != "" {
 		return "slack ($" + t.SlackEnv + ")"
+	}
+	if t.PRComment {
+		return "pull request comment"
 	}
 	s := t.Webhook
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -75,7 +80,7 @@ type Delivery struct {
 
 // Key identifies the delivery: the event's key for this target.
 func (d Delivery) Key() string {
-	h := sha256.Sum256([]byte(d.Event.Key + "\n" + d.Target.Webhook + "\n" + d.Target.SlackEnv))
+	h := sha256.Sum256([]byte(d.Event.Key + "\n" + d.Target.Webhook + "\n" + d.Target.SlackEnv + "\n" + fmt.Sprint(d.Target.PRComment)))
 	return "notify/" + hex.EncodeToString(h[:16])
 }
 
@@ -114,4 +119,14 @@ func (e Event) Summary() string {
 		return fmt.Sprintf("*%s*: a %s message was dead-lettered: %s. Replay it with `%s`", e.App, e.Queue, e.Reason, e.Replay)
 	}
 	return what + ": " + e.Event
+}
+
+// Markdown is the event as a pull request comment: the summary in
+// GitHub-flavoured Markdown, with the trace id to search the logs for.
+func (e Event) Markdown() string {
+	e.PRURL = "" // the comment is on the pull request itself
+	s := e.Summary()
+	what := "*" + e.App + " → " + e.Environment + "*"
+	s = strings.Replace(s, what, "*"+what+"*", 1)
+	return s + "\n\n<sub>Conveyor · `" + e.Event + "` · trace `" + e.TraceID + "`</sub>"
 }

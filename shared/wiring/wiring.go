@@ -179,6 +179,9 @@ func newNotify(d Deps) (consume.Func, error) {
 		return nil, fmt.Errorf("%w: notify needs the state store", ErrMissing)
 	}
 	n := &notify.Deliverer{Idem: d.State, Lookup: d.Lookup, Log: d.Logger}
+	if c, ok := d.Forge.(forge.Commenter); ok {
+		n.Comments = c
+	}
 	return n.Func(), nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -126,6 +127,9 @@ func (d *Deliverer) post(ctx context.Context, dl Delivery) error {
 		if !ok || u == "" {
 			return retry.Permanent(fmt.Errorf("$%s is not set", t.SlackEnv))
 		}
+		if !overTLS(u) {
+			return retry.Permanent(fmt.Errorf("$%s is not an https URL: the URL is a credential", t.SlackEnv))
+		}
 		to = u
 		body, err = slackBody(dl.Event)
 	case t.Webhook != "":
@@ -184,6 +188,20 @@ func (d *Deliverer) do(ctx context.Context, to string, header http.Header, body 
 	default:
 		return retry.Permanent(fmt.Errorf("the receiver answered %s", resp.Status))
 	}
+}
+
+// overTLS reports whether raw is https, or http to a loopback host (a
+// receiver in the same machine, as in tests).
+func overTLS(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return u.Scheme == "http" && (u.Hostname() == "localhost" || ip != nil && ip.IsLoopback())
 }
 
 // Sign returns the signature header value of body under secret.

@@ -178,6 +178,7 @@ func TestDeliverKeepsSecrets(t *testing.T) {
 		{"missing signing key", nil, notify.Target{Webhook: dead + "/x", SecretEnv: "HOOK_KEY"}, "$HOOK_KEY (the signing key) is not set"},
 		{"missing Slack URL", nil, notify.Target{SlackEnv: "SLACK_URL"}, "$SLACK_URL is not set"},
 		{"unreachable Slack", map[string]string{"SLACK_URL": dead + "/services/T0/B0/s3cr3t"}, notify.Target{SlackEnv: "SLACK_URL"}, "connection refused"},
+		{"Slack over plain http", map[string]string{"SLACK_URL": "http://hooks.example.com/services/T0/B0/s3cr3t"}, notify.Target{SlackEnv: "SLACK_URL"}, "$SLACK_URL is not an https URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := newDeliverer(t, tc.env).Deliver(context.Background(), notify.Delivery{Event: sample, Target: tc.target})

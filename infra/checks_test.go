@@ -229,7 +229,8 @@ func checkTrustPolicies(s *stack) []string {
 }
 
 // checkResourceStar: Resource "*" (or NotResource) appears only with
-// ecr:GetAuthorizationToken, which AWS cannot scope to a resource.
+// ecr:GetAuthorizationToken and X-Ray's segment uploads, which AWS cannot
+// scope to a resource.
 func checkResourceStar(s *stack) []string {
 	var problems []string
 	for _, st := range s.statements() {
@@ -243,13 +244,16 @@ func checkResourceStar(s *stack) []string {
 			continue
 		}
 		for _, a := range strs(st.Body["Action"]) {
-			if !strings.EqualFold(a, "ecr:GetAuthorizationToken") {
+			if !slices.ContainsFunc(unscoped, func(u string) bool { return strings.EqualFold(a, u) }) {
 				problems = append(problems, fmt.Sprintf("%s: %q on Resource \"*\"", st.Where, a))
 			}
 		}
 	}
 	return problems
 }
+
+// unscoped are the actions AWS grants on Resource "*" only.
+var unscoped = []string{"ecr:GetAuthorizationToken", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 // basicExecution is the only managed policy a role may carry: it grants
 // CloudWatch Logs only.

@@ -113,10 +113,6 @@ func ifFirst(_ string, in, _ any) any {
 // template, intrinsics.ProcessYAML with the same options for the tree.
 func loadStack(t *testing.T) *stack {
 	t.Helper()
-	cf, err := goformation.OpenWithOptions(templatePath, symbolic())
-	if err != nil {
-		t.Fatalf("parsing %s with goformation: %v", templatePath, err)
-	}
 	data, err := os.ReadFile(templatePath)
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +125,45 @@ func loadStack(t *testing.T) *stack {
 	if err := json.Unmarshal(resolved, &raw); err != nil {
 		t.Fatal(err)
 	}
+	cf, err := parseTyped(raw)
+	if err != nil {
+		t.Fatalf("parsing %s with goformation: %v", templatePath, err)
+	}
 	return &stack{cf: cf, raw: raw}
+}
+
+// typedParams are the properties goformation types as numbers that the
+// template sets from a parameter: the typed view gets the parameter's
+// default there, the plain view keeps "{Param}" for the checks.
+var typedParams = []string{"RetentionInDays", "Threshold"}
+
+// parseTyped parses the plain tree with goformation.
+func parseTyped(raw map[string]any) (*cloudformation.Template, error) {
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	var typed map[string]any
+	if err := json.Unmarshal(data, &typed); err != nil {
+		return nil, err
+	}
+	params, _ := typed["Parameters"].(map[string]any)
+	resources, _ := typed["Resources"].(map[string]any)
+	for _, r := range resources {
+		props, _ := r.(map[string]any)["Properties"].(map[string]any)
+		for _, k := range typedParams {
+			v, _ := props[k].(string)
+			if id, ok := refID(v); ok {
+				if p, ok := params[id].(map[string]any); ok {
+					props[k] = p["Default"]
+				}
+			}
+		}
+	}
+	if data, err = json.Marshal(typed); err != nil {
+		return nil, err
+	}
+	return goformation.ParseJSONWithOptions(data, &intrinsics.ProcessorOptions{NoProcess: true})
 }
 
 // mutated returns a copy of s changed by mutate, parsed again by
@@ -145,11 +179,7 @@ func (s *stack) mutated(t *testing.T, mutate func(t *testing.T, raw map[string]a
 		t.Fatal(err)
 	}
 	mutate(t, raw)
-	data, err = json.Marshal(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := goformation.ParseJSONWithOptions(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	cf, err := parseTyped(raw)
 	if err != nil {
 		t.Fatalf("parsing the mutated template: %v", err)
 	}

@@ -51,7 +51,7 @@ import (
 )
 
 // The functions under functions/, in pipeline order.
-var lambdaFunctions = []string{"webhook", "build", "registry", "promote", "approval", "replay", "reconcile", "board"}
+var lambdaFunctions = []string{"webhook", "build", "registry", "promote", "approval", "notify", "replay", "reconcile", "board"}
 
 const (
 	lambdaSecret = "It's a Secret to Everybody"

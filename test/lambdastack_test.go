@@ -40,6 +40,7 @@ var stackQueues = []queue.Spec{
 	{Name: queue.Images, MaxReceives: 3, Visibility: 5 * time.Second},
 	{Name: queue.Promotions, FIFO: true, MaxReceives: 3, Visibility: 3 * time.Second},
 	{Name: queue.Approvals, MaxReceives: 3, Visibility: 5 * time.Second},
+	{Name: queue.Notifications, MaxReceives: 3, Visibility: 5 * time.Second},
 }
 
 // Repositories of the stack's GitHub.
@@ -165,6 +166,13 @@ func startLambdaStack(t *testing.T, pipeline func(registry, source string) strin
 		"CONVEYOR_GITHUB_TOKEN=" + botToken, "CONVEYOR_GITHUB_API_URL=" + s.gh.URL + "/api-v3/",
 		// Tests invoke reconcile once the stack is quiet: nothing is on its way.
 		reconcile.VarSettle + "=0s",
+	}
+	// A test's own variables (notification receivers' secrets) reach
+	// every function, as a stack's function environment would.
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "CONVEYOR_TEST_") {
+			env = append(env, kv)
+		}
 	}
 	for name, u := range s.urls {
 		env = append(env, awsenv.QueueVar(name, false)+"="+u.Queue, awsenv.QueueVar(name, true)+"="+u.DeadLetter)

@@ -167,6 +167,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return listenError(err, "the ingress", "--addr")
 		}
 		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", ingress, *dataDir, strings.Join(names, ","))
+		fmt.Fprintf(stdout, "conveyor dev: Prometheus metrics on http://%s%s\n", ingress, local.PathMetrics)
 	}
 	if *uiAddr != "off" && (*gitopsRepo != "" || *configFile != "") {
 		stop, err := startBoard(ctx, "conveyor dev", rt, g, loadConfig, *uiAddr, ingress, stdout, logger)

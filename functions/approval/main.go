@@ -9,7 +9,7 @@ import (
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
-	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Approvals), awsenv.Sender(queue.Promotions), awsenv.Forge)
+	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Approvals), awsenv.Sender(queue.Promotions), awsenv.Forge, awsenv.Notifications)
 }
 
 // main builds the handler from wiring.Functions["approval"].

@@ -8,7 +8,7 @@ import (
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
-	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Builds), awsenv.GitOps)
+	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Builds), awsenv.GitOps, awsenv.Notifications)
 }
 
 // main builds the handler from wiring.Functions["build"].

@@ -12,6 +12,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
+	"github.com/conveyor-gitops/conveyor/shared/queue"
 )
 
 // Environment variables read by Load. Queue URLs are per queue:
@@ -192,6 +193,17 @@ func Sender(name string) Need {
 		u := c.Queues[name]
 		u.URL = r.url(QueueVar(name, false), true)
 		c.Queues[name] = u
+	}
+}
+
+// Notifications accepts the notifications queue's URL: a function with
+// it tells receivers what it did (shared/notify); one without stays
+// silent rather than failing to start.
+func Notifications(r *reader, c *Config) {
+	if u := r.url(QueueVar(queue.Notifications, false), false); u != "" {
+		q := c.Queues[queue.Notifications]
+		q.URL = u
+		c.Queues[queue.Notifications] = q
 	}
 }
 

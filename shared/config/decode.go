@@ -26,12 +26,12 @@ var (
 	configKeys = []string{"version", "gitops", "settle", "defaults", "templates", "apps"}
 	gitopsKeys = []string{"branch", "author"}
 	authorKeys = []string{"name", "email"}
-	appKeys    = []string{"name", "source", "image", "tags", "build", "template", "environments"}
+	appKeys    = []string{"name", "source", "image", "tags", "build", "template", "environments", "notify"}
 	sourceKeys = []string{"repo", "branch", "paths"}
 	tagsKeys   = []string{"glob", "semver"}
 	buildKeys  = []string{"context", "dockerfile", "args", "base", "files", "entrypoint", "cmd", "env", "user", "workdir", "labels", "expose", "latestOnly", "platforms"}
 	fileKeys   = []string{"src", "dst"}
-	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle", "platforms", "require"}
+	envKeys    = []string{"name", "path", "paths", "strategy", "image", "helm", "container", "keepTag", "release", "reviewers", "approvals", "mergeMethod", "verify", "freeze", "settle", "platforms", "require", "notify"}
 	envImgKeys = []string{"name"}
 	helmKeys   = []string{"image", "repository", "digest", "tag"}
 	freezeKeys = []string{"cron", "duration", "timezone"}
@@ -128,6 +128,7 @@ func (d *decoder) app(v value, settle time.Duration) App {
 	for _, e := range d.list(d.appEnvironments(f, a.Name)) {
 		a.Environments = append(a.Environments, d.environment(e, a.Name, settle))
 	}
+	a.Notify = d.notifyList(f.get("notify"))
 	return a
 }
 
@@ -220,6 +221,7 @@ func (d *decoder) environment(v value, app string, settle time.Duration) Environ
 	}
 	e.Platforms = d.strings(f.get("platforms"))
 	e.Require = d.require(f.get("require"))
+	e.Notify = d.notifyList(f.get("notify"))
 	return e
 }
 

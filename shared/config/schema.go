@@ -30,6 +30,7 @@ var schemaKeys = map[reflect.Type][]string{
 	reflect.TypeFor[Template]():    templateKeys,
 	reflect.TypeFor[Defaults]():    defaultsKeys,
 	reflect.TypeFor[Require]():     requireKeys,
+	reflect.TypeFor[Notify]():      notifyKeys,
 }
 
 // notInFile are the fields Parse sets itself rather than reads.

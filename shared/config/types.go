@@ -62,6 +62,8 @@ type App struct {
 	// app lists no environments).
 	Template     string
 	Environments []Environment // promotion order, after any template is applied
+	// Notify receives the app's notifications, for every environment.
+	Notify []Notify
 }
 
 // Source is the repository and branch whose pushes build an app.
@@ -181,6 +183,9 @@ type Environment struct {
 	Platforms []string
 	// Require is what an image must carry to be promoted here.
 	Require Require
+	// Notify receives this environment's notifications, besides the
+	// app's receivers.
+	Notify []Notify
 }
 
 // EnvImage is how an environment's manifests name the app's image.

@@ -37,8 +37,14 @@ func (c *Config) positions() []Pos {
 		for _, f := range a.Build.Files {
 			ps = append(ps, f.Pos)
 		}
+		for _, n := range a.Notify {
+			ps = append(ps, n.Pos)
+		}
 		for _, e := range a.Environments {
 			ps = append(ps, e.Pos, e.Helm.Pos)
+			for _, n := range e.Notify {
+				ps = append(ps, n.Pos)
+			}
 			for _, f := range e.Freeze {
 				ps = append(ps, f.Pos)
 			}
@@ -125,6 +131,7 @@ func validateApp(a *App, p string, r *reporter) {
 		}
 	}
 	validateBuild(&a.Build, p+".build", r)
+	validateNotify(a.Notify, p+".notify", r)
 	if len(a.Environments) == 0 {
 		if r.present(p + ".environments") {
 			r.errorf(p+".environments", "at least one environment is required")
@@ -229,6 +236,7 @@ func validateBuild(b *Build, p string, r *reporter) {
 func validateEnv(e *Environment, p, app string, r *reporter) {
 	checkName(r, p+".name", e.Name)
 	validateEnvPaths(e, p, r)
+	validateNotify(e.Notify, p+".notify", r)
 	if e.Image.Name != "" || r.present(p+".image") {
 		if e.Image.Name == "" {
 			r.required(p + ".image.name")

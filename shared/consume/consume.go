@@ -41,6 +41,10 @@ type Consumer struct {
 	Policy retry.Policy
 	FIFO   bool
 	Log    *slog.Logger
+	// Observe, when set, sees each message's decision and how long its
+	// handling took, before the executor applies it: for metrics and
+	// dead-letter notifications, the same in every runtime.
+	Observe func(ctx context.Context, o Outcome, took time.Duration)
 }
 
 // Outcome is one message's decision.
@@ -61,11 +65,15 @@ func (c Consumer) Batch(ctx context.Context, msgs []queue.Message) []Outcome {
 			out = append(out, Outcome{m, retry.Decision{Action: retry.Hold, Reason: "an earlier message of its group stays in the queue"}})
 			continue
 		}
+		start := time.Now()
 		d := c.Policy.Decide(c.Handle(ctx, m), m.ReceiveCount)
 		if d.Action == retry.Retry || d.Action == retry.Hold {
 			blocked[m.GroupID] = true
 		}
 		out = append(out, Outcome{m, d})
+		if c.Observe != nil {
+			c.Observe(ctx, out[len(out)-1], time.Since(start))
+		}
 	}
 	return out
 }

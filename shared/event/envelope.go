@@ -25,12 +25,15 @@ const (
 	KindImage     Kind = "image"     // a manifest pushed to a registry → images queue
 	KindPromotion Kind = "promotion" // promote a digest into one environment → promotions queue
 	KindReview    Kind = "review"    // a pull request changed or was reviewed → approvals queue
+	// KindNotification is one notification for one receiver →
+	// notifications queue.
+	KindNotification Kind = "notification"
 )
 
 // Known reports whether k is one of the kinds this version defines.
 func (k Kind) Known() bool {
 	switch k {
-	case KindPush, KindImage, KindPromotion, KindReview:
+	case KindPush, KindImage, KindPromotion, KindReview, KindNotification:
 		return true
 	}
 	return false

@@ -36,7 +36,10 @@ func FunctionNames() []string {
 func (r *Runtime) Deps(cfg ConfigSource, g *GitOps, log *slog.Logger) wiring.Deps {
 	d := wiring.Deps{Config: cfg, State: r.State, Queue: func(name string) (queue.Sender, error) { return r.Queues.Queue(name) },
 		GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Keychain: r.RegistryKeychain(), RemoteOptions: r.opts.RemoteOptions,
-		Ancestry: SourceHistory(), Logger: log}
+		Ancestry: SourceHistory(), Logger: log, Events: r.Metrics}
+	r.mu.Lock()
+	r.pipeline = cfg
+	r.mu.Unlock()
 	if g != nil {
 		// Sources on the GitOps repository's forge get its credentials
 		// and its history.
@@ -62,7 +65,7 @@ func (r *Runtime) RegisterAll(names []string, cfg ConfigSource, g *GitOps, log *
 			}
 			return err
 		}
-		if err := r.Register(Function{Name: f.Name, Queue: f.Queue, Fn: c.Fn, Decode: c.Decode, BatchSize: f.BatchSize}); err != nil {
+		if err := r.Register(Function{Name: f.Name, Queue: f.Queue, Fn: c.Fn, Decode: c.Decode, BatchSize: f.BatchSize, Observe: c.Observe}); err != nil {
 			return err
 		}
 	}

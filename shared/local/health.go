@@ -156,8 +156,11 @@ func (r *Runtime) Ready(ctx context.Context) Status {
 	return st
 }
 
+// PathMetrics is where Handler serves the runtime's Prometheus metrics.
+const PathMetrics = "/metrics"
+
 // Handler serves the ingress, with /healthz and /readyz answered from the
-// runtime's own checks, and the board at / when one was set (ServeBoard):
+// runtime's own checks, /metrics from its metrics, and the board at / when one was set (ServeBoard):
 // the ingress keeps /webhooks/.
 func (r *Runtime) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -170,6 +173,7 @@ func (r *Runtime) Handler() http.Handler {
 	} else {
 		mux.Handle("/", r.Ingress)
 	}
+	mux.Handle("GET "+PathMetrics, r.Metrics.Handler())
 	mux.HandleFunc("GET "+webhook.PathHealth, func(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, r.Health(req.Context()))
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,8 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/metrics"
 	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
 	"github.com/conveyor-gitops/conveyor/shared/poller"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -23,6 +26,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
+	"github.com/conveyor-gitops/conveyor/shared/tracing"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 	"github.com/conveyor-gitops/conveyor/shared/webhook/sqlitecommit"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -74,6 +78,10 @@ type Options struct {
 	// DefaultStallAfter).
 	StallAfter time.Duration
 	Logger     *slog.Logger
+	// OTLPEndpoint exports each change's trace over OTLP/HTTP to this
+	// base URL (spans at /v1/traces); $OTEL_EXPORTER_OTLP_ENDPOINT when
+	// empty; no tracing when both are.
+	OTLPEndpoint string
 }
 
 // Function is a queue consumer the runtime can run.
@@ -87,6 +95,8 @@ type Function struct {
 	BatchSize int
 	// Visibility overrides the queue's default visibility timeout.
 	Visibility time.Duration
+	// Observe sees each decision (consume.Consumer.Observe).
+	Observe func(ctx context.Context, o consume.Outcome, took time.Duration)
 }
 
 // DefaultLease is Options.Lease's default.
@@ -114,14 +124,23 @@ type Runtime struct {
 
 	// Registry is the embedded OCI registry, when RegistryAddr is set.
 	Registry *ociregistry.Registry
+	// Metrics counts what the runtime does; Handler serves it at
+	// /metrics.
+	Metrics *metrics.Registry
+	// Tracer exports spans when Options.OTLPEndpoint is set; nil
+	// otherwise.
+	Tracer *tracing.Tracer
 
 	// passwordGenerated says the registry's push password was generated
 	// here, so the operator must be told it.
 	passwordGenerated bool
 
-	mu          sync.Mutex
-	functions   []Function
-	board       http.Handler
+	mu        sync.Mutex
+	functions []Function
+	board     http.Handler
+	// pipeline is the conveyor.yaml the consumers were built with, for
+	// the DORA gauges.
+	pipeline    ConfigSource
 	listener    net.Listener
 	regListener net.Listener
 
@@ -203,6 +222,21 @@ func Open(ctx context.Context, opts Options) (*Runtime, error) {
 		db.Close()
 		return nil, err
 	}
+	r.Metrics = metrics.New(metrics.Sources{Queues: r.QueueStats, Oldest: r.Queues.OldestAge, Config: r.pipelineConfig,
+		Releases: r.State, Log: opts.Logger.With("component", "metrics")})
+	if opts.OTLPEndpoint == "" {
+		opts.OTLPEndpoint = os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	}
+	if opts.OTLPEndpoint != "" {
+		if r.Tracer, err = tracing.New(ctx, opts.OTLPEndpoint); err != nil {
+			r.Commits.Close()
+			db.Close()
+			return nil, err
+		}
+		r.Ingress = r.Tracer.Ingress(r.Ingress)
+	}
+	// Every event counts, the embedded registry's too.
+	r.Ingress = r.Metrics.Ingress(r.Ingress)
 	if opts.RegistryAddr != "" {
 		notify := ociregistry.HandlerNotifier(r.Ingress, webhook.PathDistribution, opts.RegistryToken)
 		if r.Registry, err = ociregistry.Open(filepath.Join(opts.DataDir, "registry"), notify, opts.Logger.With("component", "registry"),
@@ -354,7 +388,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		m := &poller.Poller{
 			Function: fn.Name, Queue: q, BatchSize: fn.BatchSize, Visibility: spec.Visibility, Lease: r.opts.lease(), PollInterval: r.opts.PollInterval,
 			Consumer: consume.Consumer{Fn: beat.wrap(fn.Fn), Decode: fn.Decode, FIFO: q.FIFO(), Policy: poller.Policy(spec.MaxReceives, r.opts.Backoff),
-				Log: r.opts.Logger.With("function", fn.Name)},
+				Log: r.opts.Logger.With("function", fn.Name), Observe: observers(r.Metrics.Observe(fn.Name), r.traceObserver(fn), fn.Observe)},
 			Wake:   func() <-chan struct{} { beat.beat(); return r.Queues.Wait(fn.Queue) },
 			Logger: r.opts.Logger,
 		}
@@ -395,7 +429,45 @@ func (r *Runtime) Close() error {
 	// The events it holds were never acknowledged; committing them is
 	// still right, and it must finish before the database closes.
 	_ = r.Commits.Close()
+	if r.Tracer != nil {
+		// Spans still batched are exported, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = r.Tracer.Shutdown(ctx)
+		cancel()
+	}
 	return r.DB.Close()
+}
+
+// observers calls each non-nil observer in turn.
+func observers(fs ...func(context.Context, consume.Outcome, time.Duration)) func(context.Context, consume.Outcome, time.Duration) {
+	return func(ctx context.Context, o consume.Outcome, took time.Duration) {
+		for _, f := range fs {
+			if f != nil {
+				f(ctx, o, took)
+			}
+		}
+	}
+}
+
+// traceObserver records fn's queue waits and handling as spans, when
+// tracing is on.
+func (r *Runtime) traceObserver(fn Function) func(context.Context, consume.Outcome, time.Duration) {
+	if r.Tracer == nil {
+		return nil
+	}
+	return r.Tracer.Observe(fn.Name, fn.Queue)
+}
+
+// pipelineConfig reads the conveyor.yaml the consumers use; nil before
+// any was registered.
+func (r *Runtime) pipelineConfig(ctx context.Context) (*config.Config, error) {
+	r.mu.Lock()
+	src := r.pipeline
+	r.mu.Unlock()
+	if src == nil {
+		return nil, nil
+	}
+	return src.Load(ctx)
 }
 
 // QueueStats returns every work queue's counters, keyed by queue name.

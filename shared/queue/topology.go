@@ -8,6 +8,8 @@ const (
 	Images     = "images"
 	Promotions = "promotions"
 	Approvals  = "approvals"
+	// Notifications carries one message per notification and receiver.
+	Notifications = "notifications"
 )
 
 // Spec describes one work queue and its dead-letter queue.
@@ -36,6 +38,8 @@ var Topology = []Spec{
 	{Name: Images, MaxReceives: 5, Visibility: 6 * time.Minute},
 	{Name: Promotions, FIFO: true, MaxReceives: 5, Visibility: 12 * time.Minute},
 	{Name: Approvals, MaxReceives: 5, Visibility: 6 * time.Minute},
+	// A receiver that is down gets more tries, spread by the backoff.
+	{Name: Notifications, MaxReceives: 8, Visibility: 3 * time.Minute},
 }
 
 // Lookup returns the topology's spec for name.

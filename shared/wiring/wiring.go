@@ -15,6 +15,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/notify"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/registry"
@@ -65,6 +66,12 @@ type Deps struct {
 	// Metrics receives production releases' EMF lines (nil: none).
 	Metrics io.Writer
 	Logger  *slog.Logger
+	// Events also hears every notification event, whether or not the
+	// pipeline has receivers (the local runtime's metrics); nil: none.
+	Events notify.Notifier
+	// Lookup reads the environment variables notification receivers name
+	// (os.LookupEnv when nil).
+	Lookup func(string) (string, bool)
 }
 
 // Function is one queue consumer.
@@ -98,7 +105,11 @@ func (f Function) Consumer(d Deps) (consume.Consumer, error) {
 	if err != nil {
 		return consume.Consumer{}, fmt.Errorf("starting %s: %w", f.Name, err)
 	}
-	return consume.Consumer{Fn: fn, Decode: f.Decode, FIFO: f.Spec().FIFO, Log: d.Logger}, nil
+	c := consume.Consumer{Fn: fn, Decode: f.Decode, FIFO: f.Spec().FIFO, Log: d.Logger}
+	if n := d.notifier(); n != nil {
+		c.Observe = notify.DeadLetters(n, f.Queue, d.Selector)
+	}
+	return c, nil
 }
 
 // ErrMissing means Deps lacks what a function needs.
@@ -110,6 +121,7 @@ var Functions = []Function{
 	{Name: "registry", Queue: queue.Images, BatchSize: 10, Timeout: time.Minute, Decode: registry.Decode, New: newRegistry},
 	{Name: "promote", Queue: queue.Promotions, BatchSize: 1, Timeout: 2 * time.Minute, New: newPromote},
 	{Name: "approval", Queue: queue.Approvals, BatchSize: 10, Timeout: time.Minute, New: newApproval},
+	{Name: "notify", Queue: queue.Notifications, BatchSize: 10, Timeout: 30 * time.Second, New: newNotify},
 }
 
 // Lookup returns the table's function name.
@@ -168,6 +180,9 @@ func newPromote(d Deps) (consume.Func, error) {
 			}
 			return verifier.Verify(ctx, d)
 		}}
+	if n := d.notifier(); n != nil {
+		return notify.Promotions(p, n), nil
+	}
 	return p.Func(), nil
 }
 
@@ -176,9 +191,43 @@ func newApproval(d Deps) (consume.Func, error) {
 	if err != nil || d.Config == nil || d.State == nil || d.Forge == nil {
 		return nil, fmt.Errorf("%w: approval needs the pipeline, the state store, the promotions queue and a forge (%v)", ErrMissing, err)
 	}
-	a := &approval.Approver{Config: d.Config, Releases: d.State, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
+	var releases state.Releases = d.State
+	if n := d.notifier(); n != nil {
+		releases = &notify.Releases{Releases: d.State, Notifier: n}
+	}
+	a := &approval.Approver{Config: d.Config, Releases: releases, Forge: d.Forge, Teams: d.Teams, Promotions: promotions,
 		Repository: d.Repository, Metrics: d.Metrics, Log: d.Logger, Protect: protectReleases(d.registryOptions())}
 	return a.Func(), nil
+}
+
+func newNotify(d Deps) (consume.Func, error) {
+	if d.State == nil {
+		return nil, fmt.Errorf("%w: notify needs the state store", ErrMissing)
+	}
+	n := &notify.Deliverer{Idem: d.State, Lookup: d.Lookup, Log: d.Logger}
+	if c, ok := d.Forge.(forge.Commenter); ok {
+		n.Comments = c
+	}
+	return n.Func(), nil
+}
+
+// notifier queues notifications when the runtime has the pipeline and a
+// notifications queue, and tells Events; nil when neither applies, and
+// nothing is told.
+func (d Deps) notifier() notify.Notifier {
+	var ns notify.Multi
+	if d.Config != nil && d.Queue != nil {
+		if q, err := d.Queue(queue.Notifications); err == nil {
+			ns = append(ns, &notify.Enqueuer{Config: d.Config, Queue: q, Log: d.Logger})
+		}
+	}
+	if d.Events != nil {
+		ns = append(ns, d.Events)
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	return ns
 }
 
 // sender returns the queue name; the promotions queue announces each

@@ -33,6 +33,10 @@ type Env struct {
 	// Approve submits an approving review of pull request number, at its
 	// current head, by someone other than its author.
 	Approve func(t *testing.T, number int)
+	// Comments lists the comments on pull request number as the forge
+	// shows them, oldest first (the forge must implement
+	// forge.Commenter).
+	Comments func(t *testing.T, number int) []string
 }
 
 // Run runs the contract against the forge newEnv sets up, one fresh
@@ -49,6 +53,7 @@ func Run(t *testing.T, newEnv func(t *testing.T) *Env) {
 		{"MergeIsIdempotent", mergeIdempotent},
 		{"ListMergedFindsOnlyMergedAndLabelled", listMerged},
 		{"ErrorClasses", errorClasses},
+		{"CommentsLandBesideTheBody", comments},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newEnv(t)) })
@@ -249,5 +254,26 @@ func errorClasses(t *testing.T, e *Env) {
 	_, err = e.Forge.Merge(ctx(t), pr.Number, forge.MergeOptions{HeadSHA: head})
 	if !errors.Is(err, forge.ErrNotMergeable) || !retry.IsPermanent(err) {
 		t.Fatalf("Merge of a closed PR: %v, want a permanent ErrNotMergeable", err)
+	}
+}
+
+// comments: a comment shows on the pull request, in order, and leaves its
+// body as it was (the promoter compares bodies to find a current PR).
+func comments(t *testing.T, e *Env) {
+	c, ok := e.Forge.(forge.Commenter)
+	if !ok || e.Comments == nil {
+		t.Fatal("the adapter does not implement forge.Commenter, or the contract cannot read its comments")
+	}
+	pr, _ := open(t, e, "conveyor/c-dev")
+	for _, body := range []string{"waiting for alice", "released"} {
+		if err := c.Comment(ctx(t), pr.Number, body); err != nil {
+			t.Fatalf("Comment(#%d): %v", pr.Number, err)
+		}
+	}
+	if got := e.Comments(t, pr.Number); !slices.Equal(got, []string{"waiting for alice", "released"}) {
+		t.Fatalf("comments on #%d = %q", pr.Number, got)
+	}
+	if got := get(t, e, pr.Number); got.Body != "body" || got.State != forge.StateOpen {
+		t.Fatalf("after comments #%d: body %q state %s", pr.Number, got.Body, got.State)
 	}
 }

@@ -35,6 +35,17 @@ func TestContractAgainstGitea(t *testing.T) {
 				g.API(t, "reviewer", "POST", fmt.Sprintf("/repos/%s/%s/pulls/%d/reviews", giteaserver.Admin, repo, number),
 					map[string]any{"event": "APPROVED", "body": "ok"}, nil)
 			},
+			Comments: func(t *testing.T, number int) []string {
+				var cs []struct {
+					Body string `json:"body"`
+				}
+				g.API(t, giteaserver.Admin, "GET", fmt.Sprintf("/repos/%s/%s/issues/%d/comments", giteaserver.Admin, repo, number), nil, &cs)
+				var out []string
+				for _, c := range cs {
+					out = append(out, c.Body)
+				}
+				return out
+			},
 		}
 	})
 }

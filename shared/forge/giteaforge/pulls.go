@@ -300,3 +300,14 @@ func (f *Forge) ListMerged(ctx context.Context, label string, limit int) ([]*for
 	}
 	return out, nil
 }
+
+// Comment implements forge.Commenter: an issue comment on the pull
+// request.
+func (f *Forge) Comment(ctx context.Context, number int, body string) error {
+	if err := f.call(ctx, http.MethodPost, fmt.Sprintf("issues/%d/comments", number), map[string]any{"body": body}, nil); err != nil {
+		return fmt.Errorf("commenting on pull request #%d: %w", number, err)
+	}
+	return nil
+}
+
+var _ forge.Commenter = (*Forge)(nil)

@@ -39,6 +39,11 @@ func TestContract(t *testing.T) {
 			Base:    "main",
 			Push:    func(t *testing.T, branch string) string { return g.push(branch) },
 			Approve: func(t *testing.T, n int) { g.approve(n) },
+			Comments: func(t *testing.T, n int) []string {
+				g.mu.Lock()
+				defer g.mu.Unlock()
+				return append([]string(nil), g.prs[n].Comments...)
+			},
 		}
 	})
 }
@@ -54,6 +59,7 @@ type ghPR struct {
 	HeadSHA     string
 	MergedAt    time.Time
 	Reviews     []map[string]any
+	Comments    []string
 }
 
 // statefulGitHub keeps branches and pull requests in memory.
@@ -207,7 +213,8 @@ func (g *statefulGitHub) serveOne(w http.ResponseWriter, r *http.Request, key st
 		}
 		answer(w, http.StatusOK, out)
 	case "POST issues/comments":
-		answer(w, http.StatusCreated, map[string]any{"id": 1})
+		p.Comments = append(p.Comments, body.(map[string]any)["body"].(string))
+		answer(w, http.StatusCreated, map[string]any{"id": len(p.Comments)})
 	case "GET pulls/reviews":
 		answer(w, http.StatusOK, p.Reviews)
 	case "PUT pulls/merge":

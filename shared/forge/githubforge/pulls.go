@@ -291,3 +291,16 @@ func hasLabel(labels []string, label string) bool {
 	}
 	return false
 }
+
+// Comment implements forge.Commenter: an issue comment on the pull
+// request.
+func (f *Forge) Comment(ctx context.Context, number int, body string) error {
+	rctx, cancel := f.request(ctx)
+	defer cancel()
+	if _, _, err := f.issues.CreateComment(rctx, f.owner, f.repo, number, &github.IssueComment{Body: github.String(body)}); err != nil {
+		return fmt.Errorf("commenting on pull request #%d: %w", number, classify(err))
+	}
+	return nil
+}
+
+var _ forge.Commenter = (*Forge)(nil)

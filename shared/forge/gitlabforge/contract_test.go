@@ -31,6 +31,11 @@ func TestContract(t *testing.T) {
 			Base:    "main",
 			Push:    func(t *testing.T, branch string) string { return g.push(branch) },
 			Approve: func(t *testing.T, n int) { g.approve(n) },
+			Comments: func(t *testing.T, n int) []string {
+				g.mu.Lock()
+				defer g.mu.Unlock()
+				return append([]string(nil), g.mrs[n].Notes...)
+			},
 		}
 	})
 }

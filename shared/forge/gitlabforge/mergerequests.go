@@ -231,3 +231,16 @@ func (f *Forge) ListMerged(ctx context.Context, label string, limit int) ([]*for
 }
 
 var errNoMergeCommit = errors.New("GitLab reports no merge commit yet")
+
+// Comment implements forge.Commenter: a note on the merge request.
+func (f *Forge) Comment(ctx context.Context, number int, body string) error {
+	rctx, cancel := f.ctx(ctx)
+	defer cancel()
+	_, resp, err := f.notes.CreateMergeRequestNote(f.path, int64(number), &gitlab.CreateMergeRequestNoteOptions{Body: gitlab.Ptr(body)}, rctx)
+	if err != nil {
+		return fmt.Errorf("commenting on merge request !%d: %w", number, classify(err, resp))
+	}
+	return nil
+}
+
+var _ forge.Commenter = (*Forge)(nil)

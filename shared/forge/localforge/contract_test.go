@@ -83,6 +83,13 @@ func TestContract(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
+			Comments: func(t *testing.T, number int) []string {
+				got, err := f.Comments(context.Background(), number)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			},
 		}
 	})
 }

@@ -35,6 +35,12 @@ var schema = []string{
 		merged_at INTEGER NOT NULL DEFAULT 0
 	)`,
 	`CREATE INDEX IF NOT EXISTS local_prs_branch ON local_prs(repo, branch, state)`,
+	`CREATE TABLE IF NOT EXISTS local_pr_comments (
+		repo TEXT NOT NULL,
+		number INTEGER NOT NULL,
+		body TEXT NOT NULL,
+		at INTEGER NOT NULL
+	)`,
 	`CREATE TABLE IF NOT EXISTS local_pr_reviews (
 		repo TEXT NOT NULL,
 		number INTEGER NOT NULL,

@@ -162,3 +162,40 @@ func threeWay(snap fs.FS, changes []change) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// Comment implements forge.Commenter. Comments are kept apart from the
+// body, which the promoter compares to decide whether a PR is current.
+func (f *Forge) Comment(ctx context.Context, number int, body string) error {
+	if _, err := f.Get(ctx, number); err != nil {
+		return err
+	}
+	err := f.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO local_pr_comments (repo, number, body, at) VALUES (?, ?, ?, ?)`,
+			f.name, number, body, f.now().UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("commenting on #%d: %w", number, err)
+	}
+	return nil
+}
+
+// Comments returns PR number's comments, oldest first.
+func (f *Forge) Comments(ctx context.Context, number int) ([]string, error) {
+	rows, err := f.db.SQL().QueryContext(ctx, `SELECT body FROM local_pr_comments WHERE repo = ? AND number = ? ORDER BY rowid`, f.name, number)
+	if err != nil {
+		return nil, fmt.Errorf("reading the comments of #%d: %w", number, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+var _ forge.Commenter = (*Forge)(nil)

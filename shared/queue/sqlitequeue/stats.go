@@ -2,7 +2,9 @@ package sqlitequeue
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 )
@@ -35,4 +37,23 @@ func (b *Broker) Stats(ctx context.Context, name string) (Stats, error) {
 		}
 	}
 	return s, nil
+}
+
+// OldestAge returns how long the oldest message of work queue name has
+// waited since it was sent, 0 when the queue is empty: SQS's
+// ApproximateAgeOfOldestMessage.
+func (b *Broker) OldestAge(ctx context.Context, name string) (time.Duration, error) {
+	q, err := b.Queue(name)
+	if err != nil {
+		return 0, err
+	}
+	var oldest sql.NullInt64
+	row := b.db.SQL().QueryRowContext(ctx, `SELECT MIN(sent_at) FROM queue_messages WHERE queue = ?`, q.name)
+	if err := row.Scan(&oldest); err != nil {
+		return 0, fmt.Errorf("reading the oldest message of %s: %w", name, err)
+	}
+	if !oldest.Valid {
+		return 0, nil
+	}
+	return max(time.Duration(b.nowMillis()-oldest.Int64)*time.Millisecond, 0), nil
 }

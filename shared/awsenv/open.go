@@ -18,6 +18,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
@@ -190,7 +191,7 @@ func (e *Env) Pipeline() *pipeline.Cache {
 
 // GitOps returns the GitOps repository as conveyor.yaml describes it.
 func (e *Env) GitOps() *pipeline.GitOps {
-	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth()}
+	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth(), Objects: gitops.NewObjectCache()}
 }
 
 // RepoForge is the GitOps repository's forge as the functions use it:

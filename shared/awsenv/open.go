@@ -98,7 +98,8 @@ func (e *Env) clients() {
 		e.dynamo = dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) { e.endpoint(&o.BaseEndpoint) })
 		e.ecr = NewECRKeychain(ecr.NewFromConfig(e.AWS, func(o *ecr.Options) { e.endpoint(&o.BaseEndpoint) }))
 		if g := e.Config.GitOps; g.Repo != "" {
-			e.pipeline = pipeline.NewCache(g.Repo, g.Branch, e.GitAuth(), pipeline.WithMaxAge(g.ConfigTTL))
+			e.pipeline = pipeline.NewCache(g.Repo, g.Branch, e.GitAuth(), pipeline.WithMaxAge(g.ConfigTTL),
+				pipeline.WithObjects(gitops.NewObjectCache()))
 		}
 	})
 }

@@ -1,12 +1,15 @@
 package gitops
 
 import (
+	"context"
+	"fmt"
 	"sync"
 
 	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -62,4 +65,31 @@ func (c *ObjectCache) session(u string) (*session, func()) {
 func newStore() *filesystem.Storage {
 	return filesystem.NewStorageWithOptions(memfs.New(), cache.NewObjectLRU(32<<20),
 		filesystem.Options{LargeObjectThreshold: MaxFileSize, ExclusiveAccess: true})
+}
+
+// ReadFileCached is ReadFile for a remote repository's branch through c:
+// after the first call it fetches only the commits the branch gained, so
+// re-reading conveyor.yaml after each merge does not fetch the whole tree
+// again. A local repository, or an empty branch (HEAD), is read as
+// ReadFile reads it.
+func ReadFileCached(ctx context.Context, c *ObjectCache, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
+	if c == nil || branch == "" || !IsRemote(location) {
+		return ReadFile(ctx, location, branch, path, auth)
+	}
+	r := &Repo{URL: location, Base: branch, Auth: auth, opts: options{objects: c}}
+	s, done, err := r.openSession()
+	if err != nil {
+		return nil, "", err
+	}
+	defer done()
+	commits, err := r.fetch(ctx, s, branch)
+	if err != nil {
+		return nil, "", err
+	}
+	tip := commits[0]
+	data, err := fileAt(tip, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(tip.Hash.String()), r.where(), err)
+	}
+	return data, tip.Hash.String(), nil
 }

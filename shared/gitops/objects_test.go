@@ -118,3 +118,47 @@ func noise(seed, lines int) string {
 	}
 	return b.String()
 }
+
+// TestReadFileCachedFetchesOnlyWhatChanged reads conveyor.yaml from a
+// 300-app repository before and after another writer's commit: through an
+// object cache the second read transfers that commit, not the whole tree,
+// and returns the new content.
+func TestReadFileCachedFetchesOnlyWhatChanged(t *testing.T) {
+	files := map[string]string{"conveyor.yaml": "version: 1\n"}
+	for a := range 300 {
+		files[fmt.Sprintf("apps/%04d/notes.txt", a)] = noise(a, 32)
+	}
+	for _, tc := range []struct {
+		name    string
+		cache   *ObjectCache
+		smaller bool
+	}{
+		{name: "cached", cache: NewObjectCache(), smaller: true},
+		{name: "uncached", smaller: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			root := t.TempDir()
+			newBareRepo(t, root, "gitops.git", files)
+			base, fetched := countingServer(t, root)
+			url := base + "/gitops.git"
+			if _, _, err := ReadFileCached(ctx, tc.cache, url, "main", "conveyor.yaml", nil); err != nil {
+				t.Fatal(err)
+			}
+			first := fetched.Swap(0)
+			other := pushCommit(t, url, "main", map[string]string{"conveyor.yaml": "version: 1\n# changed\n"})
+			fetched.Store(0)
+			data, commit, err := ReadFileCached(ctx, tc.cache, url, "main", "conveyor.yaml", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second := fetched.Load()
+			if string(data) != "version: 1\n# changed\n" || commit != other {
+				t.Errorf("second read = %q at %s, want the change at %s", data, commit, other)
+			}
+			if got := second*10 < first; got != tc.smaller {
+				t.Errorf("second fetch %d bytes, first %d: under a tenth = %v, want %v", second, first, got, tc.smaller)
+			}
+		})
+	}
+}

@@ -58,6 +58,17 @@ func WithTimeout(d time.Duration) Option { return func(c *Cache) { c.timeout = d
 // late.
 func WithMaxAge(d time.Duration) Option { return func(c *Cache) { c.maxAge = d } }
 
+// WithObjects reads the file through objects, so that a remote branch's
+// new commits are fetched rather than its whole tree each time the tip
+// moves (default: a fresh shallow fetch per read).
+func WithObjects(objects *gitops.ObjectCache) Option {
+	return func(c *Cache) {
+		c.read = func(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
+			return gitops.ReadFileCached(ctx, objects, location, branch, path, auth)
+		}
+	}
+}
+
 // NewCache returns the cache of conveyor.yaml on branch (HEAD when empty)
 // of the repository at location (a path, a file:// or an https URL); auth
 // may be nil for a public or local repository.

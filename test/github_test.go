@@ -138,6 +138,7 @@ func newGitHubServer(t testing.TB, secret []byte) *githubServer {
 		InheritEnv: []string{"PATH"}}
 	s.routes()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stackMeter.githubRequest(r)
 		if strings.HasPrefix(r.URL.Path, "/api-v3/") {
 			s.serveAPI(w, r)
 			return

@@ -447,6 +447,7 @@ func awsProxy(t *testing.T, sqsURL, dynamoURL string) string {
 	sq, _ := url.Parse(sqsURL)
 	dy, _ := url.Parse(dynamoURL)
 	p := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		stackMeter.awsRequest(r.In)
 		target := sq
 		if strings.HasPrefix(r.In.Header.Get("X-Amz-Target"), "DynamoDB_") {
 			target = dy
@@ -559,6 +560,8 @@ func (p *lambdaProcess) invoke(tb testing.TB, payload, out any) {
 func (p *lambdaProcess) call(payload any) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	began := time.Now()
+	defer func() { stackMeter.invoked(p.cmd.Args[len(p.cmd.Args)-1], time.Since(began)) }()
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return nil, err

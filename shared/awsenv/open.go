@@ -21,6 +21,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/gitlabforge"
 	"github.com/conveyor-gitops/conveyor/shared/githubauth"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
@@ -105,7 +106,8 @@ func (e *Env) clients() {
 		e.dynamo = dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) { e.endpoint(&o.BaseEndpoint) })
 		e.ecr = NewECRKeychain(ecr.NewFromConfig(e.AWS, func(o *ecr.Options) { e.endpoint(&o.BaseEndpoint) }))
 		if g := e.Config.GitOps; g.Repo != "" {
-			e.pipeline = pipeline.NewCache(g.Repo, g.Branch, e.GitAuth(), pipeline.WithMaxAge(g.ConfigTTL))
+			e.pipeline = pipeline.NewCache(g.Repo, g.Branch, e.GitAuth(), pipeline.WithMaxAge(g.ConfigTTL),
+				pipeline.WithObjects(gitops.NewObjectCache()))
 		}
 	})
 }
@@ -203,7 +205,7 @@ func (e *Env) Pipeline() *pipeline.Cache {
 
 // GitOps returns the GitOps repository as conveyor.yaml describes it.
 func (e *Env) GitOps() *pipeline.GitOps {
-	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth()}
+	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth(), Objects: gitops.NewObjectCache()}
 }
 
 // RepoForge is the GitOps repository's forge as the functions use it:

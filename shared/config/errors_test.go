@@ -456,7 +456,7 @@ apps:
 		{
 			name: "oversize input",
 			in:   head + strings.Repeat("#", MaxSize),
-			want: []string{"conveyor.yaml: file is " + strconv.Itoa(len(head)+MaxSize) + " bytes, over the 1048576-byte limit"},
+			want: []string{"conveyor.yaml: file is " + strconv.Itoa(len(head)+MaxSize) + " bytes, over the 4194304-byte limit"},
 		},
 		{
 			name: "alias bomb",

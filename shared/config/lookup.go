@@ -1,7 +1,13 @@
 package config
 
-// App returns the app called name.
+// App returns the app called name: a map lookup in a parsed Config, so a
+// promotion in a 10,000-app pipeline does not scan it.
 func (c *Config) App(name string) (*App, bool) {
+	// A hit is checked against Apps, and a miss (an unknown app, rare) is
+	// scanned: a Config assembled or changed by hand stays correct.
+	if i, ok := c.Index.byName[name]; ok && i < len(c.Apps) && c.Apps[i].Name == name {
+		return &c.Apps[i], true
+	}
 	for i := range c.Apps {
 		if c.Apps[i].Name == name {
 			return &c.Apps[i], true
@@ -29,4 +35,14 @@ func (a *App) NextEnv(name string) (*Environment, bool) {
 		return nil, false
 	}
 	return &a.Environments[i+1], true
+}
+
+// index builds the name index; Parse calls it once the names are known to
+// be unique.
+func (c *Config) index() {
+	idx := make(map[string]int, len(c.Apps))
+	for i := range c.Apps {
+		idx[c.Apps[i].Name] = i
+	}
+	c.Index = AppIndex{byName: idx}
 }

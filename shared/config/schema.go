@@ -34,7 +34,7 @@ var schemaKeys = map[reflect.Type][]string{
 }
 
 // notInFile are the fields Parse sets itself rather than reads.
-var notInFile = map[string]bool{"Pos": true, "Config.File": true}
+var notInFile = map[string]bool{"Pos": true, "Config.File": true, "Config.Index": true}
 
 // schemaEnums are the values of the string types with fixed values.
 var schemaEnums = map[reflect.Type][]string{

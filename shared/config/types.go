@@ -32,7 +32,18 @@ type Config struct {
 	Defaults  Defaults
 	Templates []Template
 	Apps      []App
+	// Index finds Apps by name; Parse builds it once the names are known
+	// to be unique. A Config without one is scanned.
+	Index AppIndex
 }
+
+// AppIndex maps app names to their position in Config.Apps. It is derived
+// from Apps and carries no setting of its own, so any two are Equal (which
+// go-cmp honours).
+type AppIndex struct{ byName map[string]int }
+
+// Equal reports true: an index never tells two configurations apart.
+func (AppIndex) Equal(AppIndex) bool { return true }
 
 // GitOps configures the GitOps repository that holds the manifests.
 type GitOps struct {

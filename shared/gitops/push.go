@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/conveyor-gitops/conveyor/shared/retry"
 )
@@ -26,16 +27,40 @@ func (r *Repo) Propose(ctx context.Context, branch string, edit Edit, message st
 	if err := r.checkBranch(branch); err != nil {
 		return nil, err
 	}
-	s, err := r.newSession()
-	if err != nil {
+	p, err := r.prepare(ctx, branch, edit, message, when)
+	if err != nil || !p.res.Changed {
+		return p.res, err
+	}
+	if err := r.send(ctx, p.added, branch, p.old, p.commit); err != nil {
 		return nil, err
 	}
+	return p.res, nil
+}
+
+// proposal is a commit Propose built and has yet to push.
+type proposal struct {
+	res *Commit
+	// added holds the objects the commit adds to the base; old is the
+	// branch's tip when listed (zero when absent).
+	added       *overlay
+	old, commit plumbing.Hash
+}
+
+// prepare fetches what Propose builds on, applies edit and writes the
+// commit. With an object cache, it holds the cache until the commit is
+// written, and the push that follows needs it no more.
+func (r *Repo) prepare(ctx context.Context, branch string, edit Edit, message string, when time.Time) (*proposal, error) {
+	s, done, err := r.openSession()
+	if err != nil {
+		return &proposal{}, err
+	}
+	defer done()
 	refs, err := r.branches(ctx, s)
 	if err != nil {
-		return nil, err
+		return &proposal{}, err
 	}
 	if _, ok := refs[r.Base]; !ok {
-		return nil, r.missing(r.Base)
+		return &proposal{}, r.missing(r.Base)
 	}
 	want := []string{r.Base}
 	if _, ok := refs[branch]; ok {
@@ -43,30 +68,42 @@ func (r *Repo) Propose(ctx context.Context, branch string, edit Edit, message st
 	}
 	commits, err := r.fetch(ctx, s, want...)
 	if err != nil {
-		return nil, err
+		return &proposal{}, err
 	}
 	tip := commits[0]
-	tree, files, err := r.applyEdit(s, tip, edit)
+	added := newOverlay(s.st)
+	tree, files, err := r.applyEdit(added, tip, edit)
 	if err != nil {
-		return nil, err
+		return &proposal{}, err
 	}
-	res := &Commit{Base: tip.Hash.String(), Files: files, Attempts: 1}
+	p := &proposal{res: &Commit{Base: tip.Hash.String(), Files: files, Attempts: 1}, added: added, old: refs[branch]}
 	if len(commits) == 2 {
 		head := commits[1]
 		if head.TreeHash == tree && slices.Equal(head.ParentHashes, []plumbing.Hash{tip.Hash}) {
-			res.SHA = head.Hash.String()
-			return res, nil
+			p.res.SHA = head.Hash.String()
+			return p, nil
 		}
 	}
-	c, err := writeCommit(s.st, tree, []plumbing.Hash{tip.Hash}, r.signature(when), message)
+	if p.commit, err = writeCommit(added, tree, []plumbing.Hash{tip.Hash}, r.signature(when), message); err != nil {
+		return &proposal{}, fmt.Errorf("committing to %s: %w", branch, err)
+	}
+	p.res.SHA, p.res.Changed = p.commit.String(), true
+	return p, nil
+}
+
+// openSession returns a session on the object cache, locked until done is
+// called, or a fresh one.
+func (r *Repo) openSession() (*session, func(), error) {
+	if r.opts.objects == nil {
+		s, err := r.newSession()
+		return s, func() {}, err
+	}
+	u, err := r.endpoint()
 	if err != nil {
-		return nil, fmt.Errorf("committing to %s: %w", branch, err)
+		return nil, nil, fmt.Errorf("resolving %s: %w", r.where(), err)
 	}
-	if err := r.push(ctx, s, branch, c, true, plumbing.ZeroHash); err != nil {
-		return nil, err
-	}
-	res.SHA, res.Changed = c.String(), true
-	return res, nil
+	s, done := r.opts.objects.session(u)
+	return s, done, nil
 }
 
 // Land applies edit on top of the base branch's tip and pushes the base
@@ -142,7 +179,7 @@ func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message s
 		}
 		parents = append(parents, head.Hash)
 	}
-	tree, files, err := r.applyEdit(s, tip, edit)
+	tree, files, err := r.applyEdit(s.st, tip, edit)
 	if branch != "" && errors.Is(err, ErrNoChanges) {
 		// The base already has the content; the merge commit still records
 		// that the branch was merged, as git merge would.
@@ -184,7 +221,7 @@ func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message s
 }
 
 // applyEdit runs edit on a snapshot of tip and writes the resulting tree.
-func (r *Repo) applyEdit(s *session, tip *object.Commit, edit Edit) (plumbing.Hash, []string, error) {
+func (r *Repo) applyEdit(st storer.EncodedObjectStorer, tip *object.Commit, edit Edit) (plumbing.Hash, []string, error) {
 	snap, err := newSnapshot(tip)
 	if err != nil {
 		return plumbing.ZeroHash, nil, fmt.Errorf("reading tree of %s: %w", short(tip.Hash.String()), err)
@@ -193,7 +230,7 @@ func (r *Repo) applyEdit(s *session, tip *object.Commit, edit Edit) (plumbing.Ha
 	if err != nil {
 		return plumbing.ZeroHash, nil, fmt.Errorf("editing %s at %s: %w", r.where(), short(tip.Hash.String()), err)
 	}
-	tree, files, err := applyChanges(s.st, snap.root, changes)
+	tree, files, err := applyChanges(st, snap.root, changes)
 	if err != nil {
 		return plumbing.ZeroHash, nil, fmt.Errorf("applying changes at %s: %w", short(tip.Hash.String()), err)
 	}

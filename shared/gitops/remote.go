@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -22,6 +20,8 @@ const remoteName = "origin"
 type session struct {
 	st  *filesystem.Storage
 	rem *git.Remote
+	// warm is a session on an ObjectCache that has fetched before.
+	warm bool
 }
 
 func (r *Repo) newSession() (*session, error) {
@@ -29,12 +29,7 @@ func (r *Repo) newSession() (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", r.where(), err)
 	}
-	// A packfile kept whole in memory, read through its index: objects are
-	// inflated when read, and one over MaxFileSize is never held (a
-	// memory.Storage inflated and kept every blob: a 150 MB values file
-	// anywhere in the tree held about 970 MB before anything refused it).
-	st := filesystem.NewStorageWithOptions(memfs.New(), cache.NewObjectLRU(32<<20),
-		filesystem.Options{LargeObjectThreshold: MaxFileSize, ExclusiveAccess: true})
+	st := newStore()
 	rem := git.NewRemote(st, &config.RemoteConfig{Name: remoteName, URLs: []string{u}})
 	return &session{st: st, rem: rem}, nil
 }
@@ -57,7 +52,10 @@ func (r *Repo) branches(ctx context.Context, s *session) (map[string]plumbing.Ha
 }
 
 // fetch fetches the tips of branches with depth 1 and returns their commits
-// in the same order. The tips are read from what was fetched, not from an
+// in the same order. A warm session (an ObjectCache that fetched before)
+// asks for no depth: the server then sends what the tips have that the
+// cached tips lack, as a plain fetch does, where a depth-1 request made git
+// send the whole tree again. The tips are read from what was fetched, not from an
 // earlier listing, so a branch that moved in between is seen as it is now.
 func (r *Repo) fetch(ctx context.Context, s *session, branches ...string) ([]*object.Commit, error) {
 	specs := make([]config.RefSpec, len(branches))
@@ -66,10 +64,14 @@ func (r *Repo) fetch(ctx context.Context, s *session, branches ...string) ([]*ob
 	}
 	fctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
+	depth := 1
+	if s.warm {
+		depth = 0
+	}
 	err := s.rem.FetchContext(fctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   specs,
-		Depth:      1,
+		Depth:      depth,
 		Tags:       git.NoTags,
 		Auth:       r.Auth,
 	})

@@ -79,6 +79,8 @@ type options struct {
 	// beforePush runs between the edit and each push; tests use it to
 	// simulate a concurrent writer.
 	beforePush func(ctx context.Context, attempt int) error
+	// objects, when set, keeps fetched objects between Propose calls.
+	objects *ObjectCache
 }
 
 // Defaults, set in one place.

@@ -7,6 +7,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/approval"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
+	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -51,7 +52,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	if _, err := cfg(ctx); err != nil {
 		return nil, err
 	}
-	g := &GitOps{GitOps: &pipeline.GitOps{URL: location, Config: cfg, Auth: target.gitAuth()}, Ancestry: SourceHistory()}
+	g := &GitOps{GitOps: &pipeline.GitOps{URL: location, Config: cfg, Auth: target.gitAuth(), Objects: gitops.NewObjectCache()}, Ancestry: SourceHistory()}
 	if target.kind != ForgeLocal {
 		f, err := openForge(target)
 		if err != nil {

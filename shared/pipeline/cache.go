@@ -8,6 +8,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
@@ -22,8 +23,9 @@ const defaultTimeout = 30 * time.Second
 type GitAuth func(ctx context.Context, repoURL string) (transport.AuthMethod, error)
 
 // Cache is the pipeline read from a branch of the GitOps repository,
-// parsed at most once per commit: a thousand-app file is parsed once per
-// change, not once per message. A failed read is not kept; an invalid file
+// parsed at most once per version of the file: a commit that leaves
+// conveyor.yaml as it was (every promotion merge) costs a read and a hash,
+// not a parse of a 10,000-app file. A failed read is not kept; an invalid file
 // is (its commit will not become valid). Safe for concurrent use.
 type Cache struct {
 	location, branch string
@@ -33,9 +35,12 @@ type Cache struct {
 	// head and read are gitops.Head and gitops.ReadFile; tests count them.
 	head func(ctx context.Context, location, branch string, auth transport.AuthMethod) (string, error)
 	read func(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error)
+	// parse is config.Parse; tests count it.
+	parse func(filename string, data []byte) (*config.Config, error)
 
 	mu      sync.Mutex
 	commit  string
+	blob    plumbing.Hash // conveyor.yaml's blob hash at commit
 	cfg     *config.Config
 	err     error
 	checked time.Time
@@ -53,12 +58,23 @@ func WithTimeout(d time.Duration) Option { return func(c *Cache) { c.timeout = d
 // late.
 func WithMaxAge(d time.Duration) Option { return func(c *Cache) { c.maxAge = d } }
 
+// WithObjects reads the file through objects, so that a remote branch's
+// new commits are fetched rather than its whole tree each time the tip
+// moves (default: a fresh shallow fetch per read).
+func WithObjects(objects *gitops.ObjectCache) Option {
+	return func(c *Cache) {
+		c.read = func(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
+			return gitops.ReadFileCached(ctx, objects, location, branch, path, auth)
+		}
+	}
+}
+
 // NewCache returns the cache of conveyor.yaml on branch (HEAD when empty)
 // of the repository at location (a path, a file:// or an https URL); auth
 // may be nil for a public or local repository.
 func NewCache(location, branch string, auth GitAuth, opts ...Option) *Cache {
 	c := &Cache{location: location, branch: branch, auth: auth, timeout: defaultTimeout, now: time.Now,
-		head: gitops.Head, read: gitops.ReadFile}
+		head: gitops.Head, read: gitops.ReadFile, parse: config.Parse}
 	for _, o := range opts {
 		o(c)
 	}
@@ -119,11 +135,16 @@ func (c *Cache) load(ctx context.Context, auth transport.AuthMethod) (*config.Co
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse(File, data)
+	blob := plumbing.ComputeHash(plumbing.BlobObject, data)
+	if c.commit != "" && blob == c.blob {
+		c.commit, c.checked = commit, c.now()
+		return c.cfg, c.err
+	}
+	cfg, err := c.parse(File, data)
 	if err != nil {
 		// config.Errors stays reachable: handlers treat it as permanent.
 		err = fmt.Errorf("parsing %s at %.12s: %w", File, commit, err)
 	}
-	c.commit, c.cfg, c.err, c.checked = commit, cfg, err, c.now()
+	c.commit, c.blob, c.cfg, c.err, c.checked = commit, blob, cfg, err, c.now()
 	return cfg, err
 }

@@ -187,3 +187,46 @@ func TestCacheTimesOutEachStep(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheParsesOncePerVersionOfTheFile moves the branch with commits
+// that do and do not change conveyor.yaml: only a new version of the file
+// is parsed again (a promotion merge changes manifests, not the pipeline,
+// and a 10,000-app file takes a second to parse).
+func TestCacheParsesOncePerVersionOfTheFile(t *testing.T) {
+	ctx := t.Context()
+	dir := newRepo(t, map[string]string{File: pipelineYAML("First")})
+	c := NewCache(dir, "main", nil)
+	parses := 0
+	c.parse = func(filename string, data []byte) (*config.Config, error) {
+		parses++
+		return config.Parse(filename, data)
+	}
+	for _, step := range []struct {
+		name   string
+		change map[string]string
+		author string
+		parses int // total after the step
+	}{
+		{"first read", nil, "First", 1},
+		{"a manifest changed", map[string]string{"envs/dev/kustomization.yaml": "images: []\n"}, "First", 1},
+		{"another manifest changed", map[string]string{"envs/prod/kustomization.yaml": "images: []\n"}, "First", 1},
+		{"conveyor.yaml changed", map[string]string{File: pipelineYAML("Second")}, "Second", 2},
+		{"conveyor.yaml back to its first version", map[string]string{File: pipelineYAML("First")}, "First", 3},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if step.change != nil {
+				commit(t, dir, step.change)
+			}
+			cfg, err := c.Config(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.GitOps.Author.Name != step.author {
+				t.Errorf("author = %q, want %q", cfg.GitOps.Author.Name, step.author)
+			}
+			if parses != step.parses {
+				t.Errorf("%d parses, want %d", parses, step.parses)
+			}
+		})
+	}
+}

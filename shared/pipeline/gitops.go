@@ -20,6 +20,9 @@ type GitOps struct {
 	Config config.Loader
 	// Auth gives git credentials for URL (nil: none).
 	Auth GitAuth
+	// Objects, when set, keeps what Propose fetched for the next call, so
+	// a promotion fetches only what changed (nil: everything each time).
+	Objects *gitops.ObjectCache
 }
 
 // Open returns the repository on the current base branch.
@@ -34,7 +37,11 @@ func (g *GitOps) Open(ctx context.Context) (*gitops.Repo, error) {
 			return nil, fmt.Errorf("opening the GitOps repository: %w", err)
 		}
 	}
-	return gitops.New(g.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email})
+	var opts []gitops.Option
+	if g.Objects != nil {
+		opts = append(opts, gitops.WithObjectCache(g.Objects))
+	}
+	return gitops.New(g.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email}, opts...)
 }
 
 // Propose implements promoter.Repo.

@@ -5,7 +5,7 @@
 # and $CONVEYOR_TOOLS/bin/chromium links to its binary, where the tests look.
 # Idempotent: a machine that has this version installed and linked is kept.
 # apt needs root; a security update that retires the pinned version makes
-# this fail, naming the candidate to pin instead.
+# this install the candidate instead, with a warning naming it.
 set -euo pipefail
 tools=${CONVEYOR_TOOLS:?}
 mkdir -p "$tools/bin" "$tools/versions"
@@ -29,12 +29,21 @@ if [ "$(installed)" != "$version" ]; then
   if ! apt-cache madison "$name" 2>/dev/null | grep -qF " $version "; then
     apt-get update -qq
   fi
-  if ! apt-cache madison "$name" | grep -qF " $version "; then
-    echo "install-chromium.sh: $name $version is not offered; apt offers:" >&2
-    apt-cache policy "$name" >&2
-    exit 1
+  if apt-cache madison "$name" | grep -qF " $version "; then
+    apt-get install -y -qq "$name=$version" "chromium-common=$version" >/dev/null
+  else
+    # Debian's security archive keeps only the newest build of a browser:
+    # once it retires the pin, install what it offers rather than fail every
+    # test run, say so loudly, and record the version actually installed.
+    offered=$(apt-cache policy "$name" | sed -n 's/^ *Candidate: //p')
+    if [ -z "$offered" ] || [ "$offered" = "(none)" ]; then
+      echo "install-chromium.sh: apt offers no $name" >&2
+      exit 1
+    fi
+    echo "install-chromium.sh: WARNING: $name $version is no longer offered; installing $offered — update the pin" >&2
+    apt-get install -y -qq "$name=$offered" "chromium-common=$offered" >/dev/null
+    version=$offered
   fi
-  apt-get install -y -qq "$name=$version" "chromium-common=$version" >/dev/null
 fi
 ln -sf "$(command -v chromium || echo /usr/bin/chromium)" "$tools/bin/$name"
-echo "$version" > "$stamp"
+echo "$(installed)" > "$stamp"

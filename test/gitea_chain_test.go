@@ -61,29 +61,36 @@ func TestChainThroughRealGitea(t *testing.T) {
 	registry := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	image := registry + "/acme/web"
 	webRepo, gitopsRepo := g.URL+"/acme/web", g.URL+"/acme/gitops"
-	pushTree(t, g.GitURL(t, giteaserver.Admin, "acme", "web"), demo.AppFiles())
 	files := demo.GitOpsFiles(webRepo, image)
 	files["conveyor.yaml"] = strings.Replace(files["conveyor.yaml"], "reviewers: [alice]", "reviewers: [acme/sre]", 1)
 	pushTree(t, g.GitURL(t, giteaserver.Admin, "acme", "gitops"), files)
-	hook := "http://" + addr + webhook.PathGitHub
-	g.AddWebhook(t, "acme", "web", hook, secret, "push")
-	g.AddWebhook(t, "acme", "gitops", hook, secret, "pull_request", "pull_request_review_approved", "pull_request_review_rejected")
 
 	data := filepath.Join(t.TempDir(), "data")
 	logs := startGiteaDev(t, addr, registry, data, gitopsRepo, g.Token(t, giteaserver.Admin), secret)
 	t.Logf("gitea up in %v, conveyor dev up %v after start", g.Startup, time.Since(start))
+	hook := "http://" + addr + webhook.PathGitHub
+	g.AddWebhook(t, "acme", "web", hook, secret, "push")
+	g.AddWebhook(t, "acme", "gitops", hook, secret, "pull_request", "pull_request_review_approved", "pull_request_review_rejected")
+
+	// The source's first push goes all the way to a prod PR before the
+	// changes below, so that each step starts from a settled pipeline.
+	pushTree(t, g.GitURL(t, giteaserver.Admin, "acme", "web"), demo.AppFiles())
+	initial := g.Head(t, "acme", "web", "main")
+	waitPull(t, g, promote.Branch("web", "prod"), func(p giteaPull) bool {
+		return p.State == "open" && strings.Contains(p.Body, initial[:12])
+	})
+	settle(t, data)
 
 	// A push to the source on Gitea: built, and released through dev and
 	// staging on Gitea by Gitea's own webhooks, up to an open prod PR.
 	pushed := time.Now()
 	first := g.CommitFile(t, giteaserver.Admin, "acme", "web", "main", "app/index.html", "<h1>one</h1>\n", "first change")
-	// conveyor dev may have built the source's initial commit by itself
-	// (reconcile builds an unbuilt head): wait for the prod PR of this one.
+	// The prod PR of the initial push is updated in place to this one.
 	prod := waitPull(t, g, promote.Branch("web", "prod"), func(p giteaPull) bool {
 		return p.State == "open" && strings.Contains(p.Body, first[:12])
 	})
 	for _, env := range []string{"dev", "staging"} {
-		waitPull(t, g, promote.Branch("web", env), func(p giteaPull) bool { return p.Merged })
+		waitPull(t, g, promote.Branch("web", env), func(p giteaPull) bool { return p.Merged && strings.Contains(p.Body, first[:12]) })
 	}
 	t.Logf("push → dev and staging released on Gitea, prod PR open: %v", time.Since(pushed))
 
@@ -136,7 +143,10 @@ func TestChainThroughRealGitea(t *testing.T) {
 		}
 	}
 	if c := queuesJSON(t, data); c["builds"].Dead+c["images"].Dead+c["promotions"].Dead+c["approvals"].Dead != 0 {
-		t.Fatalf("dead letters after the chain: %+v", c)
+		list := exec.Command(conveyorBin(t), "replay", "list", "--data-dir", data)
+		list.Env = append(os.Environ(), "CONVEYOR_GITEA_TOKEN="+g.Token(t, giteaserver.Admin))
+		reasons, _ := list.CombinedOutput()
+		t.Fatalf("dead letters after the chain: %+v\n%s", c, reasons)
 	}
 }
 

@@ -128,11 +128,12 @@ func checkProposalsEvery(t *testing.T, env string, rels []state.Release, window 
 		t.Fatalf("%s: no proposal", env)
 	}
 	for i := 1; i < len(at); i++ {
-		// Measured, not asserted: on a cold, loaded CI machine (one clean
-		// run of three) staging saw proposals 125 ms apart — see issue 15's
-		// note; the outcome assertions above still hold there.
-		if gap := at[i].Sub(at[i-1]); gap < window-time.Second {
-			t.Logf("%s: proposals %v apart, more than one in a %v window", env, gap, window)
+		// A record is written once its proposal is pushed, so two windows'
+		// records can be closer than a window by the difference of their
+		// proposals' durations; work that skipped its window (the bug this
+		// guards: 125 ms apart under load) comes far closer.
+		if gap := at[i].Sub(at[i-1]); gap < window/2 {
+			t.Errorf("%s: proposals %v apart, more than one in a %v window", env, gap, window)
 		}
 	}
 	t.Logf("%s: %d proposal(s)", env, len(at))

@@ -64,13 +64,7 @@ func (b *Builder) latestApp(ctx context.Context, a *config.App, p *event.Push, r
 		log.InfoContext(ctx, "build superseded", "by", d.Newer.Work)
 		return nil
 	}
-	if err := b.buildApp(ctx, a, p, log); err != nil {
-		return err
-	}
-	if err := c.Done(context.WithoutCancel(ctx), w); err != nil {
-		log.WarnContext(ctx, "marking the build settled", "error", err.Error())
-	}
-	return nil
+	return b.buildApp(ctx, a, p, log)
 }
 
 // receivedLater orders builds of one branch by when the ingress received

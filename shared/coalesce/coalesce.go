@@ -83,7 +83,9 @@ func (c Coalescer) Want(ctx context.Context, w Work, settle time.Duration) error
 
 // Decide says what the consumer of w does: Proceed, Wait until the
 // window ends, or Supersede when the wanted work is newer than w. Work
-// newer than the wanted (or unrecorded) takes the record over.
+// newer than the wanted (or unrecorded) takes the record over. Proceed
+// marks the record done, so a retry of w proceeds again while the next
+// work waits out a new window.
 func (c Coalescer) Decide(ctx context.Context, w Work, settle time.Duration, newer Newer) (Decision, error) {
 	var d Decision
 	var orderErr error
@@ -106,6 +108,13 @@ func (c Coalescer) Decide(ctx context.Context, w Work, settle time.Duration, new
 		}
 		if wait := l.Due.Sub(c.now()); wait > 0 && !l.Done {
 			d = Decision{Verdict: Wait, Wait: wait}
+			return changed
+		}
+		// Going ahead closes the window now, not when the work is
+		// finished: work queued while it runs opens a window of its own
+		// instead of going ahead at once beside it.
+		if !l.Done {
+			l.Done, changed = true, true
 		}
 		return changed
 	})
@@ -115,19 +124,8 @@ func (c Coalescer) Decide(ctx context.Context, w Work, settle time.Duration, new
 	return d, err
 }
 
-// Done marks w carried out, when it is still the wanted work.
-func (c Coalescer) Done(ctx context.Context, w Work) error {
-	return c.update(ctx, w.Key, func(l *state.Latest, found bool) bool {
-		if !found || l.Work != w.ID || l.Done {
-			return false
-		}
-		l.Done = true
-		return true
-	})
-}
-
 // take makes w the wanted work of l: in a new window when l was absent or
-// done, in l's window otherwise, so a steady stream cannot postpone the
+// gone ahead, in l's window otherwise, so a steady stream cannot postpone the
 // window's end.
 func (c Coalescer) take(l *state.Latest, w Work, found bool, settle time.Duration) {
 	if !found || l.Done {

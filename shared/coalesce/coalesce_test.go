@@ -14,10 +14,10 @@ import (
 )
 
 // step is one call against a key's record: a producer's Want, a
-// consumer's Decide, or a consumer's Done, after the clock moved by at.
+// consumer's Decide, after the clock moved by at.
 type step struct {
 	at   time.Duration
-	op   string // "want", "decide", "done"
+	op   string // "want", "decide"
 	work string
 	want string // for "decide": the verdict, with "wait 1m0s" or "supersede by x"
 }
@@ -53,16 +53,35 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "work after a done one opens a new window",
+			name: "work after the last went ahead opens a new window",
 			steps: []step{
-				{op: "want", work: "c1"}, {at: time.Minute, op: "decide", work: "c1", want: "proceed"}, {op: "done", work: "c1"},
+				{op: "want", work: "c1"}, {at: time.Minute, op: "decide", work: "c1", want: "proceed"},
 				{at: time.Hour, op: "want", work: "c2"}, {op: "decide", work: "c2", want: "wait 1m0s"},
 			},
 		},
 		{
-			name: "a redelivery of done work proceeds (its handler is idempotent)",
+			// Under load a proposal takes seconds: work queued while it
+			// runs must not join the ended window and go straight ahead.
+			name: "work queued while the proceeding work runs opens a new window",
 			steps: []step{
-				{op: "want", work: "c1"}, {at: time.Minute, op: "decide", work: "c1", want: "proceed"}, {op: "done", work: "c1"},
+				{op: "want", work: "c1"}, {at: time.Minute, op: "decide", work: "c1", want: "proceed"},
+				{at: time.Second, op: "want", work: "c2"}, {op: "decide", work: "c2", want: "wait 1m0s"},
+				{op: "decide", work: "c2", want: "wait 1m0s"},
+				{at: time.Minute, op: "decide", work: "c2", want: "proceed"},
+			},
+		},
+		{
+			name: "a retry of proceeding work proceeds until newer work is wanted",
+			steps: []step{
+				{op: "want", work: "c1"}, {at: time.Minute, op: "decide", work: "c1", want: "proceed"},
+				{at: time.Second, op: "decide", work: "c1", want: "proceed"},
+				{op: "want", work: "c2"}, {op: "decide", work: "c1", want: "supersede by c2"},
+			},
+		},
+		{
+			name: "a redelivery of work that went ahead proceeds (its handler is idempotent)",
+			steps: []step{
+				{op: "want", work: "c1"}, {at: time.Minute, op: "decide", work: "c1", want: "proceed"},
 				{op: "decide", work: "c1", want: "proceed"},
 			},
 		},
@@ -87,14 +106,14 @@ func TestDecide(t *testing.T) {
 			// keeps an environment from moving back to c4.
 			name: "older work queued after newer work is done opens a window of its own",
 			steps: []step{
-				{op: "want", work: "c5"}, {at: time.Minute, op: "decide", work: "c5", want: "proceed"}, {op: "done", work: "c5"},
+				{op: "want", work: "c5"}, {at: time.Minute, op: "decide", work: "c5", want: "proceed"},
 				{op: "want", work: "c4"}, {op: "decide", work: "c4", want: "wait 1m0s"},
 			},
 		},
 		{
 			name: "older work never queued through Want, after newer work is done, is superseded",
 			steps: []step{
-				{op: "want", work: "c5"}, {at: time.Minute, op: "decide", work: "c5", want: "proceed"}, {op: "done", work: "c5"},
+				{op: "want", work: "c5"}, {at: time.Minute, op: "decide", work: "c5", want: "proceed"},
 				{op: "decide", work: "c4", want: "supersede by c5"},
 			},
 		},
@@ -110,8 +129,6 @@ func TestDecide(t *testing.T) {
 				switch s.op {
 				case "want":
 					err = c.Want(ctx, w, settle)
-				case "done":
-					err = c.Done(ctx, w)
 				case "decide":
 					var d coalesce.Decision
 					d, err = c.Decide(ctx, w, settle, byName)

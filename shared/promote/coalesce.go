@@ -73,15 +73,6 @@ func (p *Promoter) supersede(ctx context.Context, pm *promotion, newer state.Lat
 	return &Outcome{Action: Superseded, Release: r, Reason: why}, nil
 }
 
-// settled marks w carried out, so the next promotion into its environment
-// opens a new settle window. A failure costs only that window's wait.
-func (p *Promoter) settled(ctx context.Context, pm *promotion, w coalesce.Work) {
-	c := coalesce.Coalescer{Store: p.Latest, Now: p.Now}
-	if err := c.Done(context.WithoutCancel(ctx), w); err != nil {
-		pm.log.WarnContext(ctx, "marking the promotion settled", "error", err.Error())
-	}
-}
-
 // Announcer is the promotions queue as producers use it: each promotion
 // it queues is then recorded as its app and environment's newest wanted
 // work, so that older promotions still queued are superseded rather than

@@ -62,11 +62,7 @@ func (p *Promoter) Promote(ctx context.Context, in event.Promotion) (*Outcome, e
 	if out, err := p.coalesce(ctx, pm, w); out != nil || err != nil {
 		return out, err
 	}
-	out, err := p.run(ctx, pm)
-	if err == nil && out.Action != Deferred {
-		p.settled(ctx, pm, w)
-	}
-	return out, err
+	return p.run(ctx, pm)
 }
 
 // run takes a resolved promotion through gate, propose, publish, record

@@ -145,8 +145,8 @@ type Latest struct {
 	// Due ends the settle window of the burst Work belongs to: the wanted
 	// work waits until then for newer work, and older work is skipped.
 	Due time.Time
-	// Done is set once Work has been carried out; the next wanted work
-	// opens a new window.
+	// Done is set once Work has gone ahead (its consumer proceeded);
+	// the next wanted work opens a new window.
 	Done      bool
 	UpdatedAt time.Time
 	// Version is the record's revision for optimistic concurrency: Put

@@ -59,7 +59,8 @@ bench: tools
 	$(GO) test -run '^$$' -bench 'Build$$' -benchtime 3x ./shared/imagebuild/
 	$(GO) test -run '^$$' -bench BuildAttested -benchtime 3x ./shared/attest/
 	$(GO) test -run '^$$' -bench BuildVsCrane -benchtime 3x ./test/
-	$(GO) test -run '^$$' -bench Propose -benchtime 5x ./shared/gitops/
+	$(GO) test -run '^$$' -bench 'Propose$$' -benchtime 5x ./shared/gitops/
+	$(GO) test -run '^$$' -bench ProposeAtScale -benchtime 5x ./shared/gitops/
 	$(GO) test -run '^$$' -bench Reaction -benchtime 50x ./test/
 	$(GO) test -run '^$$' -bench 'Burst$$' -benchtime 1x ./test/
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 1x ./test/

@@ -23,7 +23,7 @@ func BenchmarkPropose(b *testing.B) {
 	base := serveHTTP(b, root, "", "")
 	histories := []int{300, 3000}
 	for _, n := range histories {
-		historyRepo(b, filepath.Join(root, fmt.Sprintf("apps-%d.git", n)), n)
+		historyRepo(b, filepath.Join(root, fmt.Sprintf("apps-%d.git", n)), benchApps, n)
 	}
 	seq := 0
 	next := func() (app int, d string) {
@@ -85,20 +85,22 @@ func benchDir(b *testing.B) string {
 	return dir
 }
 
-// historyRepo creates a bare repository of benchApps apps with commits
+// historyRepo creates a bare repository of apps apps with commits
 // commits on main, streamed through git fast-import: the first adds every
 // app, each later one changes one app's deployment.
-func historyRepo(b *testing.B, dir string, commits int) {
+func historyRepo(b *testing.B, dir string, apps, commits int) {
 	b.Helper()
 	runGit(b, filepath.Dir(dir), "init", "-q", "--bare", "-b", "main", dir)
 	runGit(b, dir, "config", "http.receivepack", "true")
+	// Let the CLI's --filter=blob:none work as it would on a forge.
+	runGit(b, dir, "config", "uploadpack.allowFilter", "true")
 	var s bytes.Buffer
 	data := func(text string) { fmt.Fprintf(&s, "data %d\n%s\n", len(text), text) }
 	for i := range commits {
 		fmt.Fprintf(&s, "commit refs/heads/main\ncommitter Seed <seed@example.test> %d +0000\n", 1_700_000_000+i*60)
 		data(fmt.Sprintf("change %d", i))
 		if i == 0 {
-			for a := range benchApps {
+			for a := range apps {
 				fmt.Fprintf(&s, "M 100644 inline apps/%04d/kustomization.yaml\n", a)
 				data(kustomization(digest(a)))
 				fmt.Fprintf(&s, "M 100644 inline apps/%04d/deployment.yaml\n", a)
@@ -106,7 +108,7 @@ func historyRepo(b *testing.B, dir string, commits int) {
 			}
 			continue
 		}
-		a := i % benchApps
+		a := i % apps
 		fmt.Fprintf(&s, "M 100644 inline apps/%04d/deployment.yaml\n", a)
 		data(deployment(a, i))
 	}

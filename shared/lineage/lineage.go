@@ -42,16 +42,20 @@ type Cell struct {
 
 // Status builds the app × environment table in pipeline order.
 func Status(cfg *config.Config, rels []state.Release, now time.Time) []Cell {
+	// Grouped once: 10,000 apps × 3 environments must not each walk
+	// every record.
+	byCell := map[[2]string][]state.Release{}
+	for _, r := range rels {
+		k := [2]string{r.App, r.Env}
+		byCell[k] = append(byCell[k], r)
+	}
 	var out []Cell
 	for _, a := range cfg.Apps {
 		for i := range a.Environments {
 			e := &a.Environments[i]
 			c := Cell{App: a.Name, Env: e.Name, Release: string(e.Release)}
 			c.Frozen, c.FrozenUntil = e.Frozen(now)
-			for _, r := range rels {
-				if r.App != a.Name || r.Env != e.Name {
-					continue
-				}
+			for _, r := range byCell[[2]string{a.Name, e.Name}] {
 				switch r.State {
 				case state.Merged:
 					if r.MergedAt.After(c.ReleasedAt) || c.Digest == "" {

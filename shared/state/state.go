@@ -116,6 +116,12 @@ type ReleaseFilter struct {
 	App   string
 	Env   string
 	State ReleaseState
+	// Newest, when positive, keeps only the newest Newest matching
+	// releases (by creation), still listed oldest first. With App and Env
+	// set the stores read only those, through their index, so a reader
+	// that shows a few records per app and environment costs the same
+	// however long the history is.
+	Newest int
 }
 
 // Releases stores release records.

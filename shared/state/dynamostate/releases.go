@@ -109,6 +109,9 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 		}
 		return out[i].ID < out[j].ID
 	})
+	if f.Newest > 0 && len(out) > f.Newest {
+		out = out[len(out)-f.Newest:]
+	}
 	return out, nil
 }
 
@@ -129,9 +132,17 @@ func (s *Store) query(ctx context.Context, f state.ReleaseFilter, names map[stri
 	if len(filters) > 0 {
 		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
 	}
+	// Within one environment the sort key orders by creation: the newest
+	// come first backwards, and reading stops once there are enough.
+	enough := func(int) bool { return false }
+	if f.Newest > 0 && f.Env != "" {
+		in.ScanIndexForward = aws.Bool(false)
+		in.Limit = aws.Int32(int32(min(max(f.Newest*2, 16), 1000)))
+		enough = func(n int) bool { return n >= f.Newest }
+	}
 	var items []map[string]types.AttributeValue
 	p := dynamodb.NewQueryPaginator(s.api, in)
-	for p.HasMorePages() {
+	for p.HasMorePages() && !enough(len(items)) {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("querying %s: %w", IndexGSI1, err)

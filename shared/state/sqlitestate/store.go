@@ -257,6 +257,11 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
+	if f.Newest > 0 {
+		// The index on (app, env, created_at) serves this backwards.
+		q = `SELECT * FROM (` + q + ` ORDER BY created_at DESC, id DESC LIMIT ?)`
+		args = append(args, f.Newest)
+	}
 	rows, err := s.db.SQL().QueryContext(ctx, q+" ORDER BY created_at, id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing releases: %w", err)

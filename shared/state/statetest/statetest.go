@@ -5,6 +5,7 @@ package statetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -225,6 +226,50 @@ func Run(t *testing.T, h Harness) {
 			{state.ReleaseFilter{}, []string{"web/dev/a", "web/prod/a", "api/dev/b"}},
 			{state.ReleaseFilter{App: "web"}, []string{"web/dev/a", "web/prod/a"}},
 			{state.ReleaseFilter{Env: "dev", State: state.Merged}, []string{"web/dev/a", "api/dev/b"}},
+			{state.ReleaseFilter{Newest: 2}, []string{"web/prod/a", "api/dev/b"}},
+			{state.ReleaseFilter{App: "web", Newest: 1}, []string{"web/prod/a"}},
+		} {
+			rs, err := s.ListReleases(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(tc.want, ids); diff != "" {
+				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
+			}
+		}
+	})
+
+	t.Run("newest of an app and environment", func(t *testing.T) {
+		s := h.New(t)
+		// More than a page of the DynamoDB query, with the merged ones
+		// spread out, so the newest are found past filtered pages.
+		var merged []string
+		for i := range 40 {
+			r := state.Release{ID: fmt.Sprintf("web/dev/%02d", i), App: "web", Env: "dev", Digest: "d", State: state.Superseded}
+			if i%9 == 0 {
+				r.State = state.Merged
+				merged = append(merged, r.ID)
+			}
+			h.Advance(time.Second)
+			if err := s.PutRelease(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+			other := state.Release{ID: fmt.Sprintf("web/prod/%02d", i), App: "web", Env: "prod", Digest: "d", State: state.Merged}
+			if err := s.PutRelease(ctx, &other); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			f    state.ReleaseFilter
+			want []string
+		}{
+			{state.ReleaseFilter{App: "web", Env: "dev", Newest: 3}, []string{"web/dev/37", "web/dev/38", "web/dev/39"}},
+			{state.ReleaseFilter{App: "web", Env: "dev", State: state.Merged, Newest: 2}, merged[len(merged)-2:]},
+			{state.ReleaseFilter{App: "web", Env: "dev", State: state.Merged, Newest: 100}, merged},
 		} {
 			rs, err := s.ListReleases(ctx, tc.f)
 			if err != nil {

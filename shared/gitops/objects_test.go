@@ -162,3 +162,63 @@ func TestReadFileCachedFetchesOnlyWhatChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestLandMergeWithObjectCacheFetchesOnlyWhatChanged merges a proposal
+// the way the local forge does, after the proposal filled the cache and
+// another writer moved main: the merge fetches those few objects, not the
+// tree, and the merge commit on the server has both parents and exactly
+// the proposal's change.
+func TestLandMergeWithObjectCacheFetchesOnlyWhatChanged(t *testing.T) {
+	files := map[string]string{}
+	for a := range 300 {
+		files[fmt.Sprintf("apps/%04d/kustomization.yaml", a)] = kustomization(digest(a))
+		files[fmt.Sprintf("apps/%04d/notes.txt", a)] = noise(a, 32)
+	}
+	for _, tc := range []struct {
+		name    string
+		opts    []Option
+		smaller bool
+	}{
+		{name: "cached", opts: []Option{WithObjectCache(NewObjectCache())}, smaller: true},
+		{name: "uncached", smaller: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			root := t.TempDir()
+			dir := newBareRepo(t, root, "gitops.git", files)
+			base, fetched := countingServer(t, root)
+			url := base + "/gitops.git"
+			r, err := New(url, "main", nil, testAuthor, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			when := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			const branch = "conveyor/dev/app-0001"
+			prop, err := r.Propose(ctx, branch, setAppDigest(1, digest(1001)), "promote 1", when)
+			if err != nil {
+				t.Fatalf("Propose: %v", err)
+			}
+			first := fetched.Swap(0)
+			other := pushCommit(t, url, "main", map[string]string{"apps/0002/notes.txt": noise(1002, 2)})
+			fetched.Store(0)
+			m, err := r.LandMerge(ctx, branch, setAppDigest(1, digest(1001)), "Merge #1", when)
+			if err != nil {
+				t.Fatalf("LandMerge: %v", err)
+			}
+			second := fetched.Load()
+			if got := second*10 < first; got != tc.smaller {
+				t.Errorf("merge fetched %d bytes, the proposal %d: under a tenth = %v, want %v", second, first, got, tc.smaller)
+			}
+			if got, want := runGit(t, dir, "rev-parse", "main"), m.SHA; got != want {
+				t.Fatalf("main is at %s, want the merge %s", got, want)
+			}
+			if got, want := runGit(t, dir, "show", "-s", "--format=%P", m.SHA), other+" "+prop.SHA; got != want {
+				t.Errorf("merge parents %q, want %q (the moved main, then the proposal)", got, want)
+			}
+			if got := runGit(t, dir, "diff-tree", "-r", "--name-only", "--no-commit-id", other, m.SHA); got != "apps/0001/kustomization.yaml" {
+				t.Errorf("merge changes %q, want apps/0001/kustomization.yaml only", got)
+			}
+			runGit(t, dir, "fsck", "--strict", "--no-progress")
+		})
+	}
+}

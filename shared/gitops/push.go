@@ -148,9 +148,27 @@ func (r *Repo) land(ctx context.Context, branch string, edit Edit, message strin
 // landOnce is one fetch-edit-push round. moved reports that the push failed
 // because another writer moved the base branch, so a new round may succeed.
 func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message string, when time.Time, attempt int) (res *Commit, moved bool, err error) {
-	s, err := r.newSession()
+	// A base checked out in a clone on this machine is pushed to through
+	// git, which reads the objects from the session's store; anywhere else
+	// the commit is written aside and sent alone, so a warm object cache
+	// makes a merge fetch and send only what changed, as Propose does.
+	checkedOut := r.checkedOut(ctx, r.Base) != ""
+	var s *session
+	done := func() {}
+	if checkedOut {
+		s, err = r.newSession()
+	} else {
+		s, done, err = r.openSession()
+	}
 	if err != nil {
 		return nil, false, err
+	}
+	defer done()
+	var w storer.EncodedObjectStorer = s.st
+	var added *overlay
+	if !checkedOut {
+		added = newOverlay(s.st)
+		w = added
 	}
 	refs, err := r.branches(ctx, s)
 	if err != nil {
@@ -179,7 +197,7 @@ func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message s
 		}
 		parents = append(parents, head.Hash)
 	}
-	tree, files, err := r.applyEdit(s.st, tip, edit)
+	tree, files, err := r.applyEdit(w, tip, edit)
 	if branch != "" && errors.Is(err, ErrNoChanges) {
 		// The base already has the content; the merge commit still records
 		// that the branch was merged, as git merge would.
@@ -188,7 +206,7 @@ func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message s
 	if err != nil {
 		return nil, false, err
 	}
-	c, err := writeCommit(s.st, tree, parents, r.signature(when), message)
+	c, err := writeCommit(w, tree, parents, r.signature(when), message)
 	if err != nil {
 		return nil, false, fmt.Errorf("committing to %s: %w", r.Base, err)
 	}
@@ -198,7 +216,12 @@ func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message s
 		}
 	}
 	res = &Commit{SHA: c.String(), Base: tip.Hash.String(), Files: files, Changed: true}
-	pushErr := r.push(ctx, s, r.Base, c, false, tip.Hash)
+	var pushErr error
+	if checkedOut {
+		pushErr = r.push(ctx, s, r.Base, c, false, tip.Hash)
+	} else {
+		pushErr = r.send(ctx, added, r.Base, tip.Hash, c)
+	}
 	if pushErr == nil || retry.IsPermanent(pushErr) {
 		if pushErr != nil {
 			return nil, false, pushErr

@@ -30,13 +30,43 @@ import (
 // p50 and p95 are reported. The first reaction after start, which fills
 // the runtime's object cache with the whole tree, is reported apart as
 // cold-ms and left out of the percentiles.
+//
+// The last case has three environments per app written once as a
+// template, so conveyor.yaml stays small (config-KB) while the tree holds
+// 30,000 overlays.
 func BenchmarkReaction(b *testing.B) {
 	for _, apps := range []int{100, 1000, 10000} {
-		b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) { benchmarkReaction(b, apps) })
+		b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) { benchmarkReaction(b, apps, []string{"dev"}) })
 	}
+	b.Run("apps=10000/envs=3/template", func(b *testing.B) {
+		benchmarkReaction(b, 10000, []string{"dev", "staging", "prod"})
+	})
 }
 
-func benchmarkReaction(b *testing.B, apps int) {
+// reactionConfig is conveyor.yaml for apps apps: one environment written
+// per app, or several through a template.
+func reactionConfig(host string, apps int, envs []string) string {
+	var cfg strings.Builder
+	cfg.WriteString("version: 1\n")
+	if len(envs) > 1 {
+		cfg.WriteString("defaults: {template: chain}\ntemplates:\n  - name: chain\n    environments:\n")
+		for _, env := range envs {
+			fmt.Fprintf(&cfg, "      - {name: %s, path: \"apps/{app}/%s\", release: manual, reviewers: [alice]}\n", env, env)
+		}
+	}
+	cfg.WriteString("apps:\n")
+	for i := 0; i < apps; i++ {
+		app := fmt.Sprintf("app-%05d", i)
+		fmt.Fprintf(&cfg, "  - {name: %s, source: {repo: acme/%s}, image: %s/acme/%s", app, app, host, app)
+		if len(envs) == 1 {
+			fmt.Fprintf(&cfg, ", environments: [{name: %s, path: apps/%s/%s, release: manual, reviewers: [alice]}]", envs[0], app, envs[0])
+		}
+		cfg.WriteString("}\n")
+	}
+	return cfg.String()
+}
+
+func benchmarkReaction(b *testing.B, apps int, envs []string) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	rt, err := local.Open(ctx, local.Options{DataDir: filepath.Join(dir, "data"), RegistryAddr: "127.0.0.1:0",
@@ -53,15 +83,14 @@ func benchmarkReaction(b *testing.B, apps int) {
 		b.Fatal(err)
 	}
 	files := map[string]string{}
-	var cfg strings.Builder
-	cfg.WriteString("version: 1\napps:\n")
 	for i := 0; i < apps; i++ {
 		app := fmt.Sprintf("app-%05d", i)
-		fmt.Fprintf(&cfg, "  - name: %s\n    source: {repo: acme/%s}\n    image: %s/acme/%s\n    environments:\n      - {name: dev, path: apps/%s/dev, release: manual, reviewers: [alice]}\n", app, app, host, app, app)
-		files["apps/"+app+"/dev/kustomization.yaml"] = fmt.Sprintf("resources:\n  - deployment.yaml\nimages:\n  - name: %s/acme/%s\n", host, app)
-		files["apps/"+app+"/dev/deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s/acme/%s:bootstrap\n", app, app, host, app)
+		for _, env := range envs {
+			files["apps/"+app+"/"+env+"/kustomization.yaml"] = fmt.Sprintf("resources:\n  - deployment.yaml\nimages:\n  - name: %s/acme/%s\n", host, app)
+			files["apps/"+app+"/"+env+"/deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s/acme/%s:bootstrap\n", app, app, host, app)
+		}
 	}
-	files["conveyor.yaml"] = cfg.String()
+	files["conveyor.yaml"] = reactionConfig(host, apps, envs)
 	if _, err := repo.Commit(files, fmt.Sprintf("%d apps", apps), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		b.Fatal(err)
 	}
@@ -126,4 +155,5 @@ func benchmarkReaction(b *testing.B, apps int) {
 	b.ReportMetric(q(0.50).Seconds()*1000, "p50-ms")
 	b.ReportMetric(q(0.95).Seconds()*1000, "p95-ms")
 	b.ReportMetric(cold.Seconds()*1000, "cold-ms")
+	b.ReportMetric(float64(len(files["conveyor.yaml"]))/1024, "config-KB")
 }

@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -31,10 +32,18 @@ type Signature struct {
 	Sig   string `json:"sig"` // base64 ASN.1 ECDSA signature of the PAE's SHA-256
 }
 
-// Signer signs statements with an ECDSA P-256 key.
+// Signer signs statements with an ECDSA P-256 key: one in this process,
+// or one that never leaves AWS KMS (NewKMSSigner).
 type Signer struct {
-	key *ecdsa.PrivateKey
+	key crypto.Signer
+	pub *ecdsa.PublicKey
+	// keyID names the key in each signature, for verifiers holding
+	// several; empty for a key from a file.
+	keyID string
 }
+
+// PublicKey is the key that verifies the signer's signatures.
+func (s *Signer) PublicKey() *ecdsa.PublicKey { return s.pub }
 
 // LoadSigner reads a PEM private key (PKCS#8 or SEC 1 "EC PRIVATE KEY") on
 // the P-256 curve from path.
@@ -61,16 +70,16 @@ func LoadSigner(path string) (*Signer, error) {
 	if !ok || ec.Curve != elliptic.P256() {
 		return nil, fmt.Errorf("signing key %s is not an ECDSA P-256 key", path)
 	}
-	return &Signer{key: ec}, nil
+	return NewSigner(ec), nil
 }
 
 // NewSigner signs with key (which must be on P-256).
-func NewSigner(key *ecdsa.PrivateKey) *Signer { return &Signer{key: key} }
+func NewSigner(key *ecdsa.PrivateKey) *Signer { return &Signer{key: key, pub: &key.PublicKey} }
 
 // PublicKeyPEM returns the public key as a PEM "PUBLIC KEY" block, the
 // form `cosign verify-attestation --key` reads.
 func (s *Signer) PublicKeyPEM() ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(&s.key.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(s.pub)
 	if err != nil {
 		return nil, fmt.Errorf("encoding public key: %w", err)
 	}
@@ -80,12 +89,18 @@ func (s *Signer) PublicKeyPEM() ([]byte, error) {
 // Sign wraps payload in a signed envelope.
 func (s *Signer) Sign(payloadType string, payload []byte) (*Envelope, error) {
 	h := sha256.Sum256(pae(payloadType, payload))
-	sig, err := ecdsa.SignASN1(rand.Reader, s.key, h[:])
+	// Both an *ecdsa.PrivateKey and KMS return ASN.1 DER signatures.
+	sig, err := s.key.Sign(rand.Reader, h[:], crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
+	if !ecdsa.VerifyASN1(s.pub, h[:], sig) {
+		// A KMS key swapped under its alias would sign what the
+		// configured public key cannot verify: refuse to attach it.
+		return nil, fmt.Errorf("signing: %w with the signer's public key", ErrBadSignature)
+	}
 	return &Envelope{PayloadType: payloadType, Payload: base64.StdEncoding.EncodeToString(payload),
-		Signatures: []Signature{{Sig: base64.StdEncoding.EncodeToString(sig)}}}, nil
+		Signatures: []Signature{{KeyID: s.keyID, Sig: base64.StdEncoding.EncodeToString(sig)}}}, nil
 }
 
 // ParsePublicKey reads a PEM "PUBLIC KEY" (PKIX) ECDSA key.

@@ -1,9 +1,11 @@
 package attest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Settings are a deployment's attestation settings.
@@ -20,7 +22,7 @@ type Settings struct {
 // Environment variables SettingsFromEnv reads.
 const (
 	EnvBuilderID  = "CONVEYOR_BUILDER_ID"  // DefaultBuilderID when unset
-	EnvSigningKey = "CONVEYOR_SIGNING_KEY" // path of a PEM ECDSA P-256 private key
+	EnvSigningKey = "CONVEYOR_SIGNING_KEY" // path of a PEM ECDSA P-256 private key, or awskms:///KEY
 	EnvVerifyKey  = "CONVEYOR_VERIFY_KEY"  // path of the PEM public key promotions verify with
 )
 
@@ -30,11 +32,17 @@ func SettingsFromEnv(lookup func(string) (string, bool)) (Settings, error) {
 	var s Settings
 	s.BuilderID, _ = lookup(EnvBuilderID)
 	if path, ok := lookup(EnvSigningKey); ok && path != "" {
-		signer, err := LoadSigner(path)
+		var signer *Signer
+		var err error
+		if strings.HasPrefix(path, KMSScheme) {
+			signer, err = loadKMSSigner(context.Background(), path)
+		} else {
+			signer, err = LoadSigner(path)
+		}
 		if err != nil {
 			return Settings{}, fmt.Errorf("%s: %w", EnvSigningKey, err)
 		}
-		s.Signer, s.PublicKey = signer, &signer.key.PublicKey
+		s.Signer, s.PublicKey = signer, signer.PublicKey()
 	}
 	if path, ok := lookup(EnvVerifyKey); ok && path != "" {
 		data, err := os.ReadFile(path)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -82,6 +83,23 @@ func StartDynamo(t testing.TB) *Server {
 	return start(t, "dynalite", func(port int) *exec.Cmd {
 		return exec.Command(node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 	})
+}
+
+// StartKMS starts local-kms (AWS KMS: keys, Sign, GetPublicKey) on a free
+// 127.0.0.1 port with a throwaway key database, and stops it when t ends.
+func StartKMS(t testing.TB) *Server {
+	t.Helper()
+	bin := filepath.Join(filepath.Dir(npmDir(t)), "bin", "localkms")
+	need(t, bin)
+	dir := t.TempDir()
+	return start(t, "local-kms", func(port int) *exec.Cmd {
+		return exec.Command(bin, "-addr", "127.0.0.1:"+strconv.Itoa(port), "-data", dir)
+	})
+}
+
+// KMS returns a KMS client for the server.
+func (s *Server) KMS() *kms.Client {
+	return kms.NewFromConfig(s.Config, func(o *kms.Options) { o.BaseEndpoint = aws.String(s.Endpoint) })
 }
 
 // start runs the command cmdFor builds for a free port until it answers,

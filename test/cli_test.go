@@ -203,10 +203,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no command", nil, 2, "Usage: conveyor"},
+		{"no command", nil, 2, "Usage:\n  conveyor"},
 		{"unknown command", []string{"deploy"}, 2, `unknown command "deploy"`},
 		{"unknown function", []string{"dev", "--functions", "webhook,deploy"}, 2, `unknown function "deploy"`},
-		{"bad flag", []string{"queues", "--nope"}, 2, "flag provided but not defined"},
+		{"bad flag", []string{"queues", "--nope"}, 2, "unknown flag: --nope"},
 		{"queues without data", []string{"queues", "--data-dir", filepath.Join(t.TempDir(), "none")}, 1, "no Conveyor data"},
 		{"validate broken file", []string{"validate", broken}, 1, broken + ":4:5: apps[0].sourc: unknown field"},
 		{"validate missing file", []string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "missing.yaml"},

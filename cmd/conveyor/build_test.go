@@ -55,12 +55,12 @@ func TestBuildContextSymlinkStaysInTheRepository(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			err = runBuild(context.Background(), []string{"--context", filepath.Join(dir, "ctx"), "--dockerfile", filepath.Join(dir, "app", "Dockerfile")}, &stdout, &stderr)
+			code := run(context.Background(), []string{"build", "--context", filepath.Join(dir, "ctx"), "--dockerfile", filepath.Join(dir, "app", "Dockerfile")}, &stdout, &stderr)
 			switch {
-			case tc.refused && (err == nil || !strings.Contains(err.Error(), `build context path "ctx"`)):
-				t.Fatalf("build = %v (%s), want a refusal naming ctx", err, stdout.String())
-			case !tc.refused && err != nil:
-				t.Fatalf("build = %v", err)
+			case tc.refused && (code != 1 || !strings.Contains(stderr.String(), `build context path "ctx"`)):
+				t.Fatalf("build: exit %d (%s%s), want a refusal naming ctx", code, stdout.String(), stderr.String())
+			case !tc.refused && code != 0:
+				t.Fatalf("build: exit %d: %s", code, stderr.String())
 			}
 		})
 	}

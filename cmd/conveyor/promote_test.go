@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -75,10 +76,18 @@ func (s *promoteSetup) runs(t *testing.T, env, digest string) {
 	}
 }
 
+// promote runs `conveyor promote`; a failure is its stderr as an error,
+// wrapping errUsage when it exited 2.
 func (s *promoteSetup) promote(args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
-	err := runPromote(context.Background(), append([]string{"--data-dir", s.dataDir, "--gitops", s.gitops}, args...), &stdout, &stderr)
-	return stdout.String(), err
+	code := run(context.Background(), append([]string{"promote", "--data-dir", s.dataDir, "--gitops", s.gitops}, args...), &stdout, &stderr)
+	switch code {
+	case 0:
+		return stdout.String(), nil
+	case 2:
+		return stdout.String(), fmt.Errorf("%w: %s", errUsage, stderr.String())
+	}
+	return stdout.String(), errors.New(stderr.String())
 }
 
 func (s *promoteSetup) release(t *testing.T, env, digest string) state.Release {

@@ -6,27 +6,23 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 )
 
 // version is set at release builds with -ldflags "-X main.version=v1.2.3"
 // (make release); builds from a checkout say "dev".
 var version = "dev"
 
-func init() {
-	commands["version"] = command{"print the version, the VCS revision it was built from, and the Go toolchain", runVersion}
-}
-
-func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
+func runVersion(fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		rev, modified := revision()
+		if modified {
+			rev += "-dirty"
+		}
+		fmt.Fprintf(stdout, "conveyor %s (revision %s, %s, %s/%s)\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
 	}
-	rev, modified := revision()
-	if modified {
-		rev += "-dirty"
-	}
-	fmt.Fprintf(stdout, "conveyor %s (revision %s, %s, %s/%s)\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
 }
 
 // revision is the VCS revision the Go toolchain stamped into the binary,

@@ -22,10 +22,11 @@ import (
 func runBuild(fs *pflag.FlagSet) runFunc {
 	contextDir := fs.String("context", ".", "build context directory")
 	dockerfile := fs.String("dockerfile", "", "Dockerfile path (default: <context>/Dockerfile)")
-	push := fs.String("push", "", "repository to push to, e.g. 127.0.0.1:5000/acme/web (tagged sha-<revision>); without it the image is built into a throwaway local registry and only its digest is printed")
+	push := fs.String("push", "", "repository to push to, e.g. 127.0.0.1:5000/acme/web (tagged sha-<revision>); stdout is then repo@sha256:…; without it the image is built into a throwaway local registry and stdout is its digest")
 	revision := fs.String("revision", "", "source revision (default: the context's git HEAD)")
 	sourceURL := fs.String("source", "", "org.opencontainers.image.source (default: the git remote origin)")
 	created := fs.String("created", "", "image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the HEAD commit's time, else 1970-01-01)")
+	imageRefs := fs.String("image-refs", "", "also write the image reference (repo@sha256:…, or the digest without --push) to this file")
 	var buildArgs multiFlag
 	fs.Var(&buildArgs, "build-arg", "KEY=VALUE build argument (repeatable)")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
@@ -112,14 +113,45 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		ref := res.Ref
 		if *push == "" {
-			fmt.Fprintf(stdout, "%s (not pushed: no --push)\n", res.Digest)
-			return nil
+			// The throwaway registry's name means nothing after exit.
+			ref = res.Digest.String()
 		}
-		fmt.Fprint(stdout, imagebuild.Describe(res))
-		fmt.Fprintf(stderr, "built in %.2fs\n", time.Since(start).Seconds())
+		if *imageRefs != "" {
+			if err := os.WriteFile(*imageRefs, []byte(ref+"\n"), 0o644); err != nil {
+				return fmt.Errorf("writing --image-refs: %w", err)
+			}
+		}
+		// stdout is the reference alone, for $(conveyor build …) and
+		// pipes, as ko build and crane digest print theirs.
+		fmt.Fprintln(stdout, ref)
+		buildReport(stderr, res, ref, *push != "", time.Since(start))
 		return nil
 	}
+}
+
+// buildReport describes the build on stderr. Its first word is "image"
+// whichever way it went, so that a script matching it need not know
+// whether the registry had the image already.
+func buildReport(w io.Writer, res *imagebuild.Result, ref string, pushed bool, took time.Duration) {
+	outcome := "pushed"
+	switch {
+	case !pushed:
+		outcome = "not pushed: no --push"
+	case !res.Pushed:
+		outcome = "already in the registry"
+	}
+	fmt.Fprintf(w, "%-9s %s (%s)\n", "image", ref, outcome)
+	// The rest of imagebuild's description; its first line is the one
+	// above, the tag is only a tag once pushed.
+	_, rest, _ := strings.Cut(imagebuild.Describe(res), "\n")
+	for line := range strings.Lines(rest) {
+		if pushed || !strings.HasPrefix(line, "tag ") {
+			fmt.Fprint(w, line)
+		}
+	}
+	fmt.Fprintf(w, "%-9s %.2fs\n", "built in", took.Seconds())
 }
 
 type headInfo struct {

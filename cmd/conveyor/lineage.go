@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -17,9 +16,12 @@ import (
 
 func runStatus(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := addOutputFlag(fs)
 	protection := fs.Bool("protection", false, "also read the registry: is each environment's digest, and its rollback target, protected by a release-* tag")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
 		s, err := pf.open(ctx, stderr, false)
 		if err != nil {
 			return err
@@ -35,8 +37,8 @@ func runStatus(fs *pflag.FlagSet) runFunc {
 			return fmt.Errorf("reading what the GitOps repository pins (status shows git's truth, not only records): %w", err)
 		}
 		cells = lineage.WithPins(cells, lineagePins(pins))
-		if *asJSON {
-			return json.NewEncoder(stdout).Encode(cells)
+		if !out.table() {
+			return out.write(stdout, cells)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "APP\tENV\tRELEASE\tDIGEST (GIT)\tCOMMIT\tRELEASED\tOPEN PR\tFROZEN\tDRIFT")
@@ -71,8 +73,11 @@ func runStatus(fs *pflag.FlagSet) runFunc {
 
 func runHistory(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := addOutputFlag(fs)
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: conveyor history APP", errUsage)
 		}
@@ -90,8 +95,8 @@ func runHistory(fs *pflag.FlagSet) runFunc {
 			return fmt.Errorf("no app %q in conveyor.yaml", fs.Arg(0))
 		}
 		js := lineage.History(a, rels)
-		if *asJSON {
-			return json.NewEncoder(stdout).Encode(js)
+		if !out.table() {
+			return out.write(stdout, js)
 		}
 		for _, j := range js {
 			fmt.Fprintf(stdout, "commit %s (%s) → %s %s\n", short12(j.SourceCommit), j.CommitTime.Format(time.RFC3339), shortDigest(j.Digest), j.Tag)
@@ -124,9 +129,12 @@ func runHistory(fs *pflag.FlagSet) runFunc {
 
 func runMetrics(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := addOutputFlag(fs)
 	since := fs.Duration("since", 30*24*time.Hour, "window length, ending now")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
 		s, err := pf.open(ctx, stderr, false)
 		if err != nil {
 			return err
@@ -138,8 +146,8 @@ func runMetrics(fs *pflag.FlagSet) runFunc {
 		}
 		now := time.Now()
 		m := lineage.Compute(cfg, rels, now.Add(-*since), now)
-		if *asJSON {
-			return json.NewEncoder(stdout).Encode(m)
+		if !out.table() {
+			return out.write(stdout, m)
 		}
 		fmt.Fprintf(stdout, "window              %s → %s\n", m.Since.Format(time.RFC3339), m.Until.Format(time.RFC3339))
 		fmt.Fprintf(stdout, "deployments         %d to production (%.2f/day)\n", m.Deployments, m.DeploymentsPerDay)

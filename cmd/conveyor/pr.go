@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -66,9 +65,12 @@ func prNumber(fs *pflag.FlagSet, sub string) (int, error) {
 
 func runPRList(fs *pflag.FlagSet) runFunc {
 	p := prFlags{addPipelineFlags(fs)}
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := addOutputFlag(fs)
 	stateFilter := fs.String("state", "", "open, merged or closed")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 		}
@@ -81,8 +83,8 @@ func runPRList(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return json.NewEncoder(stdout).Encode(prs)
+		if !out.table() {
+			return out.write(stdout, prs)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "#\tSTATE\tBRANCH\tTITLE")
@@ -95,8 +97,11 @@ func runPRList(fs *pflag.FlagSet) runFunc {
 
 func runPRShow(fs *pflag.FlagSet) runFunc {
 	p := prFlags{addPipelineFlags(fs)}
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := addOutputFlag(fs)
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
 		number, err := prNumber(fs, "show")
 		if err != nil {
 			return err
@@ -110,8 +115,8 @@ func runPRShow(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return json.NewEncoder(stdout).Encode(pr)
+		if !out.table() {
+			return out.write(stdout, pr)
 		}
 		fmt.Fprintf(stdout, "#%d %s\n%s → %s, %s", pr.Number, pr.Title, pr.Branch, pr.Base, pr.State)
 		if pr.State == forge.StateMerged {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,9 +15,12 @@ import (
 
 func runQueues(fs *pflag.FlagSet) runFunc {
 	dataDir := fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory")
-	asJSON := fs.Bool("json", false, `print JSON: {"<queue>":{"visible":N,"inflight":N,"delayed":N,"dead":N}}`)
+	out := addOutputFlag(fs)
 	sf := addStackFlag(fs)
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 		}
@@ -32,10 +34,8 @@ func runQueues(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(stats)
+		if !out.table() {
+			return out.write(stdout, stats)
 		}
 		return printStats(stdout, stats)
 	}

@@ -24,7 +24,7 @@ import (
 // replayFlags are the flags every replay subcommand shares.
 type replayFlags struct {
 	dataDir *string
-	asJSON  *bool
+	out     *outputFlag
 	queue   *string
 	kind    *string
 	app     *string
@@ -36,7 +36,7 @@ type replayFlags struct {
 func addReplayFlags(fs *pflag.FlagSet) replayFlags {
 	return replayFlags{
 		dataDir: fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory"),
-		asJSON:  fs.Bool("json", false, "print JSON"),
+		out:     addOutputFlag(fs),
 		queue:   fs.String("queue", "", "only this work queue (builds, images, promotions, approvals)"),
 		kind:    fs.String("kind", "", "only this envelope kind (push, image, promotion, review)"),
 		app:     fs.String("app", "", "only this app"),
@@ -80,6 +80,9 @@ func runReplayList(fs *pflag.FlagSet) runFunc {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 		}
+		if err := rf.out.resolve(stderr); err != nil {
+			return err
+		}
 		f, err := rf.filter(time.Now(), nil)
 		if err != nil {
 			return err
@@ -89,7 +92,7 @@ func runReplayList(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		defer closeDB()
-		return replayList(ctx, dead, f, *rf.asJSON, stdout)
+		return replayList(ctx, dead, f, rf.out, stdout)
 	}
 }
 
@@ -99,6 +102,9 @@ func runReplayShow(fs *pflag.FlagSet) runFunc {
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: conveyor replay show ID", errUsage)
 		}
+		if err := rf.out.resolve(stderr); err != nil {
+			return err
+		}
 		if _, err := rf.filter(time.Now(), nil); err != nil {
 			return err
 		}
@@ -107,7 +113,7 @@ func runReplayShow(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		defer closeDB()
-		return replayShow(ctx, dead, fs.Arg(0), *rf.asJSON, stdout)
+		return replayShow(ctx, dead, fs.Arg(0), rf.out, stdout)
 	}
 }
 
@@ -120,6 +126,9 @@ func runReplayRedrive(fs *pflag.FlagSet) runFunc {
 	all := fs.Bool("all", false, "allow redriving every dead letter when no filter is given")
 	fs.Var(&ids, "id", "a message or envelope id (repeatable; ids may also be given as arguments)")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := rf.out.resolve(stderr); err != nil {
+			return err
+		}
 		if *rate < 0 || *limit < 0 {
 			return fmt.Errorf("%w: --rate and --limit must not be negative", errUsage)
 		}
@@ -136,15 +145,15 @@ func runReplayRedrive(fs *pflag.FlagSet) runFunc {
 		}
 		defer closeDB()
 		opts := replay.Options{DryRun: *dryRun, Rate: *rate, Limit: *limit}
-		if isTerminal(stderr) && !*rf.asJSON {
+		if isTerminal(stderr) && rf.out.table() {
 			opts.Progress = func(done, total int) { progressBar(stderr, done, total) }
 		}
 		s, err := replay.Redrive(ctx, dead, f, opts)
 		if opts.Progress != nil && s.Matched > 0 && !s.DryRun {
 			fmt.Fprintln(stderr)
 		}
-		if *rf.asJSON {
-			if jerr := json.NewEncoder(stdout).Encode(s); jerr != nil {
+		if !rf.out.table() {
+			if jerr := rf.out.write(stdout, s); jerr != nil {
 				return jerr
 			}
 		} else {
@@ -190,7 +199,7 @@ func openDead(ctx context.Context, dataDir string) (*replay.Embedded, func(), er
 	return replay.NewEmbedded(b), func() { db.Close() }, nil
 }
 
-func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, asJSON bool, stdout io.Writer) error {
+func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, out *outputFlag, stdout io.Writer) error {
 	all, err := dead.List(ctx, f.Queue)
 	if err != nil {
 		return err
@@ -203,10 +212,8 @@ func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, asJSON b
 			recs = append(recs, r)
 		}
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+	if !out.table() {
+		return out.write(stdout, recs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tQUEUE\tKIND\tAPP\tRECEIVES\tDEAD AT\tREASON")
@@ -246,7 +253,7 @@ func getDead(ctx context.Context, dead replay.Dead, id string) (replay.Record, e
 	return replay.Record{}, fmt.Errorf("dead letter %s: %w", id, replay.ErrNotDead)
 }
 
-func replayShow(ctx context.Context, dead replay.Dead, id string, asJSON bool, stdout io.Writer) error {
+func replayShow(ctx context.Context, dead replay.Dead, id string, out *outputFlag, stdout io.Writer) error {
 	r, err := getDead(ctx, dead, id)
 	if errors.Is(err, replay.ErrNotDead) {
 		return fmt.Errorf("%s is not a dead letter (already redriven, deleted, or unknown)", id)
@@ -254,10 +261,8 @@ func replayShow(ctx context.Context, dead replay.Dead, id string, asJSON bool, s
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+	if !out.table() {
+		return out.write(stdout, r)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 1, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\n", r.ID)

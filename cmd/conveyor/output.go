@@ -212,6 +212,12 @@ func plainStruct(v reflect.Value) (ordered, error) {
 			continue
 		}
 		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && fv.Kind() == reflect.Pointer && fv.Type().Elem().Kind() == reflect.Struct {
+			if fv.IsNil() {
+				continue
+			}
+			fv = fv.Elem()
+		}
 		if f.Anonymous && name == "" && fv.Kind() == reflect.Struct {
 			// An embedded struct's fields are the outer object's.
 			inner, err := plainStruct(fv)

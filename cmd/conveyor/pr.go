@@ -5,9 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/approval"
+	"github.com/conveyor-gitops/conveyor/shared/board"
+	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
@@ -115,10 +121,20 @@ func runPRShow(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		wait, err := waiting(ctx, s, lf, pr, time.Now())
+		if err != nil {
+			return err
+		}
 		if !out.table() {
-			return out.write(stdout, pr)
+			return out.write(stdout, struct {
+				*forge.PR
+				Waiting string `json:"waiting,omitempty"`
+			}{pr, wait})
 		}
 		fmt.Fprintf(stdout, "#%d %s\n%s → %s, %s", pr.Number, pr.Title, pr.Branch, pr.Base, pr.State)
+		if wait != "" {
+			fmt.Fprintf(stdout, "\nwaiting: %s", wait)
+		}
 		if pr.State == forge.StateMerged {
 			fmt.Fprintf(stdout, " by %s as %.12s", pr.MergedBy, pr.MergeCommit)
 		}
@@ -213,4 +229,49 @@ func traceOf(ctx context.Context, s *session, number int) string {
 		}
 	}
 	return ""
+}
+
+// waiting says why an open promotion into a manual environment has not
+// merged: the approvals the policy still needs, in the board's words, on
+// the head they must approve, or the freeze holding it. It is "" when
+// nothing in the release policy holds the pull request.
+func waiting(ctx context.Context, s *session, lf *localforge.Forge, pr *forge.PR, now time.Time) (string, error) {
+	envName, appName, ok := approval.ParseBranch(pr.Branch)
+	if pr.State != forge.StateOpen || !ok {
+		return "", nil
+	}
+	cfg, err := s.config(ctx)
+	if err != nil {
+		return "", err
+	}
+	a, ok := cfg.App(appName)
+	if !ok {
+		return "", nil
+	}
+	e, _, ok := a.Env(envName)
+	if !ok || e.Release != config.ReleaseManual {
+		return "", nil
+	}
+	reviews, err := lf.Reviews(ctx, pr.Number)
+	if err != nil {
+		return "", fmt.Errorf("reading #%d's reviews: %w", pr.Number, err)
+	}
+	got := approval.Counted(ctx, e, reviews, pr.HeadSHA, s.local.Teams)
+	// Counted asked about the teams already: whoever it counted is in one.
+	counted := func(team, user string) bool { return slices.Contains(got, user) }
+	if ok, _ := approval.Satisfied(e, reviews, pr.HeadSHA, counted); ok {
+		if frozen, until := e.Frozen(now); frozen {
+			return fmt.Sprintf("%s is frozen until %s", envName, until.Format(time.RFC3339)), nil
+		}
+		return "", nil
+	}
+	// "manual: 1 of 2 approvals from [alice, acme/sre] (so far: alice)"
+	// as the board says it, the head it counts on before who so far.
+	progress := strings.TrimPrefix(board.Progress(e, got), "manual: ")
+	count, sofar, _ := strings.Cut(progress, " (")
+	line := fmt.Sprintf("%s on %.7s", count, pr.HeadSHA)
+	if sofar != "" {
+		line += " (" + sofar
+	}
+	return line, nil
 }

@@ -30,7 +30,9 @@ type promoteSetup struct {
 	dataDir, gitops, image, built string
 }
 
-func newPromoteSetup(t *testing.T) *promoteSetup {
+// newPromoteSetup commits the demo's GitOps files, after edit changes
+// them when given.
+func newPromoteSetup(t *testing.T, edit ...func(files map[string]string)) *promoteSetup {
 	t.Helper()
 	dir := t.TempDir()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -49,7 +51,11 @@ func newPromoteSetup(t *testing.T) *promoteSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.Commit(demo.GitOpsFiles(filepath.Join(dir, "web"), image), "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	files := demo.GitOpsFiles(filepath.Join(dir, "web"), image)
+	for _, e := range edit {
+		e(files)
+	}
+	if _, err := repo.Commit(files, "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	if err := repo.AcceptPushes(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
@@ -48,7 +49,12 @@ func runPromote(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
 	force := fs.Bool("force", false, "override the checks (the digest was built, the previous environment runs it, it is not older than what runs); needs --reason, recorded with the release")
 	reason := fs.String("reason", "", "why --force is needed (recorded with the release)")
+	wait := fs.Bool("wait", false, "wait for the pull request's fate: exit 0 once merged, 1 if closed unmerged or still open after --timeout")
+	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait: how long to wait (0: until interrupted)")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if *timeout < 0 {
+			return fmt.Errorf("%w: --timeout must not be negative", errUsage)
+		}
 		if fs.NArg() != 3 {
 			return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] [--force --reason TEXT] APP ENV IMAGE[:TAG]@DIGEST", errUsage)
 		}
@@ -96,7 +102,11 @@ func runPromote(fs *pflag.FlagSet) runFunc {
 		} else if err := checkManual(ctx, s.state, a, idx, digest, inspectErr); err != nil {
 			return err
 		}
-		return report(ctx, stdout, s, p)
+		out, f, err := report(ctx, stdout, s, p)
+		if err != nil || !*wait {
+			return err
+		}
+		return awaitFate(ctx, stdout, f, out, *timeout)
 	}
 }
 
@@ -153,15 +163,17 @@ func operator() string {
 	return os.Getenv("USER")
 }
 
-func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion) error {
+// report promotes p and prints what it did; it returns the outcome and
+// the forge that holds its pull request.
+func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion) (*promote.Outcome, forge.Forge, error) {
 	pr, err := newPromoter(ctx, s)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ctx = logging.WithTrace(ctx, event.NewID())
 	out, err := pr.Promote(ctx, p)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	switch out.Action {
 	case promote.Opened, promote.Updated, promote.Merged:
@@ -172,7 +184,7 @@ func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion
 	default:
 		fmt.Fprintf(stdout, "%s: %s\n", out.Action, out.Reason)
 	}
-	return nil
+	return out, pr.Forge, nil
 }
 
 func orNone(s string) string {
@@ -201,7 +213,8 @@ func runRollback(fs *pflag.FlagSet) runFunc {
 		}
 		p := event.Promotion{App: app, Environment: env, Image: target.Image, Digest: target.Digest, Tag: target.Tag,
 			Source: target.SourceRepo, Revision: target.SourceCommit, Created: target.SourceTime, Rollback: true}
-		return report(ctx, stdout, s, p)
+		_, _, err = report(ctx, stdout, s, p)
+		return err
 	}
 }
 

@@ -37,6 +37,7 @@ func TestCommandLineConventions(t *testing.T) {
 		// The completion script asks the binary for candidates: the
 		// subcommands are what it offers.
 		{name: "completion candidates", args: []string{"__complete", "pr", ""}, stdout: []string{"list", "show", "approve", "merge", "close"}},
+		{name: "output candidates", args: []string{"__complete", "status", "-o", ""}, stdout: []string{"table", "json", "yaml"}},
 		{name: "root candidates", args: []string{"__complete", "st"}, stdout: []string{"status"}, stdoutNone: "promote"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -104,6 +104,9 @@ type runFunc func(ctx context.Context, stdout, stderr io.Writer) error
 func leaf(use, short string, setup func(fs *pflag.FlagSet) runFunc) *cobra.Command {
 	c := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs}
 	body := setup(c.Flags())
+	if c.Flags().Lookup("output") != nil {
+		_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{formatTable, formatJSON, formatYAML}, cobra.ShellCompDirectiveNoFileComp))
+	}
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		return body(c.Context(), c.OutOrStdout(), c.ErrOrStderr())
 	}

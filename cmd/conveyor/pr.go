@@ -33,13 +33,11 @@ func prCommand() *cobra.Command {
 	)
 }
 
-// prFlags are the flags every pr subcommand shares: the pipeline's.
-type prFlags struct{ pf pipelineFlags }
-
-// open opens the local forge; number, when positive, names the pull
-// request the command acts on, whose trace the command's events continue.
-func (p prFlags) open(ctx context.Context, stderr io.Writer, number int) (context.Context, *session, *localforge.Forge, error) {
-	s, err := p.pf.open(ctx, stderr, false)
+// openLocalForge opens the pipeline and its local forge, which the pr
+// commands work on; number, when positive, names the pull request the
+// command acts on, whose trace the command's events continue.
+func (p pipelineFlags) openLocalForge(ctx context.Context, stderr io.Writer, number int) (context.Context, *session, *localforge.Forge, error) {
+	s, err := p.open(ctx, stderr, false)
 	if err != nil {
 		return ctx, nil, nil, err
 	}
@@ -70,7 +68,7 @@ func prNumber(fs *pflag.FlagSet, sub string) (int, error) {
 }
 
 func runPRList(fs *pflag.FlagSet) runFunc {
-	p := prFlags{addPipelineFlags(fs)}
+	p := addPipelineFlags(fs)
 	out := addOutputFlag(fs)
 	stateFilter := fs.String("state", "", "open, merged or closed")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
@@ -80,7 +78,7 @@ func runPRList(fs *pflag.FlagSet) runFunc {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 		}
-		ctx, s, lf, err := p.open(ctx, stderr, 0)
+		ctx, s, lf, err := p.openLocalForge(ctx, stderr, 0)
 		if err != nil {
 			return err
 		}
@@ -102,7 +100,7 @@ func runPRList(fs *pflag.FlagSet) runFunc {
 }
 
 func runPRShow(fs *pflag.FlagSet) runFunc {
-	p := prFlags{addPipelineFlags(fs)}
+	p := addPipelineFlags(fs)
 	out := addOutputFlag(fs)
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		if err := out.resolve(stderr); err != nil {
@@ -112,7 +110,7 @@ func runPRShow(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		ctx, s, lf, err := p.open(ctx, stderr, number)
+		ctx, s, lf, err := p.openLocalForge(ctx, stderr, number)
 		if err != nil {
 			return err
 		}
@@ -147,14 +145,14 @@ func runPRShow(fs *pflag.FlagSet) runFunc {
 }
 
 func runPRApprove(fs *pflag.FlagSet) runFunc {
-	p := prFlags{addPipelineFlags(fs)}
+	p := addPipelineFlags(fs)
 	as := fs.String("as", os.Getenv("USER"), "who approves")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		number, err := prNumber(fs, "approve")
 		if err != nil {
 			return err
 		}
-		ctx, s, lf, err := p.open(ctx, stderr, number)
+		ctx, s, lf, err := p.openLocalForge(ctx, stderr, number)
 		if err != nil {
 			return err
 		}
@@ -168,7 +166,7 @@ func runPRApprove(fs *pflag.FlagSet) runFunc {
 }
 
 func runPRMerge(fs *pflag.FlagSet) runFunc {
-	p := prFlags{addPipelineFlags(fs)}
+	p := addPipelineFlags(fs)
 	as := fs.String("as", os.Getenv("USER"), "who merges")
 	override := fs.String("override", "", "merge past the release policy, for this reason (recorded on the PR, in the merge commit and in the release)")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
@@ -176,7 +174,7 @@ func runPRMerge(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		ctx, s, lf, err := p.open(ctx, stderr, number)
+		ctx, s, lf, err := p.openLocalForge(ctx, stderr, number)
 		if err != nil {
 			return err
 		}
@@ -198,14 +196,14 @@ func runPRMerge(fs *pflag.FlagSet) runFunc {
 }
 
 func runPRClose(fs *pflag.FlagSet) runFunc {
-	p := prFlags{addPipelineFlags(fs)}
+	p := addPipelineFlags(fs)
 	comment := fs.String("comment", "closed with conveyor pr close", "the closing comment")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		number, err := prNumber(fs, "close")
 		if err != nil {
 			return err
 		}
-		ctx, s, lf, err := p.open(ctx, stderr, number)
+		ctx, s, lf, err := p.openLocalForge(ctx, stderr, number)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ type queueCounts map[string]struct {
 
 func queuesJSON(t *testing.T, dataDir string) queueCounts {
 	t.Helper()
-	out, err := exec.Command(conveyorBin(t), "queues", "--data-dir", dataDir, "--json").Output()
+	out, err := exec.Command(conveyorBin(t), "queues", "--data-dir", dataDir, "-o", "json").Output()
 	if err != nil {
 		t.Fatalf("conveyor queues: %v", err)
 	}
@@ -203,10 +203,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"no command", nil, 2, "Usage: conveyor"},
+		{"no command", nil, 2, "Usage:\n  conveyor"},
 		{"unknown command", []string{"deploy"}, 2, `unknown command "deploy"`},
 		{"unknown function", []string{"dev", "--functions", "webhook,deploy"}, 2, `unknown function "deploy"`},
-		{"bad flag", []string{"queues", "--nope"}, 2, "flag provided but not defined"},
+		{"bad flag", []string{"queues", "--nope"}, 2, "unknown flag: --nope"},
 		{"queues without data", []string{"queues", "--data-dir", filepath.Join(t.TempDir(), "none")}, 1, "no Conveyor data"},
 		{"validate broken file", []string{"validate", broken}, 1, broken + ":4:5: apps[0].sourc: unknown field"},
 		{"validate missing file", []string{"validate", filepath.Join(t.TempDir(), "missing.yaml")}, 1, "missing.yaml"},
@@ -294,7 +294,7 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	digest := strings.TrimPrefix(res.Image[strings.Index(res.Image, "@"):], "@")
 	var cells []struct{ App, Env, Digest string }
-	if err := json.Unmarshal([]byte(run("status", "--json")), &cells); err != nil || len(cells) != 3 {
+	if err := json.Unmarshal([]byte(run("status", "-o", "json")), &cells); err != nil || len(cells) != 3 {
 		t.Fatalf("status --json: %v %+v", err, cells)
 	}
 	for _, c := range cells {
@@ -312,11 +312,11 @@ func TestOperatorCommands(t *testing.T) {
 	var journeys []struct {
 		Steps []struct {
 			Env        string
-			MergedBy   string   `json:"merged_by"`
-			ApprovedBy []string `json:"approved_by"`
+			MergedBy   string   `json:"mergedBy"`
+			ApprovedBy []string `json:"approvedBy"`
 		}
 	}
-	if err := json.Unmarshal([]byte(run("history", "web", "--json")), &journeys); err != nil || len(journeys) != 1 {
+	if err := json.Unmarshal([]byte(run("history", "web", "-o", "json")), &journeys); err != nil || len(journeys) != 1 {
 		t.Fatalf("history --json: %v %+v", err, journeys)
 	}
 	for _, s := range journeys[0].Steps {
@@ -344,7 +344,7 @@ func TestOperatorCommands(t *testing.T) {
 	// recorded override.)
 	run("promote", "web", "prod", other, "--force", "--reason", "exercise the prod gate")
 	var open []struct{ Number int }
-	if err := json.Unmarshal([]byte(run("pr", "list", "--state", "open", "--json")), &open); err != nil || len(open) != 1 {
+	if err := json.Unmarshal([]byte(run("pr", "list", "--state", "open", "-o", "json")), &open); err != nil || len(open) != 1 {
 		t.Fatalf("open PRs: %v %+v, want the prod promotion", err, open)
 	}
 	n := strconv.Itoa(open[0].Number)

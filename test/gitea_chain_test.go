@@ -131,7 +131,7 @@ func TestChainThroughRealGitea(t *testing.T) {
 	if pins[0] == "" || pins[1] != pins[0] || pins[2] != pins[0] {
 		t.Fatalf("pinned digests dev/staging/prod = %v, want one digest everywhere", pins)
 	}
-	status := exec.Command(conveyorBin(t), "status", "--data-dir", data, "--json")
+	status := exec.Command(conveyorBin(t), "status", "--data-dir", data, "-o", "json")
 	status.Env = append(os.Environ(), "CONVEYOR_GITEA_TOKEN="+g.Token(t, giteaserver.Admin))
 	out, err := status.Output()
 	if err != nil {

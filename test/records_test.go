@@ -57,10 +57,10 @@ func TestRecordsEqualGit(t *testing.T) {
 		var cells []struct {
 			Env      string `json:"env"`
 			Digest   string `json:"digest"`
-			Recorded string `json:"recorded_digest"`
+			Recorded string `json:"recordedDigest"`
 			Drift    bool   `json:"drift"`
 		}
-		if err := json.Unmarshal([]byte(run("status", "--json")), &cells); err != nil {
+		if err := json.Unmarshal([]byte(run("status", "-o", "json")), &cells); err != nil {
 			t.Fatal(err)
 		}
 		m := map[string]cell{}

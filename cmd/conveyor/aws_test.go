@@ -258,10 +258,10 @@ func TestStackPrintsWhatLocalPrints(t *testing.T) {
 			}
 			return s
 		}},
-		{"status json", []string{"status", "--json"}, nil},
+		{"status json", []string{"status", "-o", "json"}, nil},
 		{"history", []string{"history", "web"}, nil},
-		{"metrics", []string{"metrics", "--json", "--since", "8760h"}, func(s string) string {
-			return regexp.MustCompile(`"(since|until)":"[^"]*"`).ReplaceAllString(s, `"$1":"-"`)
+		{"metrics", []string{"metrics", "-o", "json", "--since", "8760h"}, func(s string) string {
+			return regexp.MustCompile(`"(since|until)": ?"[^"]*"`).ReplaceAllString(s, `"$1":"-"`)
 		}},
 		{"queues", []string{"queues"}, nil},
 		{"replay list", []string{"replay", "list"}, func(s string) string {
@@ -292,7 +292,7 @@ func TestStackPrintsWhatLocalPrints(t *testing.T) {
 	var recs []struct {
 		ID, Queue, Reason string
 	}
-	if err := json.Unmarshal([]byte(cli(t, "replay", "list", "--json", "--queue", "images", "--stack", "conveyor-test")), &recs); err != nil || len(recs) != 1 {
+	if err := json.Unmarshal([]byte(cli(t, "replay", "list", "-o", "json", "--queue", "images", "--stack", "conveyor-test")), &recs); err != nil || len(recs) != 1 {
 		t.Fatalf("replay list --json = %+v, %v; want the images dead letter", recs, err)
 	}
 	if out := cli(t, "replay", "show", recs[0].ID, "--stack", "conveyor-test"); !regexp.MustCompile(`reason:\s+resolving the digest: manifest unknown`).MatchString(out) {

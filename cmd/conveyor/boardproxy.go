@@ -17,63 +17,57 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
+	"github.com/spf13/pflag"
 )
-
-func init() {
-	commands["board"] = command{"serve the pipeline board of a data directory, or open a deployed stack's (--stack) through a local address that signs each request with your AWS credentials", runBoard}
-}
 
 // boardOutput is the stack output holding the board's function URL.
 const boardOutput = "BoardUrl"
 
-func runBoard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("board", stderr)
+func runBoard(fs *pflag.FlagSet) runFunc {
 	addr := fs.String("addr", "127.0.0.1:8090", "where the board (or, with --stack, the signing proxy) listens; keep the proxy on loopback: it acts with your credentials")
 	pf := addPipelineFlags(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	name, ok := pf.stack.name()
-	if !ok {
-		return serveLocalBoard(ctx, pf, *addr, stdout, stderr)
-	}
-	if promote.StackSelector(name) == "" {
-		return fmt.Errorf("%w: %q is not a CloudFormation stack name", errUsage, name)
-	}
-	a, err := awsenv.AWSConfig(ctx)
-	if err != nil {
-		return err
-	}
-	target, err := boardURL(ctx, cloudformation.NewFromConfig(a, func(o *cloudformation.Options) {
-		if e := os.Getenv(awsenv.VarEndpoint); e != "" {
-			o.BaseEndpoint = aws.String(e)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 		}
-	}), name)
-	if err != nil {
-		return err
+		name, ok := pf.stack.name()
+		if !ok {
+			return serveLocalBoard(ctx, pf, *addr, stdout, stderr)
+		}
+		if promote.StackSelector(name) == "" {
+			return fmt.Errorf("%w: %q is not a CloudFormation stack name", errUsage, name)
+		}
+		a, err := awsenv.AWSConfig(ctx)
+		if err != nil {
+			return err
+		}
+		target, err := boardURL(ctx, cloudformation.NewFromConfig(a, func(o *cloudformation.Options) {
+			if e := os.Getenv(awsenv.VarEndpoint); e != "" {
+				o.BaseEndpoint = aws.String(e)
+			}
+		}), name)
+		if err != nil {
+			return err
+		}
+		l, err := net.Listen("tcp", *addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", *addr, err)
+		}
+		srv := &http.Server{Handler: signingProxy(target, a.Credentials, a.Region), ReadHeaderTimeout: 5 * time.Second}
+		fmt.Fprintf(stdout, "conveyor board: the board of stack %s on http://%s/ (Ctrl-C to stop)\n", name, l.Addr())
+		go func() {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving the board proxy: %w", err)
+		}
+		return nil
 	}
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *addr, err)
-	}
-	srv := &http.Server{Handler: signingProxy(target, a.Credentials, a.Region), ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(stdout, "conveyor board: the board of stack %s on http://%s/ (Ctrl-C to stop)\n", name, l.Addr())
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving the board proxy: %w", err)
-	}
-	return nil
 }
 
 // boardURL reads the board's function URL from the stack's outputs.

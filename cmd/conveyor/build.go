@@ -16,115 +16,142 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["build"] = command{"build an image from a directory without a container runtime and print its digest", runBuild}
-}
-
-func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("build", stderr)
+func runBuild(fs *pflag.FlagSet) runFunc {
 	contextDir := fs.String("context", ".", "build context directory")
 	dockerfile := fs.String("dockerfile", "", "Dockerfile path (default: <context>/Dockerfile)")
-	push := fs.String("push", "", "repository to push to, e.g. 127.0.0.1:5000/acme/web (tagged sha-<revision>); without it the image is built into a throwaway local registry and only its digest is printed")
+	push := fs.String("push", "", "repository to push to, e.g. 127.0.0.1:5000/acme/web (tagged sha-<revision>); stdout is then repo@sha256:…; without it the image is built into a throwaway local registry and stdout is its digest")
 	revision := fs.String("revision", "", "source revision (default: the context's git HEAD)")
 	sourceURL := fs.String("source", "", "org.opencontainers.image.source (default: the git remote origin)")
 	created := fs.String("created", "", "image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the HEAD commit's time, else 1970-01-01)")
+	imageRefs := fs.String("image-refs", "", "also write the image reference (repo@sha256:…, or the digest without --push) to this file")
 	var buildArgs multiFlag
 	fs.Var(&buildArgs, "build-arg", "KEY=VALUE build argument (repeatable)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	argMap := map[string]string{}
-	for _, kv := range buildArgs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("%w: --build-arg %q is not KEY=VALUE", errUsage, kv)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 		}
-		argMap[k] = v
-	}
-	dir, err := filepath.Abs(*contextDir)
-	if err != nil {
-		return err
-	}
-	head := gitHead(dir)
-	if *revision == "" {
-		*revision = head.sha
-	}
-	if *sourceURL == "" {
-		*sourceURL = head.origin
-	}
-	when, err := creationTime(*created, head.when)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if *revision == "" {
-		return fmt.Errorf("%w: %s is not in a git repository: give --revision", errUsage, dir)
-	}
-	dfPath := *dockerfile
-	if dfPath == "" {
-		dfPath = filepath.Join(dir, "Dockerfile")
-	}
-	f, err := os.Open(dfPath)
-	if err != nil {
-		return fmt.Errorf("opening Dockerfile: %w", err)
-	}
-	recipe, err := imagebuild.ParseDockerfile(filepath.Base(dfPath), f, argMap)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	target := *push
-	if target == "" {
-		// The digest is a property of the bytes, not of the registry: a
-		// throwaway registry on loopback gives the digest a push would.
-		tmp, err := os.MkdirTemp("", "conveyor-build-registry-")
+		argMap := map[string]string{}
+		for _, kv := range buildArgs {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return fmt.Errorf("%w: --build-arg %q is not KEY=VALUE", errUsage, kv)
+			}
+			argMap[k] = v
+		}
+		dir, err := filepath.Abs(*contextDir)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(tmp))))
-		defer srv.Close()
-		target = strings.TrimPrefix(srv.URL, "http://") + "/conveyor/dry-run"
-	}
-	repo, err := name.NewRepository(target)
-	if err != nil {
-		return fmt.Errorf("%w: --push %q: %v", errUsage, target, err)
-	}
-	// Inside a git worktree the context is resolved from the worktree's
-	// root, as the build function resolves it from the checkout: a
-	// committed symlink cannot pull files from outside the repository.
-	root, sub := dir, ""
-	if rel, err := filepath.Rel(head.root, dir); head.root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		root, sub = head.root, filepath.ToSlash(rel)
-	}
-	opts := imagebuild.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
-		// The rebuild shortcut trusts that a revision names its files:
-		// only true for a clean checkout of that very commit.
-		UncommittedContext: !head.clean || *revision != head.sha}
-	if isTerminal(stderr) {
-		opts.Progress = func(p imagebuild.Progress) {
-			fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
+		head := gitHead(dir)
+		if *revision == "" {
+			*revision = head.sha
 		}
-	}
-	start := time.Now()
-	res, err := imagebuild.Build(ctx, opts)
-	if opts.Progress != nil {
-		fmt.Fprintln(stderr)
-	}
-	if err != nil {
-		return err
-	}
-	if *push == "" {
-		fmt.Fprintf(stdout, "%s (not pushed: no --push)\n", res.Digest)
+		if *sourceURL == "" {
+			*sourceURL = head.origin
+		}
+		when, err := creationTime(*created, head.when)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if *revision == "" {
+			return fmt.Errorf("%w: %s is not in a git repository: give --revision", errUsage, dir)
+		}
+		dfPath := *dockerfile
+		if dfPath == "" {
+			dfPath = filepath.Join(dir, "Dockerfile")
+		}
+		f, err := os.Open(dfPath)
+		if err != nil {
+			return fmt.Errorf("opening Dockerfile: %w", err)
+		}
+		recipe, err := imagebuild.ParseDockerfile(filepath.Base(dfPath), f, argMap)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		target := *push
+		if target == "" {
+			// The digest is a property of the bytes, not of the registry: a
+			// throwaway registry on loopback gives the digest a push would.
+			tmp, err := os.MkdirTemp("", "conveyor-build-registry-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(tmp))))
+			defer srv.Close()
+			target = strings.TrimPrefix(srv.URL, "http://") + "/conveyor/dry-run"
+		}
+		repo, err := name.NewRepository(target)
+		if err != nil {
+			return fmt.Errorf("%w: --push %q: %v", errUsage, target, err)
+		}
+		// Inside a git worktree the context is resolved from the worktree's
+		// root, as the build function resolves it from the checkout: a
+		// committed symlink cannot pull files from outside the repository.
+		root, sub := dir, ""
+		if rel, err := filepath.Rel(head.root, dir); head.root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			root, sub = head.root, filepath.ToSlash(rel)
+		}
+		opts := imagebuild.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
+			// The rebuild shortcut trusts that a revision names its files:
+			// only true for a clean checkout of that very commit.
+			UncommittedContext: !head.clean || *revision != head.sha}
+		if isTerminal(stderr) {
+			opts.Progress = func(p imagebuild.Progress) {
+				fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
+			}
+		}
+		start := time.Now()
+		res, err := imagebuild.Build(ctx, opts)
+		if opts.Progress != nil {
+			fmt.Fprintln(stderr)
+		}
+		if err != nil {
+			return err
+		}
+		ref := res.Ref
+		if *push == "" {
+			// The throwaway registry's name means nothing after exit.
+			ref = res.Digest.String()
+		}
+		if *imageRefs != "" {
+			if err := os.WriteFile(*imageRefs, []byte(ref+"\n"), 0o644); err != nil {
+				return fmt.Errorf("writing --image-refs: %w", err)
+			}
+		}
+		// stdout is the reference alone, for $(conveyor build …) and
+		// pipes, as ko build and crane digest print theirs.
+		fmt.Fprintln(stdout, ref)
+		buildReport(stderr, res, ref, *push != "", time.Since(start))
 		return nil
 	}
-	fmt.Fprint(stdout, imagebuild.Describe(res))
-	fmt.Fprintf(stderr, "built in %.2fs\n", time.Since(start).Seconds())
-	return nil
+}
+
+// buildReport describes the build on stderr. Its first word is "image"
+// whichever way it went, so that a script matching it need not know
+// whether the registry had the image already.
+func buildReport(w io.Writer, res *imagebuild.Result, ref string, pushed bool, took time.Duration) {
+	outcome := "pushed"
+	switch {
+	case !pushed:
+		outcome = "not pushed: no --push"
+	case !res.Pushed:
+		outcome = "already in the registry"
+	}
+	fmt.Fprintf(w, "%-9s %s (%s)\n", "image", ref, outcome)
+	// The rest of imagebuild's description; its first line is the one
+	// above, the tag is only a tag once pushed.
+	_, rest, _ := strings.Cut(imagebuild.Describe(res), "\n")
+	for line := range strings.Lines(rest) {
+		if pushed || !strings.HasPrefix(line, "tag ") {
+			fmt.Fprint(w, line)
+		}
+	}
+	fmt.Fprintf(w, "%-9s %.2fs\n", "built in", took.Seconds())
 }
 
 type headInfo struct {
@@ -204,3 +231,6 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// Type names the flag's value in help, as pflag asks of every value.
+func (m *multiFlag) Type() string { return "stringArray" }

@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 // TestBuildContextSymlinkStaysInTheRepository builds a context that is a
@@ -55,12 +60,65 @@ func TestBuildContextSymlinkStaysInTheRepository(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			err = runBuild(context.Background(), []string{"--context", filepath.Join(dir, "ctx"), "--dockerfile", filepath.Join(dir, "app", "Dockerfile")}, &stdout, &stderr)
+			code := run(context.Background(), []string{"build", "--context", filepath.Join(dir, "ctx"), "--dockerfile", filepath.Join(dir, "app", "Dockerfile")}, &stdout, &stderr)
 			switch {
-			case tc.refused && (err == nil || !strings.Contains(err.Error(), `build context path "ctx"`)):
-				t.Fatalf("build = %v (%s), want a refusal naming ctx", err, stdout.String())
-			case !tc.refused && err != nil:
-				t.Fatalf("build = %v", err)
+			case tc.refused && (code != 1 || !strings.Contains(stderr.String(), `build context path "ctx"`)):
+				t.Fatalf("build: exit %d (%s%s), want a refusal naming ctx", code, stdout.String(), stderr.String())
+			case !tc.refused && code != 0:
+				t.Fatalf("build: exit %d: %s", code, stderr.String())
+			}
+		})
+	}
+}
+
+// TestBuildPrintsTheReference: stdout is the reference alone, one line, so
+// that $(conveyor build …) composes; --image-refs writes it to a file; the
+// report on stderr starts with the same word whether the image was pushed
+// or already there.
+func TestBuildPrintsTheReference(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/acme/web"
+	dir := t.TempDir()
+	for p, content := range map[string]string{"Dockerfile": "FROM scratch\nCOPY index.html /srv/\n", "index.html": "hi\n"} {
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	common := []string{"build", "--context", dir, "--revision", "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "--created", "2026-11-20T10:00:00Z"}
+	digest := regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`)
+	ref := regexp.MustCompile(`^` + regexp.QuoteMeta(repo) + `@sha256:[0-9a-f]{64}\n$`)
+	var first string
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		stdout  *regexp.Regexp
+		outcome string
+	}{
+		{"no push", nil, digest, "(not pushed: no --push)"},
+		{"pushed", []string{"--push", repo}, ref, "(pushed)"},
+		{"already there", []string{"--push", repo}, ref, "(already in the registry)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			refs := filepath.Join(t.TempDir(), "refs")
+			code, out, errOut := runCLI(t, append(append(common, tc.args...), "--image-refs", refs)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if !tc.stdout.MatchString(out) {
+				t.Fatalf("stdout %q, want the reference alone on one line", out)
+			}
+			if word, _, _ := strings.Cut(errOut, " "); word != "image" || !strings.Contains(errOut, strings.TrimSpace(out)+" "+tc.outcome) {
+				t.Errorf("stderr starts %q, want \"image\" and %q:\n%s", word, tc.outcome, errOut)
+			}
+			if b, err := os.ReadFile(refs); err != nil || string(b) != out {
+				t.Errorf("--image-refs holds %q (%v), want %q", b, err, out)
+			}
+			d := out[strings.Index(out, "sha256:"):]
+			if first == "" {
+				first = d
+			} else if d != first {
+				t.Errorf("digest %s, want the same bytes as before: %s", d, first)
 			}
 		})
 	}

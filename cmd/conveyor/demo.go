@@ -10,17 +10,16 @@ import (
 	"strings"
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
+	"github.com/spf13/pflag"
 )
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
+func runDemo(fs *pflag.FlagSet) runFunc {
 	dir := fs.String("dir", "", "directory for the demo's repositories and data (default: a new temporary directory)")
-	if err := parse(fs, args); err != nil {
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		fmt.Fprintln(stdout, "Conveyor demo: the pipeline on embedded defaults (no AWS, no Docker, no network).")
+		_, err := demo.Run(ctx, stdout, demo.Options{Dir: *dir, All: true, Command: selfCommand(os.Args[0], exec.LookPath)})
 		return err
 	}
-	fmt.Fprintln(stdout, "Conveyor demo: the pipeline on embedded defaults (no AWS, no Docker, no network).")
-	_, err := demo.Run(ctx, stdout, demo.Options{Dir: *dir, All: true, Command: selfCommand(os.Args[0], exec.LookPath)})
-	return err
 }
 
 // selfCommand is how the user can run this binary again, for commands the

@@ -19,6 +19,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/ociregistry"
 	"github.com/conveyor-gitops/conveyor/shared/reconcile"
+	"github.com/spf13/pflag"
 )
 
 // Environment variables the local runtime reads its secrets from.
@@ -31,8 +32,7 @@ const (
 	envRegistryPassword = "CONVEYOR_REGISTRY_PASSWORD"
 )
 
-func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dev", stderr)
+func runDev(fs *pflag.FlagSet) runFunc {
 	addr := fs.String("addr", local.DefaultAddr, "ingress listen address")
 	dataDir := fs.String("data-dir", local.DefaultDataDir, "directory for the queues and state (created if missing)")
 	gitopsRepo := fs.String("gitops", "", "GitOps repository (path or URL) whose conveyor.yaml drives the pipeline")
@@ -53,142 +53,141 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	recRate := fs.Int("reconcile-rate", reconcile.DefaultPerMinute, "forge and git requests a minute reconciliation may spend (0: no limit)")
 	logLevel := fs.String("log-level", "info", "least severe log lines written: debug, info, warn or error")
 	logFormat := fs.String("log-format", "", "log lines as text or json (default: text on a terminal, json otherwise)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	baseLogger, lerr := devLogger(stderr, *logLevel, *logFormat)
-	if lerr != nil {
-		return lerr
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	if *gitopsRepo != "" && *configFile != "" {
-		return fmt.Errorf("%w: --gitops and --config are exclusive", errUsage)
-	}
-	forgeSpec := forgeSpecOf(*forgeKind, *forgeURL)
-	if *gitopsRepo != "" {
-		if err := forgeSpec.Check(*gitopsRepo); err != nil {
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		baseLogger, lerr := devLogger(stderr, *logLevel, *logFormat)
+		if lerr != nil {
+			return lerr
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		}
+		if *gitopsRepo != "" && *configFile != "" {
+			return fmt.Errorf("%w: --gitops and --config are exclusive", errUsage)
+		}
+		forgeSpec := forgeSpecOf(*forgeKind, *forgeURL)
+		if *gitopsRepo != "" {
+			if err := forgeSpec.Check(*gitopsRepo); err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+		}
+		names, err := local.ParseFunctions(*functions, local.FunctionNames())
+		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-	}
-	names, err := local.ParseFunctions(*functions, local.FunctionNames())
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	secret, err := secretValue(*secretFile, envGitHubSecret)
-	if err != nil {
-		return err
-	}
-	token, err := secretValue(*tokenFile, envRegistryToken)
-	if err != nil {
-		return err
-	}
-	gitlabToken, err := secretValue(*gitlabTokenFile, envGitLabToken)
-	if err != nil {
-		return err
-	}
-	password, err := secretValue(*passwordFile, envRegistryPassword)
-	if err != nil {
-		return err
-	}
-	logger := baseLogger.With("runtime", "local")
-	if secret == "" {
-		logger.Warn("no GitHub webhook secret: every GitHub webhook will be refused with 401", "env", envGitHubSecret)
-	}
-	if *gitopsRepo == "" && *configFile == "" {
-		// Without a pipeline the consumers have nothing to work from: run
-		// the ingress alone, so that events wait in their queues.
-		if *functions != "" && !slices.Equal(names, []string{"webhook"}) {
-			return fmt.Errorf("%w: functions other than webhook need --gitops REPO or --config FILE", errUsage)
-		}
-		names = []string{"webhook"}
-		logger.Warn("no --gitops or --config: running the ingress alone; events wait in their queues")
-	}
-	loadConfig := configLoader(*gitopsRepo, *branch, *configFile, local.WithForge(forgeSpec))
-	if *gitopsRepo != "" || *configFile != "" {
-		cfg, err := loadConfig(ctx)
+		secret, err := secretValue(*secretFile, envGitHubSecret)
 		if err != nil {
 			return err
 		}
-		logger.Info("pipeline loaded", "apps", len(cfg.Apps))
-	}
-	opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), GitLabToken: gitlabToken, RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Lease: *lease, Logger: logger}
-	serveIngress := false
-	for _, n := range names {
-		if n == "webhook" {
-			serveIngress = true
-		}
-	}
-	if serveIngress {
-		opts.Addr = *addr
-	}
-	rt, err := local.Open(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-	var g *local.GitOps
-	if *gitopsRepo != "" {
-		if g, err = rt.OpenGitOps(ctx, *gitopsRepo, loadConfig, local.WithForge(forgeSpec)); err != nil {
+		token, err := secretValue(*tokenFile, envRegistryToken)
+		if err != nil {
 			return err
 		}
-		if err := saveGitOps(ctx, rt, absLocation(*gitopsRepo), forgeSpec); err != nil {
+		gitlabToken, err := secretValue(*gitlabTokenFile, envGitLabToken)
+		if err != nil {
 			return err
 		}
-	} else {
-		// --config alone: nothing to promote into.
-		var kept []string
-		for _, n := range names {
-			if n == "promote" || n == "approval" {
-				if *functions != "" {
-					return fmt.Errorf("%w: %s needs --gitops REPO", errUsage, n)
-				}
-				continue
+		password, err := secretValue(*passwordFile, envRegistryPassword)
+		if err != nil {
+			return err
+		}
+		logger := baseLogger.With("runtime", "local")
+		if secret == "" {
+			logger.Warn("no GitHub webhook secret: every GitHub webhook will be refused with 401", "env", envGitHubSecret)
+		}
+		if *gitopsRepo == "" && *configFile == "" {
+			// Without a pipeline the consumers have nothing to work from: run
+			// the ingress alone, so that events wait in their queues.
+			if *functions != "" && !slices.Equal(names, []string{"webhook"}) {
+				return fmt.Errorf("%w: functions other than webhook need --gitops REPO or --config FILE", errUsage)
 			}
-			kept = append(kept, n)
+			names = []string{"webhook"}
+			logger.Warn("no --gitops or --config: running the ingress alone; events wait in their queues")
 		}
-		names = kept
-	}
-	if err := rt.RegisterAll(names, loadConfig, g, logger); err != nil {
-		return err
-	}
-	if rt.Registry != nil {
-		a, err := rt.ListenRegistry()
-		if err != nil {
-			return listenError(err, "the embedded registry", "--registry-addr")
+		loadConfig := configLoader(*gitopsRepo, *branch, *configFile, local.WithForge(forgeSpec))
+		if *gitopsRepo != "" || *configFile != "" {
+			cfg, err := loadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			logger.Info("pipeline loaded", "apps", len(cfg.Apps))
 		}
-		fmt.Fprintf(stdout, "conveyor dev: registry on %s\n", a)
-		printPushCredentials(stdout, rt)
-	}
-	var ingress net.Addr
-	if serveIngress {
-		if ingress, err = rt.Listen(); err != nil {
-			return listenError(err, "the ingress", "--addr")
+		opts := local.Options{DataDir: *dataDir, GitHubSecret: []byte(secret), GitLabToken: gitlabToken, RegistryToken: token, RegistryAddr: *registryAddr, RegistryPassword: password, Visibility: *visibility, Lease: *lease, Logger: logger}
+		serveIngress := false
+		for _, n := range names {
+			if n == "webhook" {
+				serveIngress = true
+			}
 		}
-		fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", ingress, *dataDir, strings.Join(names, ","))
-		fmt.Fprintf(stdout, "conveyor dev: Prometheus metrics on http://%s%s\n", ingress, local.PathMetrics)
-	}
-	if *uiAddr != "off" && (*gitopsRepo != "" || *configFile != "") {
-		stop, err := startBoard(ctx, "conveyor dev", rt, g, loadConfig, *uiAddr, ingress, stdout, logger)
-		if err != nil {
-			return listenError(err, "the board", "--ui-addr")
+		if serveIngress {
+			opts.Addr = *addr
 		}
-		// Open event streams end before the ingress shuts down.
-		go func() { <-ctx.Done(); stop() }()
-	}
-	if g != nil && *recEvery > 0 {
-		log := logger.With("function", "reconcile")
-		r, err := newReconciler(rt, g, loadConfig, reconcileOptions{perMinute: *recRate, settle: *recSettle}, log)
+		rt, err := local.Open(ctx, opts)
 		if err != nil {
 			return err
 		}
-		rctx, stop := context.WithCancel(ctx)
-		// The last pass ends before the runtime closes its database.
-		defer reconcileEvery(rctx, r, *recEvery, log)()
-		defer stop()
+		defer rt.Close()
+		var g *local.GitOps
+		if *gitopsRepo != "" {
+			if g, err = rt.OpenGitOps(ctx, *gitopsRepo, loadConfig, local.WithForge(forgeSpec)); err != nil {
+				return err
+			}
+			if err := saveGitOps(ctx, rt, absLocation(*gitopsRepo), forgeSpec); err != nil {
+				return err
+			}
+		} else {
+			// --config alone: nothing to promote into.
+			var kept []string
+			for _, n := range names {
+				if n == "promote" || n == "approval" {
+					if *functions != "" {
+						return fmt.Errorf("%w: %s needs --gitops REPO", errUsage, n)
+					}
+					continue
+				}
+				kept = append(kept, n)
+			}
+			names = kept
+		}
+		if err := rt.RegisterAll(names, loadConfig, g, logger); err != nil {
+			return err
+		}
+		if rt.Registry != nil {
+			a, err := rt.ListenRegistry()
+			if err != nil {
+				return listenError(err, "the embedded registry", "--registry-addr")
+			}
+			fmt.Fprintf(stdout, "conveyor dev: registry on %s\n", a)
+			printPushCredentials(stdout, rt)
+		}
+		var ingress net.Addr
+		if serveIngress {
+			if ingress, err = rt.Listen(); err != nil {
+				return listenError(err, "the ingress", "--addr")
+			}
+			fmt.Fprintf(stdout, "conveyor dev: ingress on http://%s (data in %s; functions: %s)\n", ingress, *dataDir, strings.Join(names, ","))
+			fmt.Fprintf(stdout, "conveyor dev: Prometheus metrics on http://%s%s\n", ingress, local.PathMetrics)
+		}
+		if *uiAddr != "off" && (*gitopsRepo != "" || *configFile != "") {
+			stop, err := startBoard(ctx, "conveyor dev", rt, g, loadConfig, *uiAddr, ingress, stdout, logger)
+			if err != nil {
+				return listenError(err, "the board", "--ui-addr")
+			}
+			// Open event streams end before the ingress shuts down.
+			go func() { <-ctx.Done(); stop() }()
+		}
+		if g != nil && *recEvery > 0 {
+			log := logger.With("function", "reconcile")
+			r, err := newReconciler(rt, g, loadConfig, reconcileOptions{perMinute: *recRate, settle: *recSettle}, log)
+			if err != nil {
+				return err
+			}
+			rctx, stop := context.WithCancel(ctx)
+			// The last pass ends before the runtime closes its database.
+			defer reconcileEvery(rctx, r, *recEvery, log)()
+			defer stop()
+		}
+		return rt.Run(ctx)
 	}
-	return rt.Run(ctx)
 }
 
 // secretValue reads a secret from a file when one is named, else from the

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,29 @@ func TestDevNamesTheTakenPort(t *testing.T) {
 	for _, bad := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}} {
 		if code, _, errs := conveyor(t, append([]string{"dev"}, bad...)...); code != 2 || !strings.Contains(errs, bad[0]) {
 			t.Errorf("dev %v: exit %d, %s; want 2 naming the flag", bad, code, errs)
+		}
+	}
+}
+
+// TestDevLogFormatDefault: without --log-format, logs are JSON lines when
+// stderr is not a terminal (a file, a pipe, a collector), text when asked.
+func TestDevLogFormatDefault(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		json   bool
+	}{
+		{"", true},
+		{"json", true},
+		{"text", false},
+	} {
+		var b bytes.Buffer
+		l, err := devLogger(&b, "info", tc.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Info("hello", "pr", 3)
+		if got := json.Valid(b.Bytes()); got != tc.json {
+			t.Errorf("--log-format %q wrote %q, JSON %v, want %v", tc.format, b.String(), got, tc.json)
 		}
 	}
 }

@@ -45,9 +45,9 @@ func TestGC(t *testing.T) {
 		{[]string{"--dry-run", repoName}, "would delete " + repoName + "@" + digests[1] + "\n" + repoName + ": 1 would delete\n", []bool{true, true}},
 		{[]string{repoName}, "deleted " + repoName + "@" + digests[1] + "\n" + repoName + ": 1 deleted\n", []bool{true, false}},
 	} {
-		var out strings.Builder
-		if err := runGC(context.Background(), tc.args, &out, io.Discard); err != nil {
-			t.Fatal(err)
+		var out, errb strings.Builder
+		if code := run(context.Background(), append([]string{"gc"}, tc.args...), &out, &errb); code != 0 {
+			t.Fatalf("gc %v: exit %d: %s", tc.args, code, errb.String())
 		}
 		if out.String() != tc.want {
 			t.Errorf("gc %v printed %q, want %q", tc.args, out.String(), tc.want)

@@ -15,14 +15,10 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/onboard"
 	"github.com/go-git/go-git/v5"
+	"github.com/spf13/pflag"
 )
 
-func init() {
-	commands["init"] = command{"propose a conveyor.yaml for a GitOps repository from its manifests, and import what each environment runs", runInit}
-}
-
-func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("init", stderr)
+func runInit(fs *pflag.FlagSet) runFunc {
 	dir := fs.String("path", ".", "the GitOps repository to read and write conveyor.yaml into")
 	force := fs.Bool("force", false, "overwrite an existing conveyor.yaml")
 	source := fs.String("source", "", `prefix of each app's source repository: "acme" gives acme/<app> (default: a placeholder OWNER/<app> to edit)`)
@@ -30,20 +26,19 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	branch := fs.String("branch", "", "GitOps base branch (default: the repository's current branch, else main)")
 	dataDir := fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory, where the starting releases are recorded")
 	noImport := fs.Bool("no-import", false, "write conveyor.yaml only; record no starting releases")
-	if err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: init takes no arguments (give the repository with --path)", errUsage)
+		}
+		cfg, err := writeProposal(*dir, *force, *branch, onboard.Options{Source: *source, Reviewers: splitList(*reviewers)}, stdout)
+		if err != nil {
+			return err
+		}
+		if *noImport {
+			return nil
+		}
+		return importPins(ctx, *dir, *dataDir, cfg, stdout, stderr)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: init takes no arguments (give the repository with --path)", errUsage)
-	}
-	cfg, err := writeProposal(*dir, *force, *branch, onboard.Options{Source: *source, Reviewers: splitList(*reviewers)}, stdout)
-	if err != nil {
-		return err
-	}
-	if *noImport {
-		return nil
-	}
-	return importPins(ctx, *dir, *dataDir, cfg, stdout, stderr)
 }
 
 // writeProposal scans dir, writes its conveyor.yaml and returns it parsed.

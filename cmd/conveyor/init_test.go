@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
-	"github.com/conveyor-gitops/conveyor/shared/lineage"
 )
 
 // fixtureRepo commits a copy of one of shared/onboard's fixture
@@ -72,15 +71,20 @@ func TestInitImportsWhatRunsForStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, out, errOut = runCLI(t, "status", "--json", "--data-dir", data, "--gitops", repo.Dir)
+	code, out, errOut = runCLI(t, "status", "-o", "json", "--data-dir", data, "--gitops", repo.Dir)
 	if code != 0 {
 		t.Fatalf("status exited %d: %s", code, errOut)
 	}
-	var cells []lineage.Cell
-	if err := json.Unmarshal([]byte(out), &cells); err != nil {
-		t.Fatalf("status --json: %v\n%s", err, out)
+	type cell struct {
+		App, Env, Digest string
+		Drift            bool
+		ReleasedAt       time.Time `json:"releasedAt"`
 	}
-	got := map[string]lineage.Cell{}
+	var cells []cell
+	if err := json.Unmarshal([]byte(out), &cells); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	got := map[string]cell{}
 	for _, c := range cells {
 		got[c.App+"/"+c.Env] = c
 	}

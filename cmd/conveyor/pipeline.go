@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/spf13/pflag"
 )
 
 // Where `conveyor dev` records its GitOps repository and its forge.
@@ -28,7 +28,7 @@ const (
 
 // addForgeFlags adds --forge and --forge-url, which select the GitOps
 // repository's forge by configuration, never by its host name.
-func addForgeFlags(fs *flag.FlagSet) (kind, apiURL *string) {
+func addForgeFlags(fs *pflag.FlagSet) (kind, apiURL *string) {
 	kind = fs.String("forge", "", "forge hosting the GitOps repository: local, github or gitea (default: $"+local.EnvForge+
 		"; else local for a path, github for https://github.com/…; any other URL needs it)")
 	apiURL = fs.String("forge-url", "", "API base of a self-hosted forge (default: $"+local.EnvForgeURL+
@@ -83,10 +83,10 @@ type pipelineFlags struct {
 	stack    stackFlag
 }
 
-func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
+func addPipelineFlags(fs *pflag.FlagSet) pipelineFlags {
 	p := pipelineFlags{
 		dataDir: fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory"),
-		gitops:  fs.String("gitops", "", "GitOps repository (default: the one `conveyor dev` last ran with; on AWS the stack's)"),
+		gitops:  fs.String("gitops", "", "GitOps repository `PATH|URL` (default: the one conveyor dev last ran with; on AWS the stack's)"),
 		branch:  fs.String("branch", "", "GitOps base branch (default: the repository's HEAD; on AWS $CONVEYOR_GITOPS_BRANCH or main)"),
 		stack:   addStackFlag(fs),
 	}

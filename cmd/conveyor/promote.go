@@ -14,17 +14,14 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/event"
+	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/manifest"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/pflag"
 )
-
-func init() {
-	commands["promote"] = command{"promote APP ENV IMAGE[:TAG]@DIGEST by hand: open or update its pull request", runPromote}
-	commands["rollback"] = command{"rollback APP ENV [--to DIGEST]: propose the previous released digest again", runRollback}
-}
 
 func newPromoter(ctx context.Context, s *session) (*promote.Promoter, error) {
 	f, ancestry, err := s.openForge(ctx)
@@ -48,62 +45,69 @@ func newPromoter(ctx context.Context, s *session) (*promote.Promoter, error) {
 		}}, nil
 }
 
-func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("promote", stderr)
+func runPromote(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
 	force := fs.Bool("force", false, "override the checks (the digest was built, the previous environment runs it, it is not older than what runs); needs --reason, recorded with the release")
 	reason := fs.String("reason", "", "why --force is needed (recorded with the release)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 3 {
-		return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] [--force --reason TEXT] APP ENV IMAGE[:TAG]@DIGEST", errUsage)
-	}
-	if *force != (strings.TrimSpace(*reason) != "") {
-		return fmt.Errorf("%w: --force and --reason go together: an override says why", errUsage)
-	}
-	app, env, arg := fs.Arg(0), fs.Arg(1), fs.Arg(2)
-	// IMAGE:TAG@DIGEST keeps its tag: a chart's "repository:tag" value
-	// is written as TAG@DIGEST, and keepTag writes it beside the digest.
-	ref, err := manifest.ParseRef(arg)
-	if err != nil {
-		return fmt.Errorf("%w: %q is not IMAGE[:TAG]@sha256:DIGEST (a tag alone is never promoted)", errUsage, arg)
-	}
-	repo, digest := ref.Repository, ref.Digest
-	s, err := pf.open(ctx, stderr, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	cfg, err := s.config(ctx)
-	if err != nil {
-		return err
-	}
-	a, found := cfg.App(app)
-	if !found {
-		return fmt.Errorf("no app %q in conveyor.yaml", app)
-	}
-	if repo != a.Image {
-		return fmt.Errorf("%s is not %s's image repository %s", repo, app, a.Image)
-	}
-	_, idx, found := a.Env(env)
-	if !found {
-		return fmt.Errorf("app %s has no environment %q", app, env)
-	}
-	p := event.Promotion{App: app, Environment: env, Image: a.Image, Digest: digest, Tag: ref.Tag}
-	prov, inspectErr := s.inspect(ctx, a.Image+"@"+digest)
-	if inspectErr == nil {
-		p.Source, p.Revision, p.Created = prov.Source, prov.Revision, prov.Created
-	}
-	if *force {
-		p.Force, p.Reason, p.By = true, *reason, operator()
-		if inspectErr != nil {
-			fmt.Fprintf(stderr, "note: image facts unavailable (%v); promoting without provenance\n", inspectErr)
+	wait := fs.Bool("wait", false, "wait for the pull request's fate: exit 0 once merged, 1 if closed unmerged or still open after --timeout")
+	timeout := fs.Duration("timeout", 30*time.Minute, "with --wait: how long to wait (0: until interrupted)")
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if *timeout < 0 {
+			return fmt.Errorf("%w: --timeout must not be negative", errUsage)
 		}
-	} else if err := checkManual(ctx, s.state, a, idx, digest, inspectErr); err != nil {
-		return err
+		if fs.NArg() != 3 {
+			return fmt.Errorf("%w: conveyor promote [--gitops URL|PATH] [--data-dir D] [--force --reason TEXT] APP ENV IMAGE[:TAG]@DIGEST", errUsage)
+		}
+		if *force != (strings.TrimSpace(*reason) != "") {
+			return fmt.Errorf("%w: --force and --reason go together: an override says why", errUsage)
+		}
+		app, env, arg := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+		// IMAGE:TAG@DIGEST keeps its tag: a chart's "repository:tag" value
+		// is written as TAG@DIGEST, and keepTag writes it beside the digest.
+		ref, err := manifest.ParseRef(arg)
+		if err != nil {
+			return fmt.Errorf("%w: %q is not IMAGE[:TAG]@sha256:DIGEST (a tag alone is never promoted)", errUsage, arg)
+		}
+		repo, digest := ref.Repository, ref.Digest
+		s, err := pf.open(ctx, stderr, true)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		cfg, err := s.config(ctx)
+		if err != nil {
+			return err
+		}
+		a, found := cfg.App(app)
+		if !found {
+			return fmt.Errorf("no app %q in conveyor.yaml", app)
+		}
+		if repo != a.Image {
+			return fmt.Errorf("%s is not %s's image repository %s", repo, app, a.Image)
+		}
+		_, idx, found := a.Env(env)
+		if !found {
+			return fmt.Errorf("app %s has no environment %q", app, env)
+		}
+		p := event.Promotion{App: app, Environment: env, Image: a.Image, Digest: digest, Tag: ref.Tag}
+		prov, inspectErr := s.inspect(ctx, a.Image+"@"+digest)
+		if inspectErr == nil {
+			p.Source, p.Revision, p.Created = prov.Source, prov.Revision, prov.Created
+		}
+		if *force {
+			p.Force, p.Reason, p.By = true, *reason, operator()
+			if inspectErr != nil {
+				fmt.Fprintf(stderr, "note: image facts unavailable (%v); promoting without provenance\n", inspectErr)
+			}
+		} else if err := checkManual(ctx, s.state, a, idx, digest, inspectErr); err != nil {
+			return err
+		}
+		out, f, err := report(ctx, stdout, s, p)
+		if err != nil || !*wait {
+			return err
+		}
+		return awaitFate(ctx, stdout, f, out, *timeout)
 	}
-	return report(ctx, stdout, s, p)
 }
 
 // checkManual refuses a hand promotion of a digest that was never built
@@ -159,15 +163,17 @@ func operator() string {
 	return os.Getenv("USER")
 }
 
-func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion) error {
+// report promotes p and prints what it did; it returns the outcome and
+// the forge that holds its pull request.
+func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion) (*promote.Outcome, forge.Forge, error) {
 	pr, err := newPromoter(ctx, s)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ctx = logging.WithTrace(ctx, event.NewID())
 	out, err := pr.Promote(ctx, p)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	switch out.Action {
 	case promote.Opened, promote.Updated, promote.Merged:
@@ -178,7 +184,7 @@ func report(ctx context.Context, stdout io.Writer, s *session, p event.Promotion
 	default:
 		fmt.Fprintf(stdout, "%s: %s\n", out.Action, out.Reason)
 	}
-	return nil
+	return out, pr.Forge, nil
 }
 
 func orNone(s string) string {
@@ -188,29 +194,28 @@ func orNone(s string) string {
 	return s
 }
 
-func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rollback", stderr)
+func runRollback(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
 	to := fs.String("to", "", "digest to go back to (default: the release before the current one)")
-	if err := parse(fs, args); err != nil {
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() != 2 {
+			return fmt.Errorf("%w: conveyor rollback APP ENV [--to DIGEST]", errUsage)
+		}
+		app, env := fs.Arg(0), fs.Arg(1)
+		s, err := pf.open(ctx, stderr, true)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		target, err := rollbackTarget(ctx, s.state, app, env, *to)
+		if err != nil {
+			return err
+		}
+		p := event.Promotion{App: app, Environment: env, Image: target.Image, Digest: target.Digest, Tag: target.Tag,
+			Source: target.SourceRepo, Revision: target.SourceCommit, Created: target.SourceTime, Rollback: true}
+		_, _, err = report(ctx, stdout, s, p)
 		return err
 	}
-	if fs.NArg() != 2 {
-		return fmt.Errorf("%w: conveyor rollback APP ENV [--to DIGEST]", errUsage)
-	}
-	app, env := fs.Arg(0), fs.Arg(1)
-	s, err := pf.open(ctx, stderr, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	target, err := rollbackTarget(ctx, s.state, app, env, *to)
-	if err != nil {
-		return err
-	}
-	p := event.Promotion{App: app, Environment: env, Image: target.Image, Digest: target.Digest, Tag: target.Tag,
-		Source: target.SourceRepo, Revision: target.SourceCommit, Created: target.SourceTime, Rollback: true}
-	return report(ctx, stdout, s, p)
 }
 
 // rollbackTarget picks the release to restore: the one named, or the last

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -29,7 +30,9 @@ type promoteSetup struct {
 	dataDir, gitops, image, built string
 }
 
-func newPromoteSetup(t *testing.T) *promoteSetup {
+// newPromoteSetup commits the demo's GitOps files, after edit changes
+// them when given.
+func newPromoteSetup(t *testing.T, edit ...func(files map[string]string)) *promoteSetup {
 	t.Helper()
 	dir := t.TempDir()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -48,7 +51,11 @@ func newPromoteSetup(t *testing.T) *promoteSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.Commit(demo.GitOpsFiles(filepath.Join(dir, "web"), image), "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	files := demo.GitOpsFiles(filepath.Join(dir, "web"), image)
+	for _, e := range edit {
+		e(files)
+	}
+	if _, err := repo.Commit(files, "init", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	if err := repo.AcceptPushes(); err != nil {
@@ -75,10 +82,18 @@ func (s *promoteSetup) runs(t *testing.T, env, digest string) {
 	}
 }
 
+// promote runs `conveyor promote`; a failure is its stderr as an error,
+// wrapping errUsage when it exited 2.
 func (s *promoteSetup) promote(args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
-	err := runPromote(context.Background(), append([]string{"--data-dir", s.dataDir, "--gitops", s.gitops}, args...), &stdout, &stderr)
-	return stdout.String(), err
+	code := run(context.Background(), append([]string{"promote", "--data-dir", s.dataDir, "--gitops", s.gitops}, args...), &stdout, &stderr)
+	switch code {
+	case 0:
+		return stdout.String(), nil
+	case 2:
+		return stdout.String(), fmt.Errorf("%w: %s", errUsage, stderr.String())
+	}
+	return stdout.String(), errors.New(stderr.String())
 }
 
 func (s *promoteSetup) release(t *testing.T, env, digest string) state.Release {
@@ -165,5 +180,65 @@ func TestPromoteKeepsTheTag(t *testing.T) {
 	}
 	if _, err := s.promote("web", "prod", s.image+":v2.1.0"); !errors.Is(err, errUsage) {
 		t.Fatalf("promote of a tag alone = %v, want a usage error", err)
+	}
+}
+
+// TestPromoteWait: `promote --wait` returns with the pull request's fate:
+// exit 0 once it merges (at once for an auto environment), 1 when it is
+// closed unmerged or still open at --timeout.
+func TestPromoteWait(t *testing.T) {
+	defer func(p time.Duration) { waitPoll = p }(waitPoll)
+	waitPoll = 20 * time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		env     string
+		timeout string
+		act     []string // what someone does to #1 meanwhile, nil for nothing
+		code    int
+		stdout  string
+		stderr  string
+	}{
+		{"merged", "prod", "20s", []string{"pr", "merge", "1", "--as", "alice", "--override", "test"}, 0, "merged: #1 as ", ""},
+		{"closed", "prod", "20s", []string{"pr", "close", "1"}, 1, "opened #1", "#1 was closed without merging"},
+		{"timeout", "prod", "300ms", nil, 1, "opened #1", "#1 is still open after 300ms"},
+		{"auto environment", "dev", "20s", nil, 0, "merged: #1", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newPromoteSetup(t)
+			data := []string{"--data-dir", s.dataDir, "--gitops", s.gitops}
+			type result struct {
+				code           int
+				stdout, stderr string
+			}
+			done := make(chan result, 1)
+			go func() {
+				var stdout, stderr bytes.Buffer
+				code := run(context.Background(), append([]string{"promote", "--wait", "--timeout", tc.timeout, "web", tc.env, s.image + "@" + s.built}, data...), &stdout, &stderr)
+				done <- result{code, stdout.String(), stderr.String()}
+			}()
+			if tc.act != nil {
+				// Act once the pull request exists.
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					var out, errb bytes.Buffer
+					if run(context.Background(), append(tc.act, data...), &out, &errb) == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%v never succeeded: %s", tc.act, errb.String())
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("promote --wait did not return")
+			}
+			if r.code != tc.code || !strings.Contains(r.stdout, tc.stdout) || !strings.Contains(r.stderr, tc.stderr) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, %q and %q", r.code, r.stdout, r.stderr, tc.code, tc.stdout, tc.stderr)
+			}
+		})
 	}
 }

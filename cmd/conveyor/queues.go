@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -11,35 +10,35 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/spf13/pflag"
 )
 
-func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("queues", stderr)
+func runQueues(fs *pflag.FlagSet) runFunc {
 	dataDir := fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory")
-	asJSON := fs.Bool("json", false, `print JSON: {"<queue>":{"visible":N,"inflight":N,"delayed":N,"dead":N}}`)
+	out := addOutputFlag(fs)
 	sf := addStackFlag(fs)
-	if err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		}
+		var stats map[string]sqlitequeue.Stats
+		var err error
+		if name, ok := sf.name(); ok {
+			stats, err = stackStats(ctx, name, stderr)
+		} else {
+			stats, err = localStats(ctx, *dataDir)
+		}
+		if err != nil {
+			return err
+		}
+		if !out.table() {
+			return out.write(stdout, stats)
+		}
+		return printStats(stdout, stats)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	var stats map[string]sqlitequeue.Stats
-	var err error
-	if name, ok := sf.name(); ok {
-		stats, err = stackStats(ctx, name, stderr)
-	} else {
-		stats, err = localStats(ctx, *dataDir)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(stats)
-	}
-	return printStats(stdout, stats)
 }
 
 func localStats(ctx context.Context, dataDir string) (map[string]sqlitequeue.Stats, error) {

@@ -16,11 +16,8 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/reconcile"
 	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/spf13/pflag"
 )
-
-func init() {
-	commands["reconcile"] = command{"make the records and queues equal the forge and git: record lost merges, reverts and out-of-band edits, enqueue missed promotions and unbuilt commits", runReconcile}
-}
 
 // reconcileOptions are the settings `reconcile` and `dev` share.
 type reconcileOptions struct {
@@ -82,38 +79,36 @@ func reconcileEvery(ctx context.Context, r *reconcile.Reconciler, every time.Dur
 	return wg.Wait
 }
 
-func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("reconcile", stderr)
+func runReconcile(fs *pflag.FlagSet) runFunc {
 	pf := addPipelineFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "show what would be repaired, repair nothing")
 	depth := fs.Int("depth", 50, "how many base-branch commits to read back to find the commit that set each pin")
 	rate := fs.Int("rate", reconcile.DefaultPerMinute, "forge and git requests a minute reconciliation may spend (0: no limit)")
 	settle := fs.Duration("settle", 0, "leave alone merges and pins newer than this (their events may still be on their way)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		s, err := pf.open(ctx, stderr, true)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if s.rt == nil {
+			return reconcileRecords(ctx, s, *depth, *dryRun, *asJSON, stdout)
+		}
+		r, err := newReconciler(s.rt, s.local, s.config, reconcileOptions{perMinute: *rate, settle: *settle, depth: *depth},
+			logging.New(stderr, slog.LevelWarn))
+		if err != nil {
+			return err
+		}
+		rep, err := r.Run(ctx, *dryRun)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{"drifts": rep.Drifts, "repairs": rep.Repairs, "recorded": rep.Recorded, "dry_run": *dryRun})
+		}
+		return printReconcile(stdout, rep, *dryRun)
 	}
-	s, err := pf.open(ctx, stderr, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if s.rt == nil {
-		return reconcileRecords(ctx, s, *depth, *dryRun, *asJSON, stdout)
-	}
-	r, err := newReconciler(s.rt, s.local, s.config, reconcileOptions{perMinute: *rate, settle: *settle, depth: *depth},
-		logging.New(stderr, slog.LevelWarn))
-	if err != nil {
-		return err
-	}
-	rep, err := r.Run(ctx, *dryRun)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"drifts": rep.Drifts, "repairs": rep.Repairs, "recorded": rep.Recorded, "dry_run": *dryRun})
-	}
-	return printReconcile(stdout, rep, *dryRun)
 }
 
 func printReconcile(stdout io.Writer, rep *reconcile.Report, dryRun bool) error {

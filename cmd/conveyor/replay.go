@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,18 +17,14 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
-
-func init() {
-	commands["replay"] = command{"list, show or redrive dead-lettered events (a data directory, or --stack NAME)", runReplay}
-}
-
-const replayUsage = "conveyor replay list|show ID|redrive [ID...] [flags]"
 
 // replayFlags are the flags every replay subcommand shares.
 type replayFlags struct {
 	dataDir *string
-	asJSON  *bool
+	out     *outputFlag
 	queue   *string
 	kind    *string
 	app     *string
@@ -38,10 +33,10 @@ type replayFlags struct {
 	stack   stackFlag
 }
 
-func addReplayFlags(fs *flag.FlagSet) replayFlags {
+func addReplayFlags(fs *pflag.FlagSet) replayFlags {
 	return replayFlags{
 		dataDir: fs.String("data-dir", local.DefaultDataDir, "the local runtime's data directory"),
-		asJSON:  fs.Bool("json", false, "print JSON"),
+		out:     addOutputFlag(fs),
 		queue:   fs.String("queue", "", "only this work queue (builds, images, promotions, approvals)"),
 		kind:    fs.String("kind", "", "only this envelope kind (push, image, promotion, review)"),
 		app:     fs.String("app", "", "only this app"),
@@ -70,80 +65,108 @@ func (r replayFlags) filter(now time.Time, ids []string) (replay.Filter, error) 
 	return f, nil
 }
 
-func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: %s", errUsage, replayUsage)
+// replayCommand is `conveyor replay`: the dead-letter queues.
+func replayCommand() *cobra.Command {
+	return group("replay", "list, show or redrive dead-lettered events (a data directory, or --stack NAME)",
+		leaf("list", "list the dead letters the filters match", runReplayList),
+		leaf("show ID", "show one dead letter: its reason, attempts and envelope", runReplayShow),
+		leaf("redrive [ID...]", "move the dead letters the filters match back to their work queues", runReplayRedrive),
+	)
+}
+
+func runReplayList(fs *pflag.FlagSet) runFunc {
+	rf := addReplayFlags(fs)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		}
+		if err := rf.out.resolve(stderr); err != nil {
+			return err
+		}
+		f, err := rf.filter(time.Now(), nil)
+		if err != nil {
+			return err
+		}
+		dead, closeDB, err := rf.open(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		return replayList(ctx, dead, f, rf.out, stdout)
 	}
-	sub := args[0]
-	fs := newFlags("replay "+sub, stderr)
+}
+
+func runReplayShow(fs *pflag.FlagSet) runFunc {
+	rf := addReplayFlags(fs)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: conveyor replay show ID", errUsage)
+		}
+		if err := rf.out.resolve(stderr); err != nil {
+			return err
+		}
+		if _, err := rf.filter(time.Now(), nil); err != nil {
+			return err
+		}
+		dead, closeDB, err := rf.open(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		return replayShow(ctx, dead, fs.Arg(0), rf.out, stdout)
+	}
+}
+
+func runReplayRedrive(fs *pflag.FlagSet) runFunc {
 	rf := addReplayFlags(fs)
 	var ids multiFlag
-	dryRun := fs.Bool("dry-run", false, "with redrive: print what would move, move nothing")
-	rate := fs.Float64("rate", 0, "with redrive: at most this many messages per second (0: no limit)")
-	limit := fs.Int("limit", 0, "with redrive: move at most this many messages (0: no limit)")
-	all := fs.Bool("all", false, "with redrive: allow redriving every dead letter when no filter is given")
-	fs.Var(&ids, "id", "with redrive: a message or envelope id (repeatable; ids may also be given as arguments)")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	switch sub {
-	case "list", "show":
-		if len(ids) > 0 || *dryRun || *rate != 0 || *limit != 0 || *all {
-			return fmt.Errorf("%w: --id, --dry-run, --rate, --limit and --all go with redrive", errUsage)
+	dryRun := fs.Bool("dry-run", false, "print what would move, move nothing")
+	rate := fs.Float64("rate", 0, "at most this many messages per second (0: no limit)")
+	limit := fs.Int("limit", 0, "move at most this many messages (0: no limit)")
+	all := fs.Bool("all", false, "allow redriving every dead letter when no filter is given")
+	fs.Var(&ids, "id", "a message or envelope id (repeatable; ids may also be given as arguments)")
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := rf.out.resolve(stderr); err != nil {
+			return err
 		}
-	case "redrive":
 		if *rate < 0 || *limit < 0 {
 			return fmt.Errorf("%w: --rate and --limit must not be negative", errUsage)
 		}
-	default:
-		return fmt.Errorf("%w: unknown replay command %q (list, show, redrive)", errUsage, sub)
-	}
-	switch {
-	case sub == "list" && fs.NArg() > 0:
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	case sub == "show" && fs.NArg() != 1:
-		return fmt.Errorf("%w: conveyor replay show ID", errUsage)
-	}
-	f, err := rf.filter(time.Now(), append(ids, fs.Args()...))
-	if err != nil {
-		return err
-	}
-	if sub == "redrive" && !*all && isZero(f) {
-		return fmt.Errorf("%w: give a filter (--queue, --kind, --app, --since, --error, ids) or --all to redrive every dead letter", errUsage)
-	}
-	dead, closeDB, err := rf.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	switch sub {
-	case "list":
-		return replayList(ctx, dead, f, *rf.asJSON, stdout)
-	case "show":
-		return replayShow(ctx, dead, fs.Arg(0), *rf.asJSON, stdout)
-	}
-	opts := replay.Options{DryRun: *dryRun, Rate: *rate, Limit: *limit}
-	if isTerminal(stderr) && !*rf.asJSON {
-		opts.Progress = func(done, total int) { progressBar(stderr, done, total) }
-	}
-	s, err := replay.Redrive(ctx, dead, f, opts)
-	if opts.Progress != nil && s.Matched > 0 && !s.DryRun {
-		fmt.Fprintln(stderr)
-	}
-	if *rf.asJSON {
-		if jerr := json.NewEncoder(stdout).Encode(s); jerr != nil {
-			return jerr
+		f, err := rf.filter(time.Now(), append(ids, fs.Args()...))
+		if err != nil {
+			return err
 		}
-	} else {
-		printSummary(stdout, stderr, s)
+		if !*all && isZero(f) {
+			return fmt.Errorf("%w: give a filter (--queue, --kind, --app, --since, --error, ids) or --all to redrive every dead letter", errUsage)
+		}
+		dead, closeDB, err := rf.open(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		opts := replay.Options{DryRun: *dryRun, Rate: *rate, Limit: *limit}
+		if isTerminal(stderr) && rf.out.table() {
+			opts.Progress = func(done, total int) { progressBar(stderr, done, total) }
+		}
+		s, err := replay.Redrive(ctx, dead, f, opts)
+		if opts.Progress != nil && s.Matched > 0 && !s.DryRun {
+			fmt.Fprintln(stderr)
+		}
+		if !rf.out.table() {
+			if jerr := rf.out.write(stdout, s); jerr != nil {
+				return jerr
+			}
+		} else {
+			printSummary(stdout, stderr, s)
+		}
+		if err != nil {
+			return err
+		}
+		if s.Failed > 0 {
+			return fmt.Errorf("%d of %d messages failed to move", s.Failed, s.Moved+s.Skipped+s.Failed)
+		}
+		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if s.Failed > 0 {
-		return fmt.Errorf("%d of %d messages failed to move", s.Failed, s.Moved+s.Skipped+s.Failed)
-	}
-	return nil
 }
 
 func isZero(f replay.Filter) bool {
@@ -176,7 +199,7 @@ func openDead(ctx context.Context, dataDir string) (*replay.Embedded, func(), er
 	return replay.NewEmbedded(b), func() { db.Close() }, nil
 }
 
-func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, asJSON bool, stdout io.Writer) error {
+func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, out *outputFlag, stdout io.Writer) error {
 	all, err := dead.List(ctx, f.Queue)
 	if err != nil {
 		return err
@@ -189,10 +212,8 @@ func replayList(ctx context.Context, dead replay.Dead, f replay.Filter, asJSON b
 			recs = append(recs, r)
 		}
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+	if !out.table() {
+		return out.write(stdout, recs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tQUEUE\tKIND\tAPP\tRECEIVES\tDEAD AT\tREASON")
@@ -232,7 +253,7 @@ func getDead(ctx context.Context, dead replay.Dead, id string) (replay.Record, e
 	return replay.Record{}, fmt.Errorf("dead letter %s: %w", id, replay.ErrNotDead)
 }
 
-func replayShow(ctx context.Context, dead replay.Dead, id string, asJSON bool, stdout io.Writer) error {
+func replayShow(ctx context.Context, dead replay.Dead, id string, out *outputFlag, stdout io.Writer) error {
 	r, err := getDead(ctx, dead, id)
 	if errors.Is(err, replay.ErrNotDead) {
 		return fmt.Errorf("%s is not a dead letter (already redriven, deleted, or unknown)", id)
@@ -240,10 +261,8 @@ func replayShow(ctx context.Context, dead replay.Dead, id string, asJSON bool, s
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+	if !out.table() {
+		return out.write(stdout, r)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 1, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\n", r.ID)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/spf13/pflag"
 )
 
 // varStack selects a deployed stack when --stack is not given.
@@ -20,7 +20,7 @@ const varStack = "CONVEYOR_STACK"
 // $CONVEYOR_STACK.
 type stackFlag struct{ v *string }
 
-func addStackFlag(fs *flag.FlagSet) stackFlag {
+func addStackFlag(fs *pflag.FlagSet) stackFlag {
 	return stackFlag{fs.String("stack", "", "work on this deployed AWS stack (default $"+varStack+"): its table, queues and GitOps "+
 		"repository are the stack's outputs, unless CONVEYOR_* variables name them")}
 }

@@ -10,50 +10,45 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/onboard"
+	"github.com/spf13/pflag"
 )
 
-func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: conveyor validate [--repo DIR] [FILE]   (default ./conveyor.yaml, or DIR/conveyor.yaml)")
-		fs.PrintDefaults()
-	}
+func runValidate(fs *pflag.FlagSet) runFunc {
 	repo := fs.String("repo", "", "also check each environment against the GitOps repository in DIR: its paths exist and hold what its strategy edits")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 1 {
-		return fmt.Errorf("%w: validate takes at most one file", errUsage)
-	}
-	path := "conveyor.yaml"
-	if *repo != "" {
-		path = filepath.Join(*repo, "conveyor.yaml")
-	}
-	if fs.NArg() == 1 {
-		path = fs.Arg(0)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		var errs config.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e.Error())
-			}
-			return fmt.Errorf("%s: %d problem(s)", path, len(errs))
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if fs.NArg() > 1 {
+			return fmt.Errorf("%w: validate takes at most one file", errUsage)
 		}
-		return err
-	}
-	if *repo != "" {
-		if err := checkRepo(*repo, path, cfg, stderr); err != nil {
+		path := "conveyor.yaml"
+		if *repo != "" {
+			path = filepath.Join(*repo, "conveyor.yaml")
+		}
+		if fs.NArg() == 1 {
+			path = fs.Arg(0)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			var errs config.Errors
+			if errors.As(err, &errs) {
+				for _, e := range errs {
+					fmt.Fprintln(stderr, e.Error())
+				}
+				return fmt.Errorf("%s: %d problem(s)", path, len(errs))
+			}
 			return err
 		}
+		if *repo != "" {
+			if err := checkRepo(*repo, path, cfg, stderr); err != nil {
+				return err
+			}
+		}
+		envs := 0
+		for _, a := range cfg.Apps {
+			envs += len(a.Environments)
+		}
+		fmt.Fprintf(stdout, "%s: valid (%d app(s), %d environment(s))\n", path, len(cfg.Apps), envs)
+		return nil
 	}
-	envs := 0
-	for _, a := range cfg.Apps {
-		envs += len(a.Environments)
-	}
-	fmt.Fprintf(stdout, "%s: valid (%d app(s), %d environment(s))\n", path, len(cfg.Apps), envs)
-	return nil
 }
 
 // checkRepo checks cfg, read from path, against the repository in dir and

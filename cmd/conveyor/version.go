@@ -6,27 +6,44 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/pflag"
 )
 
 // version is set at release builds with -ldflags "-X main.version=v1.2.3"
 // (make release); builds from a checkout say "dev".
 var version = "dev"
 
-func init() {
-	commands["version"] = command{"print the version, the VCS revision it was built from, and the Go toolchain", runVersion}
+// versionInfo is what `conveyor version -o json` prints.
+type versionInfo struct {
+	Version string `json:"version"`
+	// Revision is the VCS revision, "-dirty" when built from a modified
+	// tree.
+	Revision string `json:"revision"`
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
 }
 
-func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("version", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
+func runVersion(fs *pflag.FlagSet) runFunc {
+	out := addOutputFlag(fs)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		if err := out.resolve(stderr); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("%w: version takes no arguments", errUsage)
+		}
+		rev, modified := revision()
+		if modified {
+			rev += "-dirty"
+		}
+		v := versionInfo{Version: version, Revision: rev, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+		if !out.table() {
+			return out.write(stdout, v)
+		}
+		fmt.Fprintf(stdout, "conveyor %s (revision %s, %s, %s)\n", v.Version, v.Revision, v.Go, v.Platform)
+		return nil
 	}
-	rev, modified := revision()
-	if modified {
-		rev += "-dirty"
-	}
-	fmt.Fprintf(stdout, "conveyor %s (revision %s, %s, %s/%s)\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
 }
 
 // revision is the VCS revision the Go toolchain stamped into the binary,

@@ -584,6 +584,13 @@ func counted(e *config.Environment, reviews []forge.Review, headSHA string, memb
 	return out
 }
 
+// Counted lists, sorted, the approvals of headSHA the policy counts so far
+// (listed reviewers, and members of listed teams as teams answers): what
+// Satisfied weighs, for a command that says why a pull request waits.
+func Counted(ctx context.Context, e *config.Environment, reviews []forge.Review, headSHA string, teams TeamChecker) []string {
+	return counted(e, reviews, headSHA, memberOf(ctx, teams, nil))
+}
+
 // Satisfied evaluates the approval rule: distinct reviewers whose latest
 // review approves headSHA and who are listed by name or belong to a listed
 // "org/team" (member may be nil: teams then match nobody). An environment

@@ -237,7 +237,11 @@ func testBoardLambda(t *testing.T, fn *lambdaProcess, ghToken string) {
 	}{
 		{"/", []string{`id="cell-web-dev"`, `id="cell-web-prod"`, `data-live="poll"`, "manual: 1 approval from [alice]"}},
 		{"/apps/web", []string{"DORA metrics", "<svg"}},
-		{"/ops", []string{`id="queue-builds"`, "Dead letters are counted above"}},
+		// Listed from their records in the table: the promotion of the
+		// wrong kind, the builds body that is no envelope, the two
+		// images; the builds dead letter replayed before is forgotten.
+		{"/ops", []string{`id="queue-builds"`, `id="dead-promotions"`, "wrong envelope kind", `id="dead-builds"`,
+			"Body (not a Conveyor envelope)", "not json", `id="dead-images"`}},
 		{"/version", []string{`"version":"`}},
 	} {
 		resp := get(http.MethodGet, tc.path)
@@ -252,6 +256,9 @@ func testBoardLambda(t *testing.T, fn *lambdaProcess, ghToken string) {
 			if !strings.Contains(resp.Body, w) {
 				t.Errorf("GET %s lacks %q:\n%s", tc.path, w, resp.Body)
 			}
+		}
+		if n := strings.Count(resp.Body, `<details class="dead"`); tc.path == "/ops" && n != 4 {
+			t.Errorf("GET /ops lists %d dead letters, want 4:\n%s", n, resp.Body)
 		}
 		for _, secret := range []string{lambdaSecret, lambdaToken, ghToken} {
 			if strings.Contains(resp.Body, secret) {

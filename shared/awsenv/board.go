@@ -12,6 +12,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
+	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 )
@@ -36,9 +37,9 @@ func (e *Env) QueueStats(ctx context.Context) (map[string]queue.Stats, error) {
 }
 
 // Board returns the pipeline board over the stack's table, queues and
-// GitOps repository. Dead letters are counted, not listed: listing an SQS
-// queue receives its messages, which is not reading. `conveyor replay list
-// --stack` lists them.
+// GitOps repository. Dead letters are counted from SQS's attributes and
+// listed from their records in the table (replay.Recorded), never received:
+// receiving from a queue hides its messages, which is not reading.
 func (e *Env) Board() (http.Handler, error) {
 	st, err := e.State()
 	if err != nil {
@@ -48,7 +49,7 @@ func (e *Env) Board() (http.Handler, error) {
 	if p == nil {
 		return nil, errors.New("the board needs the GitOps repository (" + VarGitOpsRepo + ")")
 	}
-	return board.New(board.Sources{Config: p.Config, Releases: perApp{st, p.Config}, GitOps: e.GitOps(), Queues: e},
+	return board.New(board.Sources{Config: p.Config, Releases: perApp{st, p.Config}, GitOps: e.GitOps(), Queues: e, Dead: replay.NewRecorded(st)},
 		board.WithPolling(BoardPoll), board.WithLogger(e.Log.With("function", "board")))
 }
 

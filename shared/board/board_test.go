@@ -452,3 +452,44 @@ func TestOpsListsRecordedDeadLetters(t *testing.T) {
 		}
 	}
 }
+
+// builds stands in for the build records.
+type builds struct {
+	BuiltCommitFn func(app, sha string) (history.Commit, error)
+}
+
+func (b builds) BuiltCommit(_ context.Context, app, sha string) (history.Commit, error) {
+	return b.BuiltCommitFn(app, sha)
+}
+
+// TestCommitFromBuildRecord: without a Commits port (on AWS) a cell takes
+// the commit's author and subject from the build's record, escaped.
+func TestCommitFromBuildRecord(t *testing.T) {
+	f := newFixture(t)
+	var asked []string
+	b, err := board.New(board.Sources{
+		Config:   func(context.Context) (*config.Config, error) { return config.Parse("conveyor.yaml", []byte(pipeline)) },
+		Releases: f.rt.State,
+		Builds: builds{BuiltCommitFn: func(app, sha string) (history.Commit, error) {
+			asked = append(asked, app+"@"+sha)
+			return history.Commit{ID: sha, Author: "Mallory <img src=x>", Message: "ship it <script>alert(9)</script>\n\nbody"}, nil
+		}},
+	}, board.WithPolling(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	_, page := get(t, srv.URL+"/")
+	for _, w := range []string{`<span class="msg">ship it &lt;script&gt;alert(9)&lt;/script&gt;</span>`, "by Mallory &lt;img src=x&gt;"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the grid lacks %q\n%s", w, page)
+		}
+	}
+	if strings.Contains(page, "<script>alert(9)") || strings.Contains(page, "\n\nbody") {
+		t.Error("the grid shows the message unescaped or beyond its subject")
+	}
+	if len(asked) == 0 || asked[0] != "web@"+f.commit {
+		t.Errorf("asked the build records for %v, want web@%s", asked, f.commit)
+	}
+}

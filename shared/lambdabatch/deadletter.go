@@ -72,8 +72,8 @@ func (r *recorder) ahead(ctx context.Context, msgs []queue.Message, ids []string
 	}
 	for _, i := range final {
 		m := msgs[i]
-		reason := fmt.Sprintf("received %d times (max %d); the last receive ended without a decision (the function crashed or timed out), so SQS's redrive policy moved it",
-			m.ReceiveCount, r.maxReceives)
+		reason := fmt.Sprintf("received %d times (max %d); the last receive ended unsettled (the function crashed or timed out, "+
+			"or an earlier message of its FIFO group held it back), so SQS's redrive policy moved it", m.ReceiveCount, r.maxReceives)
 		if l := last[ids[i]]; l != "" {
 			reason += "; last recorded failure: " + l
 		}

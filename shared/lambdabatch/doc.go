@@ -15,7 +15,8 @@
 // With WithDeadLetters, each dead letter is also recorded in the state
 // store (queue, id, body, attributes, reason, times), so that a read-only
 // board lists it without receiving from the dead-letter queue. SQS's own
-// redrive moves a message only when the invocation of its final receive
-// ends unsettled (a crash, a timeout), so that receive is recorded ahead,
-// as dead from the end of its visibility, and forgotten once settled.
+// redrive moves a message only when its final receive ends unsettled (a
+// crash, a timeout, a FIFO group held back), so that receive is recorded
+// ahead, as dead from the end of its visibility, and forgotten once
+// settled.
 package lambdabatch

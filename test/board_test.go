@@ -235,9 +235,13 @@ func testBoardLambda(t *testing.T, fn *lambdaProcess, ghToken string) {
 		path string
 		want []string
 	}{
-		{"/", []string{`id="cell-web-dev"`, `id="cell-web-prod"`, `data-live="poll"`, "manual: 1 approval from [alice]"}},
+		{"/", []string{`id="cell-web-dev"`, `id="cell-web-prod"`, `data-live="poll" data-poll-ms="1000"`, "manual: 1 approval from [alice]"}},
 		{"/apps/web", []string{"DORA metrics", "<svg"}},
-		{"/ops", []string{`id="queue-builds"`, "Dead letters are counted above"}},
+		// Listed from their records in the table: the promotion of the
+		// wrong kind, the builds body that is no envelope, the two
+		// images; the builds dead letter replayed before is forgotten.
+		{"/ops", []string{`id="queue-builds"`, `id="dead-promotions"`, "wrong envelope kind", `id="dead-builds"`,
+			"Body (not a Conveyor envelope)", "not json", `id="dead-images"`}},
 		{"/version", []string{`"version":"`}},
 	} {
 		resp := get(http.MethodGet, tc.path)
@@ -253,6 +257,9 @@ func testBoardLambda(t *testing.T, fn *lambdaProcess, ghToken string) {
 				t.Errorf("GET %s lacks %q:\n%s", tc.path, w, resp.Body)
 			}
 		}
+		if n := strings.Count(resp.Body, `<details class="dead"`); tc.path == "/ops" && n != 4 {
+			t.Errorf("GET /ops lists %d dead letters, want 4:\n%s", n, resp.Body)
+		}
 		for _, secret := range []string{lambdaSecret, lambdaToken, ghToken} {
 			if strings.Contains(resp.Body, secret) {
 				t.Errorf("GET %s shows a secret or token", tc.path)
@@ -264,5 +271,24 @@ func testBoardLambda(t *testing.T, fn *lambdaProcess, ghToken string) {
 	}
 	if resp := get(http.MethodPost, "/"); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: %d, want 405", resp.StatusCode)
+	}
+}
+
+// boardShowsCommit checks that the board function's grid shows the source
+// commit's subject and its author as git has them: the function has no
+// clone, so they come from the build's record.
+func (s *lambdaStack) boardShowsCommit(sha, subject string) {
+	s.t.Helper()
+	author, err := gitCLI(s.gh.repoDir(stackSource), nil, "log", "-1", "--format=%an", sha)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	s.fns["board"].invoke(s.t, events.APIGatewayV2HTTPRequest{RawPath: "/", RequestContext: events.APIGatewayV2HTTPRequestContext{
+		HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: http.MethodGet, Path: "/"}}}, &resp)
+	for _, w := range []string{`<span class="msg">` + subject + `</span>`, `<span class="author">by ` + strings.TrimSpace(author) + `</span>`} {
+		if resp.StatusCode != http.StatusOK || strings.Count(resp.Body, w) != 3 {
+			s.t.Errorf("the board's grid (%d) shows %q %d times, want once per environment:\n%s", resp.StatusCode, w, strings.Count(resp.Body, w), resp.Body)
+		}
 	}
 }

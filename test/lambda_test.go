@@ -304,6 +304,18 @@ func TestLambdaFunctions(t *testing.T) {
 
 	t.Run("board", func(t *testing.T) {
 		testBoardLambda(t, fns["board"], ghToken)
+		// It listed the dead letters without receiving one: each is still
+		// visible in its queue.
+		for name, want := range map[string]int{queue.Builds: 1, queue.Promotions: 1, queue.Images: 2} {
+			out, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(urls[name].DeadLetter),
+				AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; got != strconv.Itoa(want) {
+				t.Errorf("%s's dead-letter queue has %s visible messages after the board, want %d", name, got, want)
+			}
+		}
 	})
 
 	t.Run("forge asked only to confirm", func(t *testing.T) {

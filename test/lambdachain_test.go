@@ -90,6 +90,7 @@ func TestLambdaChain(t *testing.T) {
 	if p, _ := s.gh.pull(stackGitOps, pr.Number); !p.Merged || !strings.Contains(s.gh.file(stackGitOps, p.MergeCommit, "envs/prod/kustomization.yaml"), digest) {
 		t.Errorf("prod pull request #%d: merged %v at %.12s, want merged with the digest", pr.Number, p.Merged, p.MergeCommit)
 	}
+	s.boardShowsCommit(sha, "web v1")
 	s.settle()
 	s.logsClean()
 	t.Logf("Lambda chain: stack up in %v; push → prod pull request %v; approval → prod released %v; push → prod %v",

@@ -142,5 +142,5 @@ func openStackDead(ctx context.Context, name string, stderr io.Writer) (replay.D
 		}
 		pairs = append(pairs, replay.SQSQueues{Source: src, DeadLetter: dlq})
 	}
-	return replay.NewSQS(pairs, replay.WithMoveTasks(env.SQS()))
+	return replay.NewSQS(pairs, replay.WithMoveTasks(env.SQS()), replay.WithRecords(store))
 }

@@ -49,7 +49,7 @@ func newHandler(ctx context.Context, log *slog.Logger) (func(context.Context, re
 		}
 		pairs = append(pairs, replay.SQSQueues{Source: src, DeadLetter: dlq})
 	}
-	dead, err := replay.NewSQS(pairs, replay.WithMoveTasks(env.SQS()))
+	dead, err := replay.NewSQS(pairs, replay.WithMoveTasks(env.SQS()), replay.WithRecords(st))
 	if err != nil {
 		return nil, err
 	}

@@ -2,24 +2,31 @@ package awsenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/conveyor-gitops/conveyor/shared/board"
+	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
+	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
+	"github.com/conveyor-gitops/conveyor/shared/replay"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/webhook"
 )
 
-// BoardPoll is how often the board's pages ask the stack for changes: API
-// Gateway buffers a Lambda's response, so pages poll instead of listening
-// to a stream.
-const BoardPoll = 2 * time.Second
+// BoardPoll is how often the board's pages ask the stack for changes, so
+// that a page shows a change within a second: a function URL in BUFFERED
+// mode (and API Gateway) hands over a Lambda's response whole, so pages
+// poll instead of listening to a stream. Each poll is one invocation
+// reading the releases' index and the queues' counters.
+const BoardPoll = time.Second
 
 // BoardHandler answers API Gateway HTTP API (payload 2.0) requests for the
 // board.
@@ -36,9 +43,9 @@ func (e *Env) QueueStats(ctx context.Context) (map[string]queue.Stats, error) {
 }
 
 // Board returns the pipeline board over the stack's table, queues and
-// GitOps repository. Dead letters are counted, not listed: listing an SQS
-// queue receives its messages, which is not reading. `conveyor replay list
-// --stack` lists them.
+// GitOps repository. Dead letters are counted from SQS's attributes and
+// listed from their records in the table (replay.Recorded), never received:
+// receiving from a queue hides its messages, which is not reading.
 func (e *Env) Board() (http.Handler, error) {
 	st, err := e.State()
 	if err != nil {
@@ -48,7 +55,8 @@ func (e *Env) Board() (http.Handler, error) {
 	if p == nil {
 		return nil, errors.New("the board needs the GitOps repository (" + VarGitOpsRepo + ")")
 	}
-	return board.New(board.Sources{Config: p.Config, Releases: perApp{st, p.Config}, GitOps: e.GitOps(), Queues: e},
+	return board.New(board.Sources{Config: p.Config, Releases: perApp{st, p.Config}, GitOps: e.GitOps(), Queues: e, Dead: replay.NewRecorded(st),
+		Builds: builtCommits{st}},
 		board.WithPolling(BoardPoll), board.WithLogger(e.Log.With("function", "board")))
 }
 
@@ -78,6 +86,22 @@ func (p perApp) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 		out = append(out, rels...)
 	}
 	return out, nil
+}
+
+// builtCommits reads a source commit's author and subject from its build
+// record: the board function has no clone of the source repositories.
+type builtCommits struct{ idem state.Idempotency }
+
+func (b builtCommits) BuiltCommit(ctx context.Context, app, sha string) (history.Commit, error) {
+	rec, err := b.idem.Get(ctx, build.Key(app, sha))
+	if err != nil {
+		return history.Commit{}, err
+	}
+	var built build.Built
+	if err := json.Unmarshal(rec.Result, &built); err != nil {
+		return history.Commit{}, fmt.Errorf("reading the build record of %s at %.12s: %w", app, sha, err)
+	}
+	return history.Commit{ID: sha, Author: built.Author, Message: built.Subject}, nil
 }
 
 // BoardLambda is Board behind API Gateway.

@@ -46,7 +46,9 @@ func NewConsumer(ctx context.Context, function string, cfg Config, log *slog.Log
 		return nil, err
 	}
 	cons.Policy = lambdabatch.Policy(f.Spec().MaxReceives, f.Spec().FIFO)
-	return lambdabatch.New(c.Queue, cons), nil
+	// Dead letters are recorded in the table for the read-only board; the
+	// queue's visibility timeout is the template's, from queue.Topology.
+	return lambdabatch.New(c.Queue, cons, lambdabatch.WithDeadLetters(c.State, f.Spec().Visibility)), nil
 }
 
 // Deps is what this Lambda environment gives a consumer: DynamoDB state,

@@ -65,7 +65,7 @@ func (b *Board) app(w http.ResponseWriter, r *http.Request) {
 	lookups, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	for _, j := range lineage.History(a, rels) {
-		p.Journeys = append(p.Journeys, journey{Journey: j, Commit: b.commit(lookups, j.SourceRepo, j.SourceCommit)})
+		p.Journeys = append(p.Journeys, journey{Journey: j, Commit: b.commit(lookups, a.Name, j.SourceRepo, j.SourceCommit)})
 	}
 	p.Metrics = lineage.Compute(cfg, rels, now.Add(-metricsWindow), now)
 	p.Chart = weeklyDeployments(cfg, rels, now)

@@ -401,3 +401,95 @@ func TestProgress(t *testing.T) {
 		}
 	}
 }
+
+// stats are fixed queue counters, as SQS's attributes give them.
+type stats map[string]queue.Stats
+
+func (s stats) QueueStats(context.Context) (map[string]queue.Stats, error) { return s, nil }
+
+// TestOpsListsRecordedDeadLetters: on AWS the board lists dead letters
+// from their records (replay.Recorded), with envelope and reason, says how
+// many the queue counts beyond them, and shows a cut body as cut.
+func TestOpsListsRecordedDeadLetters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	env, err := event.New(event.KindPromotion, "conveyor", "", "trace-9", event.Promotion{App: "web", Environment: "prod", Digest: digestOld}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := env.Encode()
+	dead := time.Now().Add(-time.Minute)
+	for _, d := range []state.DeadLetter{
+		{Queue: queue.Promotions, ID: "m-1", Body: body, BodySize: len(body), Reason: "wrong envelope <b>kind</b>", ReceiveCount: 1, DeadAt: dead},
+		{Queue: queue.Builds, ID: "m-2", Body: []byte(`{"cut":`), BodySize: 300 << 10, Reason: "too big", ReceiveCount: 1, DeadAt: dead},
+	} {
+		if err := f.rt.State.PutDeadLetter(ctx, d, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := board.New(board.Sources{
+		Config:   func(context.Context) (*config.Config, error) { return config.Parse("conveyor.yaml", []byte(pipeline)) },
+		Releases: f.rt.State, Queues: stats{queue.Promotions: {Dead: 1}, queue.Builds: {Dead: 3}}, Dead: replay.NewRecorded(f.rt.State),
+	}, board.WithPolling(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	_, page := get(t, srv.URL+"/ops")
+	for _, w := range []string{
+		`id="dead-letter-m-1"`, "wrong envelope &lt;b&gt;kind&lt;/b&gt;", "trace-9", "&#34;environment&#34;: &#34;prod&#34;",
+		`id="dead-letter-m-2"`, "cut: 7 of its 307200 bytes were recorded",
+		"3 in builds-dlq, 2 not listed below", `id="unlisted-builds"`,
+	} {
+		if !strings.Contains(page, w) {
+			t.Errorf("/ops lacks %q\n%s", w, page)
+		}
+	}
+	for _, unwanted := range []string{"Dead letters are counted above", `id="unlisted-promotions"`} {
+		if strings.Contains(page, unwanted) {
+			t.Errorf("/ops shows %q", unwanted)
+		}
+	}
+}
+
+// builds stands in for the build records.
+type builds struct {
+	BuiltCommitFn func(app, sha string) (history.Commit, error)
+}
+
+func (b builds) BuiltCommit(_ context.Context, app, sha string) (history.Commit, error) {
+	return b.BuiltCommitFn(app, sha)
+}
+
+// TestCommitFromBuildRecord: without a Commits port (on AWS) a cell takes
+// the commit's author and subject from the build's record, escaped.
+func TestCommitFromBuildRecord(t *testing.T) {
+	f := newFixture(t)
+	var asked []string
+	b, err := board.New(board.Sources{
+		Config:   func(context.Context) (*config.Config, error) { return config.Parse("conveyor.yaml", []byte(pipeline)) },
+		Releases: f.rt.State,
+		Builds: builds{BuiltCommitFn: func(app, sha string) (history.Commit, error) {
+			asked = append(asked, app+"@"+sha)
+			return history.Commit{ID: sha, Author: "Mallory <img src=x>", Message: "ship it <script>alert(9)</script>\n\nbody"}, nil
+		}},
+	}, board.WithPolling(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	_, page := get(t, srv.URL+"/")
+	for _, w := range []string{`<span class="msg">ship it &lt;script&gt;alert(9)&lt;/script&gt;</span>`, "by Mallory &lt;img src=x&gt;"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the grid lacks %q\n%s", w, page)
+		}
+	}
+	if strings.Contains(page, "<script>alert(9)") || strings.Contains(page, "\n\nbody") {
+		t.Error("the grid shows the message unescaped or beyond its subject")
+	}
+	if len(asked) == 0 || asked[0] != "web@"+f.commit {
+		t.Errorf("asked the build records for %v, want web@%s", asked, f.commit)
+	}
+}

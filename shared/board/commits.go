@@ -19,11 +19,11 @@ func newCommitCache(max int) *commitCache {
 	return &commitCache{max: max, m: map[string]history.Commit{}}
 }
 
-// commit returns the source commit's author and message, or nil when there
-// is no Commits port or it cannot read the commit (the cell then shows the
-// commit id alone).
-func (b *Board) commit(ctx context.Context, repo, sha string) *history.Commit {
-	if b.src.Commits == nil || repo == "" || sha == "" {
+// commit returns the source commit's author and message, from the
+// Commits port or else from the build's record, or nil when neither has
+// them (the cell then shows the commit id alone).
+func (b *Board) commit(ctx context.Context, app, repo, sha string) *history.Commit {
+	if sha == "" || (b.src.Commits == nil && b.src.Builds == nil) {
 		return nil
 	}
 	key := repo + "@" + sha
@@ -33,9 +33,8 @@ func (b *Board) commit(ctx context.Context, repo, sha string) *history.Commit {
 	if ok {
 		return &c
 	}
-	c, err := b.src.Commits.Commit(ctx, repo, sha)
-	if err != nil {
-		b.log.DebugContext(ctx, "reading a source commit for the board", "commit", sha, "err", err)
+	c, ok = b.read(ctx, app, repo, sha)
+	if !ok {
 		return nil
 	}
 	b.cache.mu.Lock()
@@ -47,4 +46,22 @@ func (b *Board) commit(ctx context.Context, repo, sha string) *history.Commit {
 	b.cache.m[key] = c
 	b.cache.mu.Unlock()
 	return &c
+}
+
+func (b *Board) read(ctx context.Context, app, repo, sha string) (history.Commit, bool) {
+	if b.src.Commits != nil && repo != "" {
+		c, err := b.src.Commits.Commit(ctx, repo, sha)
+		if err == nil {
+			return c, true
+		}
+		b.log.DebugContext(ctx, "reading a source commit for the board", "commit", sha, "err", err)
+	}
+	if b.src.Builds != nil && app != "" {
+		c, err := b.src.Builds.BuiltCommit(ctx, app, sha)
+		if err == nil && (c.Author != "" || c.Message != "") {
+			return c, true
+		}
+		b.log.DebugContext(ctx, "reading a build record for the board", "app", app, "commit", sha, "err", err)
+	}
+	return history.Commit{}, false
 }

@@ -83,7 +83,7 @@ func (b *Board) grid(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		c.Commit = b.commit(lookups, c.SourceRepo, c.SourceCommit)
+		c.Commit = b.commit(lookups, c.App, c.SourceRepo, c.SourceCommit)
 		byKey[[2]string{c.App, c.Env}] = c
 	}
 	for _, a := range cfg.Apps {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -27,6 +28,10 @@ type queueRow struct {
 	Stats   queue.Stats
 	Reasons []reasonCount
 	Dead    []deadLetter
+	// Unlisted counts dead letters the queue holds that the lister did
+	// not return: on AWS, those with no record (dead-lettered before
+	// records were kept, or whose record could not be written).
+	Unlisted int
 }
 
 type reasonCount struct {
@@ -74,6 +79,9 @@ func (b *Board) ops(w http.ResponseWriter, r *http.Request) {
 			row.Dead = append(row.Dead, deadLetter{Record: d, Payload: payloadText(d)})
 			reasons[firstLine(d.Reason)]++
 		}
+		if !p.NoStats && !p.NoDead {
+			row.Unlisted = max(0, row.Stats.Dead-len(row.Dead))
+		}
 		for reason, n := range reasons {
 			row.Reasons = append(row.Reasons, reasonCount{Reason: reason, Count: n})
 		}
@@ -107,6 +115,9 @@ func payloadText(d replay.Record) string {
 	if json.Indent(&buf, raw, "", "  ") != nil {
 		buf.Reset()
 		buf.Write(raw)
+	}
+	if d.BodySize > 0 {
+		fmt.Fprintf(&buf, "\n… cut: %d of its %d bytes were recorded; `conveyor replay list` shows the whole body", len(d.Body), d.BodySize)
 	}
 	return logging.RedactURLs(buf.String())
 }

@@ -34,6 +34,13 @@ type Commits interface {
 	Commit(ctx context.Context, repo, sha string) (history.Commit, error)
 }
 
+// Builds reads the author and subject the build of an app's commit
+// recorded from its clone: the board falls back to it where Commits is
+// nil or cannot read the repository (on AWS, where no clone is at hand).
+type Builds interface {
+	BuiltCommit(ctx context.Context, app, sha string) (history.Commit, error)
+}
+
 // Sources are what the board reads. Config and Releases are required; a
 // nil optional port leaves its part of the page out (and says so).
 type Sources struct {
@@ -47,4 +54,6 @@ type Sources struct {
 	Dead   DeadLetters
 	// Commits adds the source commit's message and author to each cell.
 	Commits Commits
+	// Builds is where the message and author come from without Commits.
+	Builds Builds
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/attest"
@@ -93,6 +94,10 @@ type Built struct {
 	Ref    string `json:"ref"`
 	Tag    string `json:"tag"`
 	Pushed bool   `json:"pushed"`
+	// Author and Subject are the commit's, read from the clone (never
+	// the webhook payload), for pages that cannot read the repository.
+	Author  string `json:"author,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 func (b *Builder) handle(ctx context.Context, env *event.Envelope) error {
@@ -178,7 +183,7 @@ func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, lo
 		return nil
 	}
 	bctx, stop := b.heartbeat(ctx, rec, log)
-	res, err := b.build(bctx, a, p, log)
+	res, commit, err := b.build(bctx, a, p, log)
 	lost := stop()
 	if err != nil {
 		if lost == nil {
@@ -191,7 +196,9 @@ func (b *Builder) buildApp(ctx context.Context, a *config.App, p *event.Push, lo
 		return fmt.Errorf("building %s at %.12s: %w", a.Name, p.After, err)
 	}
 	crashpoint.Hit(crashpoint.AfterImagePush)
-	out, _ := json.Marshal(Built{App: a.Name, Commit: p.After, Digest: res.Digest.String(), Ref: res.Ref, Tag: res.Tag, Pushed: res.Pushed})
+	subject, _, _ := strings.Cut(commit.Message, "\n")
+	out, _ := json.Marshal(Built{App: a.Name, Commit: p.After, Digest: res.Digest.String(), Ref: res.Ref, Tag: res.Tag, Pushed: res.Pushed,
+		Author: commit.Author, Subject: subject})
 	// Even a build that lost its claim records its result: the image is
 	// pushed, and a reproducible build of the commit has the same digest.
 	if err := b.Idem.Complete(context.WithoutCancel(ctx), key, out, 30*24*time.Hour); err != nil {
@@ -218,11 +225,11 @@ func (b *Builder) recordTrace(log *slog.Logger) func(ctx context.Context, digest
 	}
 }
 
-func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (*imagebuild.Result, error) {
+func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (*imagebuild.Result, *source.Commit, error) {
 	start := time.Now()
 	dir, err := os.MkdirTemp(b.TempDir, "conveyor-build-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	// Never the payload's clone_url: a signed push may name any server,
@@ -231,20 +238,20 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	var auth transport.AuthMethod
 	if b.GitAuth != nil {
 		if auth, err = b.GitAuth(ctx, location); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	commit, err := source.Checkout(ctx, location, p.Branch, p.After, dir, auth)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	recipe, err := Recipe(dir, a.Build)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	repo, err := name.NewRepository(a.Image)
 	if err != nil {
-		return nil, retry.Permanent(fmt.Errorf("image repository %q: %w", a.Image, err))
+		return nil, nil, retry.Permanent(fmt.Errorf("image repository %q: %w", a.Image, err))
 	}
 	// The page link is the payload's only when it names the same repository.
 	src := location
@@ -253,7 +260,7 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	}
 	platforms, err := imagebuild.ParsePlatforms(a.Build.Platforms)
 	if err != nil {
-		return nil, retry.Permanent(fmt.Errorf("build.platforms of %s: %w", a.Name, err))
+		return nil, nil, retry.Permanent(fmt.Errorf("build.platforms of %s: %w", a.Name, err))
 	}
 	res, err := imagebuild.Build(ctx, imagebuild.Options{
 		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo, Platforms: platforms,
@@ -263,11 +270,11 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	})
 	if err != nil {
 		if imagebuild.IsPermanent(err) {
-			return nil, retry.Permanent(err)
+			return nil, nil, retry.Permanent(err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	log.InfoContext(ctx, "image built", "digest", res.Digest.String(), "image", res.Ref, "tag", res.Tag, "pushed", res.Pushed,
 		"platforms", res.Platforms, "bytes", res.Size, "seconds", time.Since(start).Seconds())
-	return res, nil
+	return res, commit, nil
 }

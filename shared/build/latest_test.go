@@ -74,8 +74,15 @@ func TestLatestOnly(t *testing.T) {
 				t.Fatalf("%d images pushed, want %d", n, tc.builds)
 			}
 			newest := shas[len(shas)-1]
-			if rec, err := f.store.Get(ctx, build.Key("web", newest)); err != nil || rec.Status != state.Completed {
+			rec, err := f.store.Get(ctx, build.Key("web", newest))
+			if err != nil || rec.Status != state.Completed {
 				t.Fatalf("newest commit's build: %+v (%v), want completed", rec, err)
+			}
+			// The record carries the commit's author and subject, read
+			// from the clone, for a board that cannot read the source.
+			var built build.Built
+			if err := json.Unmarshal(rec.Result, &built); err != nil || built.Author != "Demo Developer" || built.Subject != "change" {
+				t.Errorf("newest build record %+v (%v), want author Demo Developer and subject change", built, err)
 			}
 			for _, sha := range shas[:len(shas)-1] {
 				rec, err := f.store.Get(ctx, build.SupersededKey("web", sha))

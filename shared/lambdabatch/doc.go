@@ -11,4 +11,12 @@
 // dead-letter queue at once with its reason. A deferral longer than the
 // receives left can cover is re-sent as a fresh message: SQS caps
 // visibility at 12 h, and a weekend freeze must not dead-letter anything.
+//
+// With WithDeadLetters, each dead letter is also recorded in the state
+// store (queue, id, body, attributes, reason, times), so that a read-only
+// board lists it without receiving from the dead-letter queue. SQS's own
+// redrive moves a message only when its final receive ends unsettled (a
+// crash, a timeout, a FIFO group held back), so that receive is recorded
+// ahead, as dead from the end of its visibility, and forgotten once
+// settled.
 package lambdabatch

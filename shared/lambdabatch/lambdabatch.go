@@ -3,6 +3,7 @@ package lambdabatch
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,6 +24,7 @@ type Queue interface {
 	Fail(ctx context.Context, receipt, reason string, retryIn time.Duration) error
 	DeadLetterMessage(ctx context.Context, m queue.Message, reason string) error
 	FIFO() bool
+	Name() string
 }
 
 var _ Queue = (*sqsqueue.Queue)(nil)
@@ -40,23 +42,33 @@ func Policy(maxReceives int, fifo bool) retry.Policy {
 
 // New returns the Lambda handler that runs c over each batch and settles
 // every record on q. c.FIFO is taken from q.
-func New(q Queue, c consume.Consumer) Handler {
+func New(q Queue, c consume.Consumer, opts ...Option) Handler {
 	c.FIFO = q.FIFO()
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	rec := &recorder{queue: q.Name(), maxReceives: c.Policy.MaxReceives, log: c.Log}
+	for _, o := range opts {
+		o(&rec.options)
+	}
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		msgs := make([]queue.Message, len(ev.Records))
+		ids := make([]string, len(ev.Records))
 		for i := range ev.Records {
-			msgs[i] = Message(&ev.Records[i])
+			msgs[i], ids[i] = Message(&ev.Records[i]), ev.Records[i].MessageId
 		}
+		rec.ahead(ctx, msgs, ids)
 		var resp events.SQSEventResponse
 		for i, o := range c.Batch(ctx, msgs) {
+			own, final := o.Message.ID, rec.final(o.Message)
 			// A replayed dead letter reads as its source message's id;
 			// the requeue's dedupe id must be this delivery's own.
-			o.Message.ID = ev.Records[i].MessageId
-			if !settle(ctx, q, o, c.Log) {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+			o.Message.ID = ids[i]
+			done, a := settle(ctx, q, o, c.Log)
+			if done {
+				rec.settled(ctx, o.Message, own, final, a)
+			} else {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ids[i]})
 			}
 		}
 		return resp, nil
@@ -64,15 +76,15 @@ func New(q Queue, c consume.Consumer) Handler {
 }
 
 // settle applies one decision and reports whether the event source mapping
-// may delete the record. When applying fails the record stays, and SQS
-// delivers it again after the queue's visibility timeout.
-func settle(ctx context.Context, q Queue, o consume.Outcome, log *slog.Logger) (done bool) {
+// may delete the record, and what it did. When applying fails the record
+// stays, and SQS delivers it again after the queue's visibility timeout.
+func settle(ctx context.Context, q Queue, o consume.Outcome, log *slog.Logger) (done bool, a action) {
 	m, d := o.Message, o.Decision
 	log = log.With("message_id", m.ID, "action", d.Action.String(), "receive_count", m.ReceiveCount)
 	var err error
 	switch d.Action {
 	case retry.Delete:
-		return true
+		return true, a
 	case retry.Retry:
 		log.WarnContext(ctx, "message failed, will retry", "reason", d.Reason, "retry_in", d.Delay.String())
 		err = q.Fail(ctx, m.ReceiptHandle, d.Reason, d.Delay)
@@ -82,18 +94,18 @@ func settle(ctx context.Context, q Queue, o consume.Outcome, log *slog.Logger) (
 	case retry.Requeue:
 		log.InfoContext(ctx, "message re-sent as a fresh message", "reason", d.Reason, "delay", d.Delay.String())
 		if _, err = q.Send(ctx, consume.Requeued(m, d.Delay)); err == nil {
-			return true
+			return true, a
 		}
 	case retry.DeadLetter:
 		log.WarnContext(ctx, "dead-lettering message", "reason", d.Reason)
 		if err = q.DeadLetterMessage(ctx, m, d.Reason); err == nil {
-			return true
+			return true, action{deadLettered: true, id: m.ID, reason: d.Reason}
 		}
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "settling message; SQS will deliver it again", "error", err.Error())
 	}
-	return false
+	return false, a
 }
 
 // Message converts a Lambda SQS record into the queue port's message, as
@@ -106,6 +118,7 @@ func Message(rec *events.SQSMessage) queue.Message {
 		GroupID:       rec.Attributes["MessageGroupId"],
 		DedupeID:      rec.Attributes["MessageDeduplicationId"],
 		ReceiveCount:  atoi(rec.Attributes["ApproximateReceiveCount"]),
+		SentAt:        millis(rec.Attributes["SentTimestamp"]),
 		Attributes:    map[string]string{},
 	}
 	for k, v := range rec.MessageAttributes {
@@ -138,4 +151,13 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return max(n, 1)
+}
+
+// millis reads an SQS timestamp attribute (epoch milliseconds).
+func millis(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
 }

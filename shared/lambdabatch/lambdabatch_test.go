@@ -21,6 +21,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
+	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
 	"github.com/conveyor-gitops/conveyor/test/emulator"
 )
@@ -273,4 +274,94 @@ func TestFreezeLongerThanReceivesCover(t *testing.T) {
 		t.Errorf("%d messages left after release", len(left))
 	}
 	t.Logf("64 h freeze held with %d invocations in %v", calls.Load(), time.Since(began).Round(time.Millisecond))
+}
+
+// failingDeadLetter is a queue whose dead-lettering fails, as when the
+// function dies before settling: SQS's redrive policy moves the message.
+type failingDeadLetter struct{ *sqsqueue.Queue }
+
+func (failingDeadLetter) DeadLetterMessage(context.Context, queue.Message, string) error {
+	return errors.New("the function ran out of time")
+}
+
+// TestDeadLetterRecords: what the handler dead-letters, and what SQS's
+// redrive policy moves after a final receive that ended unsettled, is
+// listed from the store under the id the dead-letter queue reports, with
+// its body and reason; a final receive settled otherwise leaves no record.
+func TestDeadLetterRecords(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	const visibility = 2 * time.Second
+	records := func(t *testing.T, q *sqsqueue.Queue) []state.DeadLetter {
+		t.Helper()
+		got, err := s.reasons.ListDeadLetters(ctx, q.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	t.Run("permanent failure", func(t *testing.T) {
+		q, dlq, urls := s.queues(t, false, 5, 30*time.Second)
+		sendEnvelope(t, q, "bad")
+		h := lambdabatch.New(q, consume.Consumer{Policy: lambdabatch.Policy(5, false), Fn: func(context.Context, *event.Envelope) error {
+			return retry.Permanent(errors.New("no app web in conveyor.yaml"))
+		}}, lambdabatch.WithDeadLetters(s.reasons, visibility))
+		run, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		mapping(run, t, s.client, urls.Queue, h)
+		dead := receiveAll(t, dlq)
+		got := records(t, q)
+		if len(dead) != 1 || len(got) != 1 {
+			t.Fatalf("%d dead letters, %d records; want one of each", len(dead), len(got))
+		}
+		d := got[0]
+		if d.ID != dead[0].ID || d.Reason != "no app web in conveyor.yaml" || string(d.Body) != string(dead[0].Body) ||
+			d.Attributes[queue.AttrKind] != "promotion" || d.ReceiveCount != 1 || d.SentAt.IsZero() || time.Since(d.DeadAt) > time.Minute {
+			t.Errorf("record %+v, want the dead letter %s with its reason, body, kind and times", d, dead[0].ID)
+		}
+	})
+	t.Run("moved by SQS after a final receive ended unsettled", func(t *testing.T) {
+		q, dlq, urls := s.queues(t, false, 2, visibility)
+		sendEnvelope(t, q, "slow")
+		calls := 0
+		h := lambdabatch.New(failingDeadLetter{q}, consume.Consumer{Policy: lambdabatch.Policy(2, false), Fn: func(context.Context, *event.Envelope) error {
+			calls++
+			return fmt.Errorf("forge timed out (call %d)", calls)
+		}}, lambdabatch.WithDeadLetters(s.reasons, visibility))
+		run, cancel := context.WithTimeout(ctx, 3*visibility+time.Second)
+		defer cancel()
+		mapping(run, t, s.client, urls.Queue, h)
+		got := records(t, q)
+		dead := receiveAll(t, dlq)
+		if len(dead) != 1 || len(got) != 1 {
+			t.Fatalf("%d dead letters, %d records; want SQS to have moved the message and one record", len(dead), len(got))
+		}
+		d := got[0]
+		if d.ID != dead[0].ID || d.ReceiveCount != 2 || !strings.Contains(d.Reason, "redrive policy") ||
+			!strings.Contains(d.Reason, "last recorded failure: forge timed out (call 1)") {
+			t.Errorf("record %+v, want %s with the redrive and the last recorded failure", d, dead[0].ID)
+		}
+	})
+	t.Run("final receive that succeeds", func(t *testing.T) {
+		q, _, urls := s.queues(t, false, 2, visibility)
+		sendEnvelope(t, q, "flaky")
+		p := lambdabatch.Policy(2, false)
+		p.Backoff = retry.Backoff{Base: time.Second, Max: time.Second}
+		calls := 0
+		h := lambdabatch.New(q, consume.Consumer{Policy: p, Fn: func(context.Context, *event.Envelope) error {
+			if calls++; calls == 1 {
+				return errors.New("forge answered 502")
+			}
+			return nil
+		}}, lambdabatch.WithDeadLetters(s.reasons, visibility))
+		run, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		mapping(run, t, s.client, urls.Queue, h)
+		if calls != 2 {
+			t.Fatalf("%d calls, want 2", calls)
+		}
+		if got := records(t, q); len(got) != 0 {
+			t.Errorf("records %+v, want none", got)
+		}
+	})
 }

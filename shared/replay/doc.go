@@ -8,4 +8,9 @@
 // ID and TraceID and has Replayed incremented, so consumers, whose
 // idempotency is keyed on the event's identity and never on the queue's
 // message id, treat work already done as done.
+//
+// Recorded lists dead letters from their records in the state store
+// instead (see lambdabatch.WithDeadLetters), without receiving anything:
+// the read-only board on AWS uses it. WithRecords makes the SQS Dead
+// forget the record of each message it moves.
 package replay

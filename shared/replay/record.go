@@ -32,6 +32,9 @@ type Record struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 	// Body is the message body as it sits in the dead-letter queue.
 	Body []byte `json:"-"`
+	// BodySize is set when Body is only the start of the body (a record
+	// keeps at most state.MaxDeadLetterBody bytes): the whole length.
+	BodySize int `json:"body_size,omitempty"`
 	// Envelope is the decoded body, nil when the body is not an envelope
 	// (an EventBridge ECR event, a malformed message).
 	Envelope *event.Envelope `json:"envelope,omitempty"`

@@ -15,6 +15,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
+	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
 // SQSQueues is one work queue and its dead-letter queue. Build DeadLetter
@@ -36,6 +37,7 @@ type SQS struct {
 	visibility time.Duration
 	max        int
 	tasks      moveTasks
+	records    state.DeadLetters
 }
 
 var (
@@ -68,6 +70,10 @@ func WithMaxMessages(n int) SQSOption { return func(s *SQS) { s.max = n } }
 // *sqs.Client. Messages moved that way keep their body as it is: their
 // envelope's Replayed counter is not bumped.
 func WithMoveTasks(client moveTasks) SQSOption { return func(s *SQS) { s.tasks = client } }
+
+// WithRecords forgets the dead-letter record (see Recorded) of each
+// message Redrive moves, and of each a MoveAll task moves.
+func WithRecords(records state.DeadLetters) SQSOption { return func(s *SQS) { s.records = records } }
 
 // NewSQS returns the Dead of the given queues.
 func NewSQS(queues []SQSQueues, opts ...SQSOption) (*SQS, error) {
@@ -194,6 +200,11 @@ func (s *SQS) Redrive(ctx context.Context, r Record) error {
 	if err := p.DeadLetter.Delete(ctx, r.handle); err != nil {
 		return fmt.Errorf("redriving %s: sent, but the dead letter stays: %w", r.ID, err)
 	}
+	if s.records != nil {
+		if err := s.records.DeleteDeadLetter(ctx, r.Queue, r.ID); err != nil {
+			return fmt.Errorf("redriving %s: moved, but its record stays listed: %w", r.ID, err)
+		}
+	}
 	return nil
 }
 
@@ -242,12 +253,39 @@ func (s *SQS) MoveAll(ctx context.Context, name string, rate float64) (int, stri
 	if rate > 0 {
 		in.MaxNumberOfMessagesPerSecond = aws.Int32(int32(min(500, max(1, math.Round(rate)))))
 	}
+	started := time.Now()
 	out, err := s.tasks.StartMessageMoveTask(ctx, in)
 	if err != nil {
 		return 0, "", fmt.Errorf("starting a message move task on %s: %w", p.DeadLetter.Name(), err)
 	}
 	n, _ := strconv.Atoi(dlq.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
-	return n, aws.ToString(out.TaskHandle), nil
+	task := aws.ToString(out.TaskHandle)
+	if err := s.forgetBefore(ctx, name, started); err != nil {
+		return n, task, fmt.Errorf("moving %s's dead letters (task %s): %w", name, task, err)
+	}
+	return n, task, nil
+}
+
+// forgetBefore forgets the records of work queue name's dead letters
+// dead-lettered before t: those a move task started at t moves. Later ones
+// stay listed, as they may have missed the task.
+func (s *SQS) forgetBefore(ctx context.Context, name string, t time.Time) error {
+	if s.records == nil {
+		return nil
+	}
+	ds, err := s.records.ListDeadLetters(ctx, name)
+	if err != nil {
+		return fmt.Errorf("forgetting dead-letter records: %w", err)
+	}
+	for _, d := range ds {
+		if d.DeadAt.After(t) {
+			continue
+		}
+		if err := s.records.DeleteDeadLetter(ctx, d.Queue, d.ID); err != nil {
+			return fmt.Errorf("forgetting dead-letter records: %w", err)
+		}
+	}
+	return nil
 }
 
 // truncate keeps at most n bytes of s, never splitting a character.

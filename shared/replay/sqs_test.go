@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
 	"github.com/conveyor-gitops/conveyor/test/emulator"
 	"github.com/google/go-cmp/cmp"
 )
@@ -48,7 +52,9 @@ func testSQS(t *testing.T, srv *emulator.Server, fifo bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Dead-letter three envelopes: web, api, web.
+	// Dead-letter three envelopes: web, api, web, each recorded as
+	// lambdabatch records it.
+	records := newRecords(t)
 	sent := map[string]*event.Envelope{} // by SQS message id
 	for i, app := range []string{"web", "api", "web"} {
 		env, group := envelope(t, spec.Name, app, time.Now())
@@ -63,10 +69,13 @@ func testSQS(t *testing.T, srv *emulator.Server, fifo bool) {
 		if err := src.DeadLetter(ctx, msgs[0].ReceiptHandle, fmt.Sprintf("attempt %d: forge said 422", i)); err != nil {
 			t.Fatal(err)
 		}
+		if err := records.PutDeadLetter(ctx, state.DeadLetter{Queue: spec.Name, ID: id, Reason: "r", DeadAt: time.Now()}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
 		sent[id] = env
 	}
 
-	dead, err := replay.NewSQS([]replay.SQSQueues{{Source: src, DeadLetter: dlq}}, replay.WithVisibility(10*time.Second))
+	dead, err := replay.NewSQS([]replay.SQSQueues{{Source: src, DeadLetter: dlq}}, replay.WithVisibility(10*time.Second), replay.WithRecords(records))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +126,11 @@ func testSQS(t *testing.T, srv *emulator.Server, fifo bool) {
 		}
 	}
 
+	// Only the moved messages' records are forgotten.
+	if got := recordIDs(t, records); len(got) != 1 || sent[got[0]] == nil || !strings.Contains(string(sent[got[0]].Payload), "api") {
+		t.Errorf("records left %v, want the api message's", got)
+	}
+
 	// The other was released: listed again at once, with its reason.
 	recs, err := dead.List(ctx, "")
 	if err != nil {
@@ -135,6 +149,37 @@ func testSQS(t *testing.T, srv *emulator.Server, fifo bool) {
 	if recs, err := dead.List(ctx, ""); err != nil || len(recs) != 0 {
 		t.Errorf("dead letters left: %+v, %v", recs, err)
 	}
+	if got := recordIDs(t, records); len(got) != 0 {
+		t.Errorf("records left %v, want none", got)
+	}
+}
+
+// newRecords is an embedded store of dead-letter records.
+func newRecords(t *testing.T) *sqlitestate.Store {
+	t.Helper()
+	db, err := sqlitedb.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := sqlitestate.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func recordIDs(t *testing.T, s state.DeadLetters) []string {
+	t.Helper()
+	ds, err := s.ListDeadLetters(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return ids
 }
 
 // queueKind is the envelope kind the test sends to spec's queue.
@@ -182,7 +227,15 @@ func TestSQSMoveAll(t *testing.T) {
 			return &sqs.StartMessageMoveTaskOutput{TaskHandle: aws.String("task-1")}, nil
 		},
 	}
-	dead, err := replay.NewSQS([]replay.SQSQueues{{Source: src, DeadLetter: dlq}}, replay.WithMoveTasks(client))
+	// Records of dead letters before the task are forgotten; one
+	// dead-lettered after it started may have missed it and stays.
+	records := newRecords(t)
+	for id, at := range map[string]time.Time{"old": time.Now().Add(-time.Minute), "later": time.Now().Add(time.Minute)} {
+		if err := records.PutDeadLetter(context.Background(), state.DeadLetter{Queue: queue.Builds, ID: id, DeadAt: at}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, err := replay.NewSQS([]replay.SQSQueues{{Source: src, DeadLetter: dlq}}, replay.WithMoveTasks(client), replay.WithRecords(records))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +249,8 @@ func TestSQSMoveAll(t *testing.T) {
 	if started == nil || aws.ToString(started.SourceArn) != "arn:aws:sqs:us-east-1:123456789012:builds-dlq" ||
 		aws.ToString(started.DestinationArn) != "arn:aws:sqs:us-east-1:123456789012:builds" || aws.ToInt32(started.MaxNumberOfMessagesPerSecond) != 12 {
 		t.Errorf("StartMessageMoveTask got %+v", started)
+	}
+	if diff := cmp.Diff([]string{"later"}, recordIDs(t, records)); diff != "" {
+		t.Errorf("records left (-want +got):\n%s", diff)
 	}
 }

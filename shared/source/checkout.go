@@ -28,6 +28,8 @@ type Commit struct {
 	// Time is the committer time: the build's reproducible timestamp.
 	Time    time.Time
 	Message string
+	// Author is the commit's author's name, as git has it.
+	Author string
 }
 
 // Checkout clones branch of the repository at location (https URL, file://
@@ -79,7 +81,7 @@ func Checkout(ctx context.Context, location, branch, sha, dir string, auth trans
 		if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
 			return nil, err
 		}
-		return &Commit{SHA: sha, Time: c.Committer.When.UTC(), Message: c.Message}, nil
+		return &Commit{SHA: sha, Time: c.Committer.When.UTC(), Message: c.Message, Author: c.Author.Name}, nil
 	}
 	return nil, retry.Permanent(fmt.Errorf("%w: %s is not within 1000 commits of %s's %s", ErrCommitNotFound, short(sha), location, branch))
 }

@@ -5,6 +5,7 @@
 //	idempotency     idem#<key>       idem       status, result, expires_at, ttl
 //	release         release#<id>     release    gsi1pk app#<app>, gsi1sk env#<env>#<created>#<id>
 //	failure reason  reason#<msg id>  reason     reason, ttl
+//	dead letter     dead#<queue>#<id> dead      gsi1pk dead, gsi1sk <queue>#<dead at>#<id>, body, reason, ttl
 //
 // Claims are conditional puts (attribute_not_exists(pk) OR expires_at <=
 // :now), so an expired in-progress claim can be taken over; expiry is
@@ -14,5 +15,6 @@
 // (optimistic concurrency). ListReleases queries the gsi1 index when the
 // filter names an app (eventually consistent, as every GSI read) and scans
 // otherwise. The store also implements sqsqueue.Reasons, keeping the
-// failure reasons of SQS messages.
+// failure reasons of SQS messages, and state.DeadLetters, listed with one
+// query of gsi1 so that a read-only role can read them.
 package dynamostate

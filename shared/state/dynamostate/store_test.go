@@ -185,3 +185,61 @@ func TestClaimReturnsTheHolder(t *testing.T) {
 		t.Fatalf("Claim made %d reads", n)
 	}
 }
+
+// readOnlyClient answers only what the board function's role may call
+// (GetItem and Query) once the table is set up.
+type readOnlyClient struct {
+	*dynamodb.Client
+}
+
+func (readOnlyClient) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	return nil, errors.New("AccessDenied: dynamodb:Scan")
+}
+
+func (readOnlyClient) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, errors.New("AccessDenied: dynamodb:BatchGetItem")
+}
+
+// TestDeadLettersReadOnly: a role granted only GetItem and Query (the
+// board's) lists the dead letters the functions recorded, beside the
+// releases and idempotency records of the same table.
+func TestDeadLettersReadOnly(t *testing.T) {
+	srv := emulator.StartDynamo(t)
+	ctx := context.Background()
+	writer := newStore(t, srv)
+	if err := writer.Complete(ctx, "build/web/abc", []byte("{}"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	r := state.Release{ID: "web/dev/a", App: "web", Env: "dev", Digest: "a", State: state.Merged}
+	if err := writer.PutRelease(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []state.DeadLetter{
+		{Queue: "builds", ID: "m1", Body: []byte("not json"), Reason: "malformed", DeadAt: time.Now()},
+		{Queue: "promotions", ID: "m2", Reason: "wrong envelope kind", DeadAt: time.Now()},
+	} {
+		if err := writer.PutDeadLetter(ctx, d, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader, err := dynamostate.New(readOnlyClient{srv.DynamoDB()}, writer.Table())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string][]string{"": {"builds/m1", "promotions/m2"}, "promotions": {"promotions/m2"}} {
+		got, err := reader.ListDeadLetters(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range got {
+			ids = append(ids, d.Queue+"/"+d.ID)
+		}
+		if diff := cmp.Diff(want, ids); diff != "" {
+			t.Errorf("ListDeadLetters(%q) (-want +got):\n%s", q, diff)
+		}
+	}
+	if rels, err := reader.ListReleases(ctx, state.ReleaseFilter{App: "web"}); err != nil || len(rels) != 1 {
+		t.Errorf("releases through the index: %+v (%v), want one", rels, err)
+	}
+}

@@ -46,6 +46,7 @@ var schema = []string{
 	)`,
 	`CREATE INDEX IF NOT EXISTS releases_app_env ON releases(app, env, created_at)`,
 	latestSchema,
+	deadLetterSchema,
 }
 
 // columnsAdded are the release columns later versions added, for databases

@@ -285,6 +285,8 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("dead letters", func(t *testing.T) { runDeadLetters(t, h) })
+
 	t.Run("latest with optimistic concurrency", func(t *testing.T) {
 		s := h.New(t)
 		if _, err := s.GetLatest(ctx, "web/dev"); !errors.Is(err, state.ErrNotFound) {
@@ -319,6 +321,89 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("GetLatest (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// runDeadLetters checks the dead-letter records of s: put replaces, list
+// orders by queue then age and drops expired records, delete forgets.
+func runDeadLetters(t *testing.T, h Harness) {
+	ctx := context.Background()
+	s, ok := h.New(t).(state.DeadLetters)
+	if !ok {
+		t.Fatal("the store does not keep dead-letter records (state.DeadLetters)")
+	}
+	if got, err := s.ListDeadLetters(ctx, ""); err != nil || len(got) != 0 {
+		t.Fatalf("empty store lists %d records (%v)", len(got), err)
+	}
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	big := make([]byte, state.MaxDeadLetterBody+10)
+	body, size := state.CutBody(big)
+	records := []state.DeadLetter{
+		{Queue: "promotions", ID: "m2", Body: []byte(`{"v":1}`), BodySize: 7, Attributes: map[string]string{"kind": "promotion", "app": "web"},
+			Reason: "wrong envelope kind", ReceiveCount: 1, SentAt: t0, DeadAt: t0.Add(2 * time.Second)},
+		{Queue: "builds", ID: "m1", Body: []byte("not json"), BodySize: 8, Reason: "first", ReceiveCount: 1, SentAt: t0, DeadAt: t0.Add(time.Second)},
+		{Queue: "promotions", ID: "m3", Body: body, BodySize: size, Reason: "received 5 times (max 5)", ReceiveCount: 5, DeadAt: t0},
+	}
+	for _, d := range records {
+		if err := s.PutDeadLetter(ctx, d, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A second put of the same message replaces the first.
+	records[1].Reason = "second"
+	if err := s.PutDeadLetter(ctx, records[1], time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(q string) []string {
+		t.Helper()
+		got, err := s.ListDeadLetters(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range got {
+			out = append(out, d.Queue+"/"+d.ID)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"builds/m1", "promotions/m3", "promotions/m2"}, ids("")); diff != "" {
+		t.Errorf("ListDeadLetters(\"\") (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"promotions/m3", "promotions/m2"}, ids("promotions")); diff != "" {
+		t.Errorf("ListDeadLetters(promotions) (-want +got):\n%s", diff)
+	}
+	got, err := s.ListDeadLetters(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []state.DeadLetter{records[1], records[2], records[0]}
+	if diff := cmp.Diff(want, got, cmpopts.EquateApproxTime(time.Millisecond), cmpopts.IgnoreFields(state.DeadLetter{}, "ExpiresAt"), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if len(got[1].Body) != state.MaxDeadLetterBody || got[1].BodySize != state.MaxDeadLetterBody+10 {
+		t.Errorf("a cut body reads %d bytes of %d", len(got[1].Body), got[1].BodySize)
+	}
+	for _, d := range got {
+		if d.ExpiresAt.IsZero() {
+			t.Errorf("%s/%s has no expiry", d.Queue, d.ID)
+		}
+	}
+	if err := s.DeleteDeadLetter(ctx, "builds", "m1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDeadLetter(ctx, "builds", "m1"); err != nil {
+		t.Fatalf("deleting a missing record: %v", err)
+	}
+	if diff := cmp.Diff([]string{"promotions/m3", "promotions/m2"}, ids("")); diff != "" {
+		t.Errorf("after delete (-want +got):\n%s", diff)
+	}
+	// Records expire with the dead-letter queue's retention.
+	if err := s.PutDeadLetter(ctx, state.DeadLetter{Queue: "images", ID: "m4", Reason: "r", DeadAt: t0}, 3*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h.Advance(2 * time.Hour)
+	if diff := cmp.Diff([]string{"images/m4"}, ids("")); diff != "" {
+		t.Errorf("after an hour past the others' retention (-want +got):\n%s", diff)
+	}
 }
 
 func mustClaim(t *testing.T, s state.Store, key string) {

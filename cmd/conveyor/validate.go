@@ -56,6 +56,9 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		envs += len(a.Environments)
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d app(s), %d environment(s))\n", path, len(cfg.Apps), envs)
+	if len(cfg.Discover) > 0 && *repo == "" {
+		fmt.Fprintf(stdout, "%d discover rule(s) not expanded: give --repo DIR to see and check the apps they find\n", len(cfg.Discover))
+	}
 	return nil
 }
 

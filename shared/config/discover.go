@@ -139,10 +139,10 @@ func validateDiscover(c *Config, r *reporter) {
 		switch t := rule.templateOr(c.Defaults); {
 		case t == "":
 			r.errorf(p, "missing required field \"template\" (or set defaults.template): a discovered app takes its environments from a template")
-		case c.template(t) == nil && !r.present(p+".template"):
-			// An unknown default template is reported at defaults.
-		case c.template(t) == nil:
+		case c.template(t) == nil && r.present(p+".template"):
 			r.errorf(p+".template", "unknown template %q", t)
+		case c.template(t) == nil:
+			r.errorf("defaults.template", "unknown template %q: %s takes its environments from it", t, p)
 		}
 		// The checks an app's values get, on a stand-in name: each
 		// discovered app is checked again with its own.

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -91,6 +93,7 @@ func TestDiscoverRejects(t *testing.T) {
 		{"glob", discoverYAML("apps/*/{app}"), `segment "*": only {app} and {env}`},
 		{"partial segment", discoverYAML("apps/svc-{app}"), `segment "svc-{app}"`},
 		{"unknown template", strings.Replace(discoverYAML("apps/{app}"), "template: chain", "template: nope", 1), `discover[0].template: unknown template "nope"`},
+		{"unknown default template", strings.Replace(strings.Replace(discoverYAML("apps/{app}"), "    template: chain\n", "", 1), "version: 1\n", "version: 1\ndefaults: {template: nope}\n", 1), `conveyor.yaml:2:22: defaults.template: unknown template "nope": discover[0] takes its environments from it`},
 		{"no template", strings.Replace(discoverYAML("apps/{app}"), "    template: chain\n", "", 1), `discover[0]: missing required field "template" (or set defaults.template)`},
 		{"tagged image", strings.Replace(discoverYAML("apps/{app}"), `acme/{app}"`, `acme/{app}:latest"`, 1), `discover[0].image: must be an image repository without a tag`},
 		{"unknown key", discoverYAML("apps/{app}") + "    pattrn: x\n", `discover[0].pattrn: unknown field "pattrn" (did you mean "pattern"?)`},
@@ -161,5 +164,39 @@ func TestParseTreeExpands(t *testing.T) {
 	_, _, err = ParseTree("conveyor.yaml", []byte(discoverYAML("apps/{app}")), tree("apps/Web_App"))
 	if want := `conveyor.yaml:8:14: discover[0].apps.Web_App.name: must be a DNS label`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("ParseTree with a bad directory name = %v, want %q", err, want)
+	}
+}
+
+// TestDiscoveredSkipsSymlinks does not follow a symbolic link, to a
+// directory in the repository or out of it: a link could make one app
+// two, or bring in a tree that is not the repository's.
+func TestDiscoveredSkipsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	for _, d := range []string{filepath.Join(dir, "apps/web/overlays/dev"), filepath.Join(outside, "overlays/dev")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{"apps/alias": "web", "apps/escape": outside, "apps/web/overlays/prod": "dev"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := Parse("conveyor.yaml", []byte(discoverYAML("apps/{app}/overlays/{env}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	got, err := cfg.Discovered(root.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Found{{App: "web", Envs: []string{"dev"}}}, got); diff != "" {
+		t.Errorf("found (-want +got):\n%s", diff)
 	}
 }

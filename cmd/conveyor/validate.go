@@ -27,6 +27,9 @@ func runValidate(fs *pflag.FlagSet) runFunc {
 			path = fs.Arg(0)
 		}
 		cfg, err := config.Load(path)
+		if err == nil && *repo != "" && len(cfg.Discover) > 0 {
+			cfg, err = discoverRepo(*repo, path, stdout)
+		}
 		if err != nil {
 			var errs config.Errors
 			if errors.As(err, &errs) {
@@ -47,6 +50,9 @@ func runValidate(fs *pflag.FlagSet) runFunc {
 			envs += len(a.Environments)
 		}
 		fmt.Fprintf(stdout, "%s: valid (%d app(s), %d environment(s))\n", path, len(cfg.Apps), envs)
+		if len(cfg.Discover) > 0 && *repo == "" {
+			fmt.Fprintf(stdout, "%d discover rule(s) not expanded: give --repo DIR to see and check the apps they find\n", len(cfg.Discover))
+		}
 		return nil
 	}
 }
@@ -71,4 +77,23 @@ func checkRepo(dir, path string, cfg *config.Config, stderr io.Writer) error {
 		return fmt.Errorf("%s: %d problem(s) against the repository in %s", path, len(errs), dir)
 	}
 	return nil
+}
+
+// discoverRepo parses path again with the apps its discover rules find in
+// the repository in dir, and prints what each rule found.
+func discoverRepo(dir, path string, stdout io.Writer) (*config.Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the repository: %w", err)
+	}
+	defer root.Close()
+	cfg, lines, err := onboard.Discover(root.FS(), path, data)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return cfg, err
 }

@@ -23,7 +23,7 @@ const (
 
 // The keys each map accepts, in the order suggestions prefer them.
 var (
-	configKeys = []string{"version", "gitops", "settle", "defaults", "templates", "apps"}
+	configKeys = []string{"version", "gitops", "settle", "defaults", "templates", "discover", "apps"}
 	gitopsKeys = []string{"branch", "author"}
 	authorKeys = []string{"name", "email"}
 	appKeys    = []string{"name", "source", "image", "tags", "build", "template", "environments", "notify"}
@@ -62,9 +62,11 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	c.Defaults = d.defaults(f.get("defaults"))
 	c.Templates = d.templates(f.get("templates"), c.Settle)
+	c.Discover = d.discover(f.get("discover"))
 	for _, a := range d.list(f.get("apps")) {
 		c.Apps = append(c.Apps, d.app(a, c.Settle))
 	}
+	d.expand(c, d.found, c.Settle)
 	return c
 }
 

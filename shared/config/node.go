@@ -113,6 +113,10 @@ type decoder struct {
 	tmpl        map[string]*yaml.Node
 	defTemplate string
 	defAt       *yaml.Node
+	// rules are the discover rules' fields, and found the apps to expand
+	// from them (WithFound).
+	rules []fields
+	found []Found
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

@@ -45,7 +45,11 @@ func Load(path string) (*Config, error) {
 // Parse parses and validates conveyor.yaml. filename is used in error
 // messages only. Defaults are applied to the returned Config. On failure it
 // returns nil and Errors listing every problem found, sorted by line.
-func Parse(filename string, data []byte) (*Config, error) {
+func Parse(filename string, data []byte, opts ...ParseOption) (*Config, error) {
+	var o parseOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(data) > MaxSize {
 		return nil, tooLarge(filename, int64(len(data)))
 	}
@@ -57,7 +61,7 @@ func Parse(filename string, data []byte) (*Config, error) {
 		return nil, Errors{err}
 	}
 	r := newReporter(filename)
-	d := &decoder{r: r}
+	d := &decoder{r: r, found: o.found}
 	cfg := d.config(root)
 	cfg.File = filename
 	validate(cfg, r)

@@ -31,6 +31,7 @@ var schemaKeys = map[reflect.Type][]string{
 	reflect.TypeFor[Defaults]():    defaultsKeys,
 	reflect.TypeFor[Require]():     requireKeys,
 	reflect.TypeFor[Notify]():      notifyKeys,
+	reflect.TypeFor[Discover]():    discoverKeys,
 }
 
 // notInFile are the fields Parse sets itself rather than reads.
@@ -45,7 +46,7 @@ var schemaEnums = map[reflect.Type][]string{
 
 // schemaRequired are the keys validate requires of each type.
 var schemaRequired = map[reflect.Type][]string{
-	reflect.TypeFor[Config]():      {"version", "apps"},
+	reflect.TypeFor[Config]():      {"version"}, // and apps, discover or both: see object
 	reflect.TypeFor[App]():         {"name", "source", "image"},
 	reflect.TypeFor[Source]():      {"repo"},
 	reflect.TypeFor[Environment](): {"name"},
@@ -53,6 +54,7 @@ var schemaRequired = map[reflect.Type][]string{
 	reflect.TypeFor[Freeze]():      {"cron", "duration"},
 	reflect.TypeFor[EnvImage]():    {"name"},
 	reflect.TypeFor[Template]():    {"name", "environments"},
+	reflect.TypeFor[Discover]():    {"pattern", "image", "source"},
 }
 
 // durationPattern is what time.ParseDuration accepts, unsigned.
@@ -121,6 +123,10 @@ func (g *schemaGen) object(t reflect.Type) (map[string]any, error) {
 	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
 	if req := schemaRequired[t]; len(req) > 0 {
 		o["required"] = req
+	}
+	if t == reflect.TypeFor[Config]() {
+		// Apps may all be discovered, but a file needs one or the other.
+		o["anyOf"] = []any{map[string]any{"required": []string{"apps"}}, map[string]any{"required": []string{"discover"}}}
 	}
 	return o, nil
 }

@@ -107,6 +107,9 @@ func TestSchemaRejectsBrokenFiles(t *testing.T) {
 		{"wrong type", app + "      - {name: dev, path: d, release: auto, approvals: many}\n", "approvals"},
 		{"bad duration", app + "      - {name: dev, path: d, release: auto, settle: soon}\n", "settle"},
 		{"missing image", "version: 1\napps:\n  - name: web\n    source: {repo: acme/web}\n    environments: [{name: dev, path: d, release: auto}]\n", "image"},
+		{"neither apps nor discover", "version: 1\n", "apps"},
+		{"discover without a pattern", "version: 1\ntemplates: [{name: t, environments: [{name: dev, path: d, release: auto}]}]\ndiscover:\n  - {template: t, image: acme/x, source: {repo: acme/x}}\n", "pattern"},
+		{"discover with an unknown key", "version: 1\ntemplates: [{name: t, environments: [{name: dev, path: d, release: auto}]}]\ndiscover:\n  - {pattern: \"a/{app}\", template: t, image: acme/x, source: {repo: acme/x}, apps: []}\n", "apps"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,7 +31,11 @@ type Config struct {
 	// (see Template).
 	Defaults  Defaults
 	Templates []Template
-	Apps      []App
+	// Discover finds apps in the GitOps repository's tree; Apps holds
+	// those found when the file was parsed with them (WithFound,
+	// ParseTree), after the written ones.
+	Discover []Discover
+	Apps     []App
 	// Index finds Apps by name; Parse builds it once the names are known
 	// to be unique. A Config without one is scanned.
 	Index AppIndex

@@ -74,7 +74,8 @@ func validate(c *Config, r *reporter) {
 		r.errorf("gitops.author.email", "%s", msg)
 	}
 	checkSettle(c.Settle, "settle", r)
-	if len(c.Apps) == 0 {
+	validateDiscover(c, r)
+	if len(c.Apps) == 0 && len(c.Discover) == 0 {
 		if r.present("apps") {
 			r.errorf("apps", "at least one app is required")
 		} else {
@@ -84,7 +85,10 @@ func validate(c *Config, r *reporter) {
 	names := map[string]string{} // app name → field of its first use
 	for i := range c.Apps {
 		a := &c.Apps[i]
-		p := index("apps", i)
+		p := a.Pos.Path
+		if p == "" {
+			p = index("apps", i)
+		}
 		if first, dup := names[a.Name]; dup && a.Name != "" {
 			r.errorf(p+".name", "duplicate app name %q (first used at line %d)", a.Name, r.at(first).Line)
 		} else {

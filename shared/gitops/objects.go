@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/go-git/go-billy/v5/memfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -92,4 +94,38 @@ func ReadFileCached(ctx context.Context, c *ObjectCache, location, branch, path 
 		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(tip.Hash.String()), r.where(), err)
 	}
 	return data, tip.Hash.String(), nil
+}
+
+// ViewTip calls fn with a snapshot of the tip of branch (HEAD when empty)
+// in the repository at location, fetched as ReadFileCached fetches, and
+// returns the tip's commit. Reading a file and listing directories from one
+// snapshot sees them at the same commit. fn runs while c is held and must
+// not keep the snapshot.
+func ViewTip(ctx context.Context, c *ObjectCache, location, branch string, auth transport.AuthMethod, fn func(*Snapshot) error) (string, error) {
+	if c == nil || branch == "" || !IsRemote(location) {
+		tip, err := tipCommit(ctx, location, branch, auth)
+		if err != nil {
+			return "", err
+		}
+		return viewCommit(tip, location, fn)
+	}
+	r := &Repo{URL: location, Base: branch, Auth: auth, opts: options{objects: c}}
+	s, done, err := r.openSession()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	commits, err := r.fetch(ctx, s, branch)
+	if err != nil {
+		return "", err
+	}
+	return viewCommit(commits[0], location, fn)
+}
+
+func viewCommit(c *object.Commit, location string, fn func(*Snapshot) error) (string, error) {
+	snap, err := newSnapshot(c)
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s of %s: %w", short(c.Hash.String()), logging.RedactURLs(location), err)
+	}
+	return c.Hash.String(), fn(snap)
 }

@@ -3,10 +3,12 @@ package gitops
 import (
 	"crypto/sha256"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -219,6 +221,52 @@ func TestLandMergeWithObjectCacheFetchesOnlyWhatChanged(t *testing.T) {
 				t.Errorf("merge changes %q, want apps/0001/kustomization.yaml only", got)
 			}
 			runGit(t, dir, "fsck", "--strict", "--no-progress")
+		})
+	}
+}
+
+// TestViewTipSeesOneCommit lists a remote branch's directories and reads
+// its file from one snapshot, through an object cache and without one, and
+// after another writer's commit sees that commit's tree.
+func TestViewTipSeesOneCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cache *ObjectCache
+	}{{"cached", NewObjectCache()}, {"uncached", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testContext(t)
+			root := t.TempDir()
+			newBareRepo(t, root, "gitops.git", map[string]string{"conveyor.yaml": "version: 1\n", "apps/web/k.yaml": "a\n"})
+			base, _ := countingServer(t, root)
+			url := base + "/gitops.git"
+			view := func() (string, []string, string) {
+				t.Helper()
+				var apps []string
+				var data []byte
+				commit, err := ViewTip(ctx, tc.cache, url, "main", nil, func(s *Snapshot) error {
+					entries, err := fs.ReadDir(s, "apps")
+					if err != nil {
+						return err
+					}
+					for _, e := range entries {
+						apps = append(apps, e.Name())
+					}
+					data, err = fs.ReadFile(s, "conveyor.yaml")
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return commit, apps, string(data)
+			}
+			if _, apps, data := view(); !slices.Equal(apps, []string{"web"}) || data != "version: 1\n" {
+				t.Errorf("first view: apps %v, file %q", apps, data)
+			}
+			other := pushCommit(t, url, "main", map[string]string{"apps/api/k.yaml": "b\n", "conveyor.yaml": "version: 1\n# api\n"})
+			commit, apps, data := view()
+			if commit != other || !slices.Equal(apps, []string{"api", "web"}) || data != "version: 1\n# api\n" {
+				t.Errorf("after a commit: %s apps %v file %q, want %s with api", commit, apps, data, other)
+			}
 		})
 	}
 }

@@ -34,9 +34,23 @@ func IsRemote(location string) bool {
 // local repository is read in place; a remote one is fetched shallowly into
 // memory.
 func ReadFile(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
-	repo, err := open(ctx, location, branch, auth)
+	commit, err := tipCommit(ctx, location, branch, auth)
 	if err != nil {
 		return nil, "", err
+	}
+	data, err := fileAt(commit, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(commit.Hash.String()), logging.RedactURLs(location), err)
+	}
+	return data, commit.Hash.String(), nil
+}
+
+// tipCommit opens the repository at location and returns the tip of
+// branch (HEAD when empty).
+func tipCommit(ctx context.Context, location, branch string, auth transport.AuthMethod) (*object.Commit, error) {
+	repo, err := open(ctx, location, branch, auth)
+	if err != nil {
+		return nil, err
 	}
 	var ref *plumbing.Reference
 	if branch == "" {
@@ -45,17 +59,13 @@ func ReadFile(ctx context.Context, location, branch, path string, auth transport
 		ref, err = repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("resolving %s in %s: %w", orHead(branch), logging.RedactURLs(location), err)
+		return nil, fmt.Errorf("resolving %s in %s: %w", orHead(branch), logging.RedactURLs(location), err)
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return nil, "", fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), logging.RedactURLs(location), err)
+		return nil, fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), logging.RedactURLs(location), err)
 	}
-	data, err := fileAt(commit, path)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading %s at %s of %s: %w", path, short(ref.Hash().String()), logging.RedactURLs(location), err)
-	}
-	return data, ref.Hash().String(), nil
+	return commit, nil
 }
 
 func open(ctx context.Context, location, branch string, auth transport.AuthMethod) (*git.Repository, error) {

@@ -29,6 +29,11 @@ func CheckRepo(fsys fs.FS, cfg *config.Config, data []byte) config.Errors {
 		for j := range a.Environments {
 			e := &a.Environments[j]
 			field := fmt.Sprintf("apps[%d].environments[%d]", i, j)
+			if strings.HasPrefix(a.Pos.Path, "discover[") {
+				// A discovered app is written nowhere: name it as
+				// Parse does, at its rule or template.
+				field = fmt.Sprintf("%s.environments[%d]", a.Pos.Path, j)
+			}
 			if es := checkEnv(fsys, cfg.File, field, lines, a, e); len(es) > 0 {
 				errs = append(errs, es...)
 			}
@@ -42,7 +47,10 @@ func checkEnv(fsys fs.FS, file, field string, lines map[string]config.Pos, a *co
 	at := func(f, format string, args ...any) {
 		p, ok := lines[f]
 		if !ok {
-			p = lines[field]
+			p, ok = lines[field]
+		}
+		if !ok {
+			p = e.Pos
 		}
 		errs = append(errs, &config.Error{File: file, Line: p.Line, Column: p.Column, Field: f, Msg: fmt.Sprintf(format, args...)})
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"sync"
 	"time"
 
@@ -35,8 +36,11 @@ type Cache struct {
 	// head and read are gitops.Head and gitops.ReadFile; tests count them.
 	head func(ctx context.Context, location, branch string, auth transport.AuthMethod) (string, error)
 	read func(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error)
+	// view is gitops.ViewTip, for a pipeline whose apps are discovered in
+	// the tree.
+	view func(ctx context.Context, location, branch string, auth transport.AuthMethod, fn func(fs.FS) error) (string, error)
 	// parse is config.Parse; tests count it.
-	parse func(filename string, data []byte) (*config.Config, error)
+	parse func(filename string, data []byte, opts ...config.ParseOption) (*config.Config, error)
 
 	mu      sync.Mutex
 	commit  string
@@ -44,6 +48,13 @@ type Cache struct {
 	cfg     *config.Config
 	err     error
 	checked time.Time
+	// base is the file parsed without the tree; with discover rules, cfg
+	// adds the apps found, which are the rest of the key: a commit that
+	// neither changes the file nor adds or removes an app's directory
+	// (every promotion merge) is not parsed again.
+	base     *config.Config
+	found    []config.Found
+	expanded bool // cfg holds found
 }
 
 // Option configures a Cache.
@@ -66,6 +77,9 @@ func WithObjects(objects *gitops.ObjectCache) Option {
 		c.read = func(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
 			return gitops.ReadFileCached(ctx, objects, location, branch, path, auth)
 		}
+		c.view = func(ctx context.Context, location, branch string, auth transport.AuthMethod, fn func(fs.FS) error) (string, error) {
+			return gitops.ViewTip(ctx, objects, location, branch, auth, func(s *gitops.Snapshot) error { return fn(s) })
+		}
 	}
 }
 
@@ -74,7 +88,7 @@ func WithObjects(objects *gitops.ObjectCache) Option {
 // may be nil for a public or local repository.
 func NewCache(location, branch string, auth GitAuth, opts ...Option) *Cache {
 	c := &Cache{location: location, branch: branch, auth: auth, timeout: defaultTimeout, now: time.Now,
-		head: gitops.Head, read: gitops.ReadFile, parse: config.Parse}
+		head: gitops.Head, read: gitops.ReadFile, parse: config.Parse, view: viewTip}
 	for _, o := range opts {
 		o(c)
 	}
@@ -129,6 +143,9 @@ func (c *Cache) tip(ctx context.Context, auth transport.AuthMethod) (string, err
 // load reads and parses the file at the tip it fetches, which may be
 // newer than the tip just checked: what is kept is what was read.
 func (c *Cache) load(ctx context.Context, auth transport.AuthMethod) (*config.Config, error) {
+	if c.discovers() {
+		return c.loadTree(ctx, auth)
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	data, commit, err := c.read(rctx, c.location, c.branch, File, auth)
@@ -141,10 +158,17 @@ func (c *Cache) load(ctx context.Context, auth transport.AuthMethod) (*config.Co
 		return c.cfg, c.err
 	}
 	cfg, err := c.parse(File, data)
+	c.base = cfg
+	if c.discovers() {
+		// The apps come from the tree: read it and the file together.
+		c.blob, c.expanded = blob, false
+		return c.loadTree(ctx, auth)
+	}
 	if err != nil {
 		// config.Errors stays reachable: handlers treat it as permanent.
 		err = fmt.Errorf("parsing %s at %.12s: %w", File, commit, err)
 	}
 	c.commit, c.blob, c.cfg, c.err, c.checked = commit, blob, cfg, err, c.now()
+	c.expanded = false
 	return cfg, err
 }

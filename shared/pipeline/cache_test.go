@@ -197,9 +197,9 @@ func TestCacheParsesOncePerVersionOfTheFile(t *testing.T) {
 	dir := newRepo(t, map[string]string{File: pipelineYAML("First")})
 	c := NewCache(dir, "main", nil)
 	parses := 0
-	c.parse = func(filename string, data []byte) (*config.Config, error) {
+	c.parse = func(filename string, data []byte, opts ...config.ParseOption) (*config.Config, error) {
 		parses++
-		return config.Parse(filename, data)
+		return config.Parse(filename, data, opts...)
 	}
 	for _, step := range []struct {
 		name   string

@@ -11,8 +11,9 @@ import (
 )
 
 // Main is every function's main: the JSON logger, the handler built once
-// per container, lambda.Start. An init error is logged and exits 1, so the
-// Lambda console shows the reason instead of a timeout.
+// per container, lambda.Start, and after each invocation the metrics it
+// counted as EMF on stdout (see Metrics). An init error is logged and
+// exits 1, so the Lambda console shows the reason instead of a timeout.
 func Main(function string, newHandler func(ctx context.Context, log *slog.Logger) (any, error)) {
 	log := Logger()
 	slog.SetDefault(log)
@@ -21,7 +22,7 @@ func Main(function string, newHandler func(ctx context.Context, log *slog.Logger
 		log.Error("starting the "+function+" function", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(emfHandler{next: lambda.NewHandler(h), metrics: containerMetrics, out: os.Stdout, log: log})
 }
 
 // ConsumerDeps is what a queue-consuming function starts from.

@@ -47,7 +47,7 @@ func (e *Env) Webhook(ctx context.Context) (WebhookHandler, error) {
 				Headers: map[string]string{"content-type": "application/json", "retry-after": "5"},
 				Body:    `{"status":"error","error":"webhook secrets unavailable"}`}, nil
 		}
-		return webhook.LambdaHandler(h)(ctx, ev)
+		return webhook.LambdaHandler(containerMetrics.Ingress(h))(ctx, ev)
 	}, nil
 }
 

@@ -58,7 +58,7 @@ func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 	env := c.Env
 	d := wiring.Deps{State: c.State, Queue: func(name string) (queue.Sender, error) { return env.Queue(name, nil) },
 		GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), Metrics: os.Stdout, Logger: env.Log,
-		Observer: containerMetrics, Events: containerMetrics,
+		Observer: containerMetrics, Events: containerMetrics, NotifySecret: env.NotifySecret(),
 		// PR bodies print `conveyor rollback --stack NAME …` for this stack.
 		Selector: promote.StackSelector(os.Getenv("CONVEYOR_STACK"))}
 	if p := env.Pipeline(); p != nil {

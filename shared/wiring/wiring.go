@@ -77,6 +77,9 @@ type Deps struct {
 	// Lookup reads the environment variables notification receivers name
 	// (os.LookupEnv when nil).
 	Lookup func(string) (string, bool)
+	// NotifySecret, when set, reads those names from a secret store
+	// instead (Secrets Manager on AWS; see notify.Deliverer.Secret).
+	NotifySecret func(ctx context.Context, name string) (string, error)
 }
 
 // Observer counts what handlers do on the wire and in builds;
@@ -224,7 +227,7 @@ func newNotify(d Deps) (consume.Func, error) {
 	if d.State == nil {
 		return nil, fmt.Errorf("%w: notify needs the state store", ErrMissing)
 	}
-	n := &notify.Deliverer{Idem: d.State, Lookup: d.Lookup, Log: d.Logger}
+	n := &notify.Deliverer{Idem: d.State, Lookup: d.Lookup, Secret: d.NotifySecret, Log: d.Logger}
 	if c, ok := d.Forge.(forge.Commenter); ok {
 		n.Comments = c
 	}

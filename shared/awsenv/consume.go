@@ -46,7 +46,7 @@ func NewConsumer(ctx context.Context, function string, cfg Config, log *slog.Log
 		return nil, err
 	}
 	cons.Policy = lambdabatch.Policy(f.Spec().MaxReceives, f.Spec().FIFO)
-	cons.Observe = observers(containerMetrics.Observe(function), cons.Observe)
+	cons.Observe = observers(containerMetrics.Observe(function), traceObserver(function, f.Queue), cons.Observe)
 	return lambdabatch.New(c.Queue, cons), nil
 }
 

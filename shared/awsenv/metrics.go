@@ -2,6 +2,7 @@ package awsenv
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -9,7 +10,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
 	"github.com/conveyor-gitops/conveyor/shared/metrics"
+	"github.com/conveyor-gitops/conveyor/shared/tracing"
 )
+
+// VarOTLPEndpoint is the standard OpenTelemetry variable: set, every
+// function exports its spans there over OTLP/HTTP.
+const VarOTLPEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 // containerMetrics counts what this container's function does. A Lambda
 // container runs one function, one invocation at a time, so one registry
@@ -17,23 +23,55 @@ import (
 // changed as EMF when it returns.
 var containerMetrics = metrics.New(metrics.Sources{}, metrics.KeepDeltas())
 
+// containerTracer exports spans when VarOTLPEndpoint is set (nil: no
+// spans); Main sets it before building the handler.
+var containerTracer *tracing.Tracer
+
 // Metrics is the container's metrics registry: handlers count into it,
 // and the EMF export reads it.
 func Metrics() *metrics.Registry { return containerMetrics }
 
-// emfHandler writes, after each invocation, what the invocation counted
-// as CloudWatch EMF lines (Lambda's log pipeline turns them into metrics
-// in the Conveyor namespace).
-type emfHandler struct {
+// openTracer sets containerTracer when lookup names an OTLP endpoint.
+func openTracer(ctx context.Context, lookup func(string) (string, bool)) error {
+	ep, ok := lookup(VarOTLPEndpoint)
+	if !ok || ep == "" {
+		return nil
+	}
+	t, err := tracing.New(ctx, ep)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", VarOTLPEndpoint, err)
+	}
+	containerTracer = t
+	return nil
+}
+
+// flushTimeout bounds the span export at the end of an invocation, which
+// the invocation waits for.
+const flushTimeout = 2 * time.Second
+
+// invocationHandler, after each invocation, exports its spans (Lambda
+// freezes the container once the invocation returns, so a batch left for
+// later could wait until the next one, or forever) and writes what it
+// counted as CloudWatch EMF lines (Lambda's log pipeline turns them into
+// metrics in the Conveyor namespace).
+type invocationHandler struct {
 	next    lambda.Handler
 	metrics *metrics.Registry
+	tracer  *tracing.Tracer
 	out     io.Writer
 	log     *slog.Logger
 }
 
 // Invoke implements lambda.Handler.
-func (h emfHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+func (h invocationHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	out, err := h.next.Invoke(ctx, payload)
+	if h.tracer != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		if ferr := h.tracer.ForceFlush(fctx); ferr != nil {
+			h.log.WarnContext(ctx, "exporting the invocation's spans", "error", ferr.Error())
+		}
+		cancel()
+	}
 	if ferr := h.metrics.FlushEMF(h.out, time.Now()); ferr != nil {
 		h.log.WarnContext(ctx, "writing the invocation's metrics", "error", ferr.Error())
 	}
@@ -49,4 +87,13 @@ func observers(fs ...func(context.Context, consume.Outcome, time.Duration)) func
 			}
 		}
 	}
+}
+
+// traceObserver records a consumer's queue waits and handling as spans,
+// when the container exports spans.
+func traceObserver(function, queueName string) func(context.Context, consume.Outcome, time.Duration) {
+	if containerTracer == nil {
+		return nil
+	}
+	return containerTracer.Observe(function, queueName)
 }

@@ -47,6 +47,9 @@ func (e *Env) Webhook(ctx context.Context) (WebhookHandler, error) {
 				Headers: map[string]string{"content-type": "application/json", "retry-after": "5"},
 				Body:    `{"status":"error","error":"webhook secrets unavailable"}`}, nil
 		}
+		if containerTracer != nil {
+			h = containerTracer.Ingress(h)
+		}
 		return webhook.LambdaHandler(containerMetrics.Ingress(h))(ctx, ev)
 	}, nil
 }

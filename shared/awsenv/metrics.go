@@ -27,10 +27,6 @@ var containerMetrics = metrics.New(metrics.Sources{}, metrics.KeepDeltas())
 // spans); Main sets it before building the handler.
 var containerTracer *tracing.Tracer
 
-// Metrics is the container's metrics registry: handlers count into it,
-// and the EMF export reads it.
-func Metrics() *metrics.Registry { return containerMetrics }
-
 // openTracer sets containerTracer when lookup names an OTLP endpoint.
 func openTracer(ctx context.Context, lookup func(string) (string, bool)) error {
 	ep, ok := lookup(VarOTLPEndpoint)

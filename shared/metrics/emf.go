@@ -1,8 +1,8 @@
 package metrics
 
 import (
-	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -75,12 +75,13 @@ func (r *Registry) FlushEMF(w io.Writer, now time.Time) error {
 	if r.deltas == nil {
 		return nil
 	}
-	bw := bufio.NewWriter(w)
+	// One write a line: a log line written meanwhile cannot split one.
 	for _, doc := range emfDocuments(r.deltas.take(), now) {
-		bw.Write(doc)
-		bw.WriteByte('\n')
+		if _, err := w.Write(append(doc, '\n')); err != nil {
+			return fmt.Errorf("writing EMF: %w", err)
+		}
 	}
-	return bw.Flush()
+	return nil
 }
 
 // emfDocuments groups series by dimensions and renders each group within

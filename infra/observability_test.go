@@ -20,7 +20,7 @@ var observability = []struct {
 	{"a log group per function with LogRetentionDays", checkLogGroups},
 	{"alarms on every function's errors and throttles", checkFunctionAlarms},
 	{"an alarm on every work queue's oldest message", checkQueueAgeAlarms},
-	{"a dashboard of functions and queues", checkDashboard},
+	{"a dashboard of functions, queues and Conveyor's EMF metrics", checkDashboard},
 }
 
 func TestObservability(t *testing.T) {
@@ -55,6 +55,7 @@ func TestObservabilityChecksCatchMutations(t *testing.T) {
 		{"age alarm fixed threshold", checkQueueAgeAlarms, set("Resources.BuildsAgeAlarm.Properties.Threshold", 10)},
 		{"no dashboard", checkDashboard, del("Resources.Dashboard")},
 		{"dashboard without a queue", checkDashboard, set("Resources.Dashboard.Properties.DashboardBody", `{"widgets":[]}`)},
+		{"dashboard with a misspelt metric", checkDashboard, edit("Resources.Dashboard.Properties.DashboardBody", "conveyor_forge_ratelimit_wait_seconds", "conveyor_forge_rate_limit_wait_seconds")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := loadStack(t)
@@ -172,8 +173,16 @@ func checkQueueAgeAlarms(s *stack) []string {
 	return problems
 }
 
+// dashboardMetrics are the EMF metrics (shared/metrics, written by every
+// function after each invocation) the dashboard must show.
+var dashboardMetrics = []string{
+	"conveyor_events_received_total", "conveyor_events_refused_total", "conveyor_promotions_total",
+	"conveyor_build_duration_seconds", "conveyor_build_pushed_bytes_total",
+	"conveyor_forge_requests_total", "conveyor_forge_ratelimit_wait_seconds", "conveyor_registry_requests_total",
+}
+
 // checkDashboard: one dashboard whose body is JSON and shows every
-// function and every work queue.
+// function, every work queue and the EMF metrics.
 func checkDashboard(s *stack) []string {
 	var bodies []string
 	resources, _ := s.raw["Resources"].(map[string]any)
@@ -204,5 +213,24 @@ func checkDashboard(s *stack) []string {
 			problems = append(problems, "the dashboard does not show "+q)
 		}
 	}
+	for _, m := range dashboardMetrics {
+		if !strings.Contains(bodies[0], `["Conveyor","`+m+`"`) {
+			problems = append(problems, "the dashboard does not show "+m)
+		}
+	}
 	return problems
+}
+
+// edit replaces old with new in the string at path.
+func edit(path, old, new string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, raw map[string]any) {
+		t.Helper()
+		c, key := lookup(t, raw, path)
+		m, _ := c.(map[string]any)
+		v, ok := m[key].(string)
+		if !ok || !strings.Contains(v, old) {
+			t.Fatalf("mutation: %s holds no %q", path, old)
+		}
+		m[key] = strings.ReplaceAll(v, old, new)
+	}
 }

@@ -72,7 +72,8 @@ var wantGrants = map[string][]string{
 		grants(consume, "NotificationsQueue"),
 		grants(send, "NotificationsDLQ"),
 		grants(stateRW, table...),
-		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
+		// The receivers' secrets: no other function reads them.
+		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn", "NotificationSecretsArn"),
 	),
 	"ReconcileFunction": concat(
 		tracing,
@@ -164,6 +165,7 @@ var (
 			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
 			"CONVEYOR_NOTIFICATIONS_DLQ_URL":   "{NotificationsDLQ}",
 			"CONVEYOR_TABLE":                   "{Table}",
+			"CONVEYOR_NOTIFY_SECRETS_ARN":      "{NotificationSecretsArn}",
 		}),
 		"ReconcileFunction": with(githubApp, map[string]string{
 			"CONVEYOR_BUILDS_QUEUE_URL":     "{BuildsQueue}",

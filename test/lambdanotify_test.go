@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,8 +40,46 @@ func TestLambdaNotifications(t *testing.T) {
 	if n := hook.count(); n != 3 {
 		t.Errorf("%d posts (%v), want 3: one failed and retried", n, posts)
 	}
+	// Each function wrote what its invocations counted as CloudWatch EMF.
+	for fn, metric := range map[string]string{
+		"webhook":  "conveyor_events_received_total",
+		"build":    "conveyor_build_duration_seconds",
+		"registry": "conveyor_registry_requests_total",
+		"promote":  "conveyor_forge_requests_total",
+		"notify":   "conveyor_handler_outcomes_total",
+	} {
+		if !wroteEMF(s.fns[fn].output(), metric) {
+			t.Errorf("the %s function wrote no EMF line of %s", fn, metric)
+		}
+	}
 	p, _ := s.gh.pull(stackGitOps, pr.Number)
 	if len(p.Comments) != 1 || !strings.Contains(p.Comments[0], "waits for 1 approval(s)") || !strings.Contains(p.Comments[0], "alice") {
 		t.Errorf("comments on #%d: %q", pr.Number, p.Comments)
 	}
+}
+
+// wroteEMF reports whether a function's output holds an EMF document of
+// metric in the Conveyor namespace.
+func wroteEMF(out, metric string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		var doc struct {
+			AWS struct {
+				CloudWatchMetrics []struct {
+					Namespace string
+					Metrics   []struct{ Name string }
+				}
+			} `json:"_aws"`
+		}
+		if json.Unmarshal([]byte(l), &doc) != nil {
+			continue
+		}
+		for _, cw := range doc.AWS.CloudWatchMetrics {
+			for _, m := range cw.Metrics {
+				if cw.Namespace == "Conveyor" && m.Name == metric {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

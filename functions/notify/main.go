@@ -10,7 +10,7 @@ import (
 )
 
 func loadConfig(lookup func(string) (string, bool)) (awsenv.Config, error) {
-	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Notifications), awsenv.Forge)
+	return awsenv.Load(lookup, awsenv.Table, awsenv.Consumer(queue.Notifications), awsenv.Forge, awsenv.NotifySecrets)
 }
 
 // main builds the handler from wiring.Functions["notify"].

@@ -46,6 +46,7 @@ func NewConsumer(ctx context.Context, function string, cfg Config, log *slog.Log
 		return nil, err
 	}
 	cons.Policy = lambdabatch.Policy(f.Spec().MaxReceives, f.Spec().FIFO)
+	cons.Observe = observers(containerMetrics.Observe(function), traceObserver(function, f.Queue), cons.Observe)
 	// Dead letters are recorded in the table for the read-only board; the
 	// queue's visibility timeout is the template's, from queue.Topology.
 	return lambdabatch.New(c.Queue, cons, lambdabatch.WithDeadLetters(c.State, f.Spec().Visibility)), nil
@@ -59,6 +60,7 @@ func (c *ConsumerDeps) Deps() (wiring.Deps, error) {
 	env := c.Env
 	d := wiring.Deps{State: c.State, Queue: func(name string) (queue.Sender, error) { return env.Queue(name, nil) },
 		GitHost: env.GitHost(), GitAuth: env.GitAuth(), Keychain: env.Keychain(), Metrics: os.Stdout, Logger: env.Log,
+		Observer: containerMetrics, Events: containerMetrics, NotifySecret: env.NotifySecret(),
 		// PR bodies print `conveyor rollback --stack NAME …` for this stack.
 		Selector: promote.StackSelector(os.Getenv("CONVEYOR_STACK"))}
 	if p := env.Pipeline(); p != nil {

@@ -87,6 +87,9 @@ type Config struct {
 	// ForgeGitHub and for sources on GitHub either way.
 	Forge  ForgeConfig
 	GitHub GitHubConfig
+	// NotifySecrets holds the notification receivers' secrets (optional:
+	// unset, they are read from the environment).
+	NotifySecrets Secret
 }
 
 // Forge kinds CONVEYOR_FORGE accepts.

@@ -10,18 +10,25 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
 )
 
-// Main is every function's main: the JSON logger, the handler built once
-// per container, lambda.Start. An init error is logged and exits 1, so the
-// Lambda console shows the reason instead of a timeout.
+// Main is every function's main: the JSON logger, the OTLP exporter when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set, the handler built once per
+// container, lambda.Start, and after each invocation its spans exported
+// and the metrics it counted written as EMF on stdout (see Metrics). An
+// init error is logged and exits 1, so the Lambda console shows the reason
+// instead of a timeout.
 func Main(function string, newHandler func(ctx context.Context, log *slog.Logger) (any, error)) {
 	log := Logger()
 	slog.SetDefault(log)
+	if err := openTracer(context.Background(), os.LookupEnv); err != nil {
+		log.Error("starting the "+function+" function", "error", err.Error())
+		os.Exit(1)
+	}
 	h, err := newHandler(context.Background(), log)
 	if err != nil {
 		log.Error("starting the "+function+" function", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(invocationHandler{next: lambda.NewHandler(h), metrics: containerMetrics, tracer: containerTracer, out: os.Stdout, log: log})
 }
 
 // ConsumerDeps is what a queue-consuming function starts from.

@@ -47,7 +47,10 @@ func (e *Env) Webhook(ctx context.Context) (WebhookHandler, error) {
 				Headers: map[string]string{"content-type": "application/json", "retry-after": "5"},
 				Body:    `{"status":"error","error":"webhook secrets unavailable"}`}, nil
 		}
-		return webhook.LambdaHandler(h)(ctx, ev)
+		if containerTracer != nil {
+			h = containerTracer.Ingress(h)
+		}
+		return webhook.LambdaHandler(containerMetrics.Ingress(h))(ctx, ev)
 	}, nil
 }
 

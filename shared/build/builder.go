@@ -67,6 +67,31 @@ type Builder struct {
 	BuilderID string
 	// Signer, when set, signs the provenance and SBOM (see attest).
 	Signer *attest.Signer
+	// Observer, when set, hears each finished build (the runtime's
+	// metrics).
+	Observer Observer
+}
+
+// Observer hears how each build ended: result is "pushed", "present" (the
+// registry already held the image) or "failed"; pushed is the bytes of the
+// image written (0 unless pushed).
+type Observer interface {
+	BuildFinished(app, result string, took time.Duration, pushed int64)
+}
+
+// observe tells the Observer how the build of a ended.
+func (b *Builder) observe(a *config.App, res *imagebuild.Result, err error, took time.Duration) {
+	if b.Observer == nil {
+		return
+	}
+	switch {
+	case err != nil:
+		b.Observer.BuildFinished(a.Name, "failed", took, 0)
+	case res.Pushed:
+		b.Observer.BuildFinished(a.Name, "pushed", took, res.Size)
+	default:
+		b.Observer.BuildFinished(a.Name, "present", took, 0)
+	}
 }
 
 // Func returns the builds queue's message function.
@@ -225,8 +250,9 @@ func (b *Builder) recordTrace(log *slog.Logger) func(ctx context.Context, digest
 	}
 }
 
-func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (*imagebuild.Result, *source.Commit, error) {
+func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *slog.Logger) (res *imagebuild.Result, commit *source.Commit, err error) {
 	start := time.Now()
+	defer func() { b.observe(a, res, err, time.Since(start)) }()
 	dir, err := os.MkdirTemp(b.TempDir, "conveyor-build-")
 	if err != nil {
 		return nil, nil, err
@@ -241,7 +267,7 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 			return nil, nil, err
 		}
 	}
-	commit, err := source.Checkout(ctx, location, p.Branch, p.After, dir, auth)
+	commit, err = source.Checkout(ctx, location, p.Branch, p.After, dir, auth)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -262,7 +288,7 @@ func (b *Builder) build(ctx context.Context, a *config.App, p *event.Push, log *
 	if err != nil {
 		return nil, nil, retry.Permanent(fmt.Errorf("build.platforms of %s: %w", a.Name, err))
 	}
-	res, err := imagebuild.Build(ctx, imagebuild.Options{
+	res, err = imagebuild.Build(ctx, imagebuild.Options{
 		ContextDir: dir, ContextPath: a.Build.Context, Recipe: recipe, Repository: repo, Platforms: platforms,
 		SourceURL: src, Revision: p.After, Created: commit.Time,
 		Keychain: b.Keychain, RemoteOptions: b.RemoteOptions, BeforePush: b.recordTrace(log),

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/conveyor-gitops/conveyor/shared/forge"
 )
 
 // Transport returns an http.RoundTripper that adds the source's token to
@@ -54,9 +56,10 @@ func NewClient(ts TokenSource, api string, base http.RoundTripper) (*github.Clie
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	rt := base
+	// Each API call is reported to the runtime's forge.Observer.
+	rt := forge.Instrument("github", base)
 	if ts != nil {
-		rt = Transport(ts, u.String(), base)
+		rt = Transport(ts, u.String(), rt)
 	}
 	c := github.NewClient(&http.Client{Transport: rt})
 	c.BaseURL = u

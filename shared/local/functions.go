@@ -36,7 +36,7 @@ func FunctionNames() []string {
 func (r *Runtime) Deps(cfg ConfigSource, g *GitOps, log *slog.Logger) wiring.Deps {
 	d := wiring.Deps{Config: cfg, State: r.State, Queue: func(name string) (queue.Sender, error) { return r.Queues.Queue(name) },
 		GitHost: EnvGitHost(), GitAuth: EnvGitAuth, Keychain: r.RegistryKeychain(), RemoteOptions: r.opts.RemoteOptions,
-		Ancestry: SourceHistory(), Logger: log, Events: r.Metrics}
+		Ancestry: SourceHistory(), Logger: log, Events: r.Metrics, Observer: r.Metrics}
 	r.mu.Lock()
 	r.pipeline = cfg
 	r.mu.Unlock()

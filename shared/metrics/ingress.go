@@ -13,7 +13,7 @@ import (
 func (r *Registry) Ingress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		src := source(req.URL.Path)
-		r.received.WithLabelValues(src).Inc()
+		r.add(r.received, 1, src)
 		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, req)
 		var resp struct {
@@ -22,13 +22,13 @@ func (r *Registry) Ingress(next http.Handler) http.Handler {
 		_ = json.Unmarshal(rec.head.Bytes(), &resp)
 		switch {
 		case rec.code < 300 && resp.Status == "accepted":
-			r.accepted.WithLabelValues(src).Inc()
+			r.add(r.accepted, 1, src)
 		case rec.code < 300 && resp.Status != "":
-			r.refused.WithLabelValues(src, resp.Status).Inc()
+			r.add(r.refused, 1, src, resp.Status)
 		case rec.code < 300:
-			r.accepted.WithLabelValues(src).Inc()
+			r.add(r.accepted, 1, src)
 		default:
-			r.refused.WithLabelValues(src, reason(rec.code)).Inc()
+			r.add(r.refused, 1, src, reason(rec.code))
 		}
 	})
 }

@@ -39,34 +39,62 @@ const DefaultWindow = 30 * 24 * time.Hour
 // Registry holds Conveyor's metrics.
 type Registry struct {
 	reg        *prometheus.Registry
-	received   *prometheus.CounterVec
-	accepted   *prometheus.CounterVec
-	refused    *prometheus.CounterVec
-	outcomes   *prometheus.CounterVec
-	durations  *prometheus.HistogramVec
-	promotions *prometheus.CounterVec
+	received   counter
+	accepted   counter
+	refused    counter
+	outcomes   counter
+	durations  histogram
+	promotions counter
+	builds     histogram
+	pushed     counter
+	forge      counter
+	rateLimits histogram
+	registry   counter
+	// deltas keeps what changed since the last FlushEMF (nil: not kept).
+	deltas *deltas
 }
 
+// Option configures a Registry.
+type Option func(*Registry)
+
+// KeepDeltas keeps every change since the last FlushEMF, for a runtime
+// that exports them (Lambda: as CloudWatch EMF at the end of each
+// invocation). Without it FlushEMF writes nothing.
+func KeepDeltas() Option { return func(r *Registry) { r.deltas = newDeltas() } }
+
+// durationBuckets fit a handler, a build or a rate-limit wait.
+var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+
 // New returns a registry whose gauges read src.
-func New(src Sources) *Registry {
+func New(src Sources, opts ...Option) *Registry {
 	r := &Registry{
-		reg: prometheus.NewRegistry(),
-		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_events_received_total",
-			Help: "Webhook requests received, by source."}, []string{"source"}),
-		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_events_accepted_total",
-			Help: "Webhook events accepted and queued, by source."}, []string{"source"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_events_refused_total",
-			Help: "Webhook requests not queued, by source and reason (duplicate, ignored, or the HTTP status)."}, []string{"source", "reason"}),
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_handler_outcomes_total",
-			Help: "Messages handled, by function and decision (delete, retry, hold, requeue, dead-letter)."}, []string{"function", "outcome"}),
-		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "conveyor_handler_duration_seconds",
-			Help:    "Time to handle one message, by function.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}}, []string{"function"}),
-		promotions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "conveyor_promotions_total",
-			Help: "Promotion events, by app, environment and result (opened, updated, waiting, merged, deferred, refused, dead_lettered)."},
-			[]string{"app", "environment", "result"}),
+		reg:      prometheus.NewRegistry(),
+		received: newCounter("conveyor_events_received_total", "Webhook requests received, by source.", "source"),
+		accepted: newCounter("conveyor_events_accepted_total", "Webhook events accepted and queued, by source.", "source"),
+		refused: newCounter("conveyor_events_refused_total",
+			"Webhook requests not queued, by source and reason (duplicate, ignored, or the HTTP status).", "source", "reason"),
+		outcomes: newCounter("conveyor_handler_outcomes_total",
+			"Messages handled, by function and decision (delete, retry, hold, requeue, dead-letter).", "function", "outcome"),
+		durations: newHistogram("conveyor_handler_duration_seconds", "Time to handle one message, by function.", "function"),
+		promotions: newCounter("conveyor_promotions_total",
+			"Promotion events, by app, environment and result (opened, updated, waiting, merged, deferred, refused, dead_lettered).",
+			"app", "environment", "result"),
+		builds: newHistogram("conveyor_build_duration_seconds",
+			"Time from checkout to pushed image, by app and result (pushed, present: the registry had it, failed).", "app", "result"),
+		pushed: newCounter("conveyor_build_pushed_bytes_total",
+			"Bytes of the images builds pushed (every manifest, config and layer each references), by app.", "app").bytes(),
+		forge: newCounter("conveyor_forge_requests_total",
+			"Forge API requests, by forge, method and status class (2xx…5xx, error: no answer).", "forge", "method", "code"),
+		rateLimits: newHistogram("conveyor_forge_ratelimit_wait_seconds",
+			"Rate-limited forge answers and the wait each named, by forge.", "forge"),
+		registry: newCounter("conveyor_registry_requests_total",
+			"Container registry requests (builds, digests, provenance), by method and status class.", "method", "code"),
+	}
+	for _, o := range opts {
+		o(r)
 	}
 	r.reg.MustRegister(r.received, r.accepted, r.refused, r.outcomes, r.durations, r.promotions,
+		r.builds, r.pushed, r.forge, r.rateLimits, r.registry,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "conveyor_notifications_dropped_total",
 			Help: "Notifications that could not be queued (logged; the promotion went on)."},
 			func() float64 { return float64(notify.Dropped()) }),
@@ -96,16 +124,15 @@ func (r *Registry) Handler() http.Handler {
 // Observe returns a consume observer counting function's outcomes and
 // timing its handling.
 func (r *Registry) Observe(function string) func(context.Context, consume.Outcome, time.Duration) {
-	durations := r.durations.WithLabelValues(function)
 	return func(_ context.Context, o consume.Outcome, took time.Duration) {
-		r.outcomes.WithLabelValues(function, o.Decision.Action.String()).Inc()
-		durations.Observe(took.Seconds())
+		r.add(r.outcomes, 1, function, o.Decision.Action.String())
+		r.observe(r.durations, took.Seconds(), function)
 	}
 }
 
 // Notify counts a promotion event: the registry is a notify.Notifier.
 func (r *Registry) Notify(_ context.Context, ev notify.Event) {
-	r.promotions.WithLabelValues(ev.App, ev.Environment, ev.Event).Inc()
+	r.add(r.promotions, 1, ev.App, ev.Environment, ev.Event)
 }
 
 var _ notify.Notifier = (*Registry)(nil)

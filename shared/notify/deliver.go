@@ -45,6 +45,11 @@ type Deliverer struct {
 	// Lookup reads the environment variables targets name (os.LookupEnv
 	// when nil).
 	Lookup func(string) (string, bool)
+	// Secret, when set, reads the values targets name (secretEnv,
+	// slackEnv) instead of Lookup: on AWS, from Secrets Manager. It
+	// returns ErrSecretUnset when it holds no such value; other errors are
+	// retried.
+	Secret func(ctx context.Context, name string) (string, error)
 	// Comments comments on pull requests (the forge); PR-comment
 	// deliveries fail permanently without it.
 	Comments forge.Commenter
@@ -56,6 +61,10 @@ type Deliverer struct {
 const Retention = 7 * 24 * time.Hour
 
 const lease = time.Minute
+
+// ErrSecretUnset means the secrets hold no value of the name a target
+// gives.
+var ErrSecretUnset = errors.New("not set")
 
 // ErrInFlight means another consumer is posting the same delivery now.
 var ErrInFlight = errors.New("delivery in progress elsewhere")
@@ -105,11 +114,31 @@ func (d *Deliverer) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (d *Deliverer) post(ctx context.Context, dl Delivery) error {
+// value reads the secret a target names: an unset one is permanent, a
+// failure to read is retried. Neither error holds the value.
+func (d *Deliverer) value(ctx context.Context, name string) (string, error) {
+	if d.Secret != nil {
+		v, err := d.Secret(ctx, name)
+		switch {
+		case errors.Is(err, ErrSecretUnset) || (err == nil && v == ""):
+			return "", retry.Permanent(fmt.Errorf("%s is not in the notification secrets", name))
+		case err != nil:
+			return "", fmt.Errorf("reading %s: %w", name, err)
+		}
+		return v, nil
+	}
 	lookup := d.Lookup
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	v, ok := lookup(name)
+	if !ok || v == "" {
+		return "", retry.Permanent(fmt.Errorf("$%s is not set", name))
+	}
+	return v, nil
+}
+
+func (d *Deliverer) post(ctx context.Context, dl Delivery) error {
 	var (
 		to     string
 		body   []byte
@@ -123,9 +152,9 @@ func (d *Deliverer) post(ctx context.Context, dl Delivery) error {
 		}
 		return d.Comments.Comment(ctx, dl.Event.PR, dl.Event.Markdown())
 	case t.SlackEnv != "":
-		u, ok := lookup(t.SlackEnv)
-		if !ok || u == "" {
-			return retry.Permanent(fmt.Errorf("$%s is not set", t.SlackEnv))
+		var u string
+		if u, err = d.value(ctx, t.SlackEnv); err != nil {
+			return err
 		}
 		if !overTLS(u) {
 			return retry.Permanent(fmt.Errorf("$%s is not an https URL: the URL is a credential", t.SlackEnv))
@@ -133,9 +162,9 @@ func (d *Deliverer) post(ctx context.Context, dl Delivery) error {
 		to = u
 		body, err = slackBody(dl.Event)
 	case t.Webhook != "":
-		secret, ok := lookup(t.SecretEnv)
-		if !ok || secret == "" {
-			return retry.Permanent(fmt.Errorf("$%s (the signing key) is not set", t.SecretEnv))
+		var secret string
+		if secret, err = d.value(ctx, t.SecretEnv); err != nil {
+			return fmt.Errorf("the signing key: %w", err)
 		}
 		to = t.Webhook
 		if body, err = json.Marshal(dl.Event); err == nil {

@@ -175,7 +175,7 @@ func TestDeliverKeepsSecrets(t *testing.T) {
 		target notify.Target
 		want   string
 	}{
-		{"missing signing key", nil, notify.Target{Webhook: dead + "/x", SecretEnv: "HOOK_KEY"}, "$HOOK_KEY (the signing key) is not set"},
+		{"missing signing key", nil, notify.Target{Webhook: dead + "/x", SecretEnv: "HOOK_KEY"}, "the signing key: $HOOK_KEY is not set"},
 		{"missing Slack URL", nil, notify.Target{SlackEnv: "SLACK_URL"}, "$SLACK_URL is not set"},
 		{"unreachable Slack", map[string]string{"SLACK_URL": dead + "/services/T0/B0/s3cr3t"}, notify.Target{SlackEnv: "SLACK_URL"}, "connection refused"},
 		{"Slack over plain http", map[string]string{"SLACK_URL": "http://hooks.example.com/services/T0/B0/s3cr3t"}, notify.Target{SlackEnv: "SLACK_URL"}, "$SLACK_URL is not an https URL"},
@@ -269,4 +269,47 @@ type failing struct{}
 
 func (failing) Send(context.Context, queue.SendInput) (string, error) {
 	return "", errors.New("queue down")
+}
+
+// TestDeliverSecretsFromStore: with a Secret reader (Secrets Manager on
+// AWS) the signing key and Slack URL come from it, not the environment; a
+// name it lacks is permanent, a failure to read it is retried, and no
+// error holds a value.
+func TestDeliverSecretsFromStore(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	hook := notify.Target{Webhook: srv.URL + "/hook", SecretEnv: "HOOK_KEY"}
+	for _, tc := range []struct {
+		name      string
+		secret    func(context.Context, string) (string, error)
+		posted    bool
+		permanent bool
+	}{
+		{"from the store", func(_ context.Context, n string) (string, error) {
+			return map[string]string{"HOOK_KEY": "st0red"}[n], nil
+		}, true, false},
+		{"not in the store", func(context.Context, string) (string, error) { return "", notify.ErrSecretUnset }, false, true},
+		{"store unreachable", func(context.Context, string) (string, error) { return "", errors.New("dial tcp: timeout") }, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(rc.requests())
+			d := newDeliverer(t, map[string]string{"HOOK_KEY": "from-env"})
+			d.Secret = tc.secret
+			err := d.Deliver(context.Background(), notify.Delivery{Event: sample, Target: hook})
+			reqs := rc.requests()[before:]
+			if tc.posted {
+				if err != nil || len(reqs) != 1 || !notify.Verify([]byte("st0red"), reqs[0].body, reqs[0].header.Get(notify.HeaderSignature)) {
+					t.Fatalf("Deliver = %v, %d posts: want one signed with the stored key", err, len(reqs))
+				}
+				return
+			}
+			if err == nil || retry.IsPermanent(err) != tc.permanent || len(reqs) != 0 {
+				t.Fatalf("Deliver = %v (permanent %v), %d posts: want permanent %v and no post", err, retry.IsPermanent(err), len(reqs), tc.permanent)
+			}
+			if strings.Contains(err.Error(), "from-env") {
+				t.Errorf("the error holds a value: %v", err)
+			}
+		})
+	}
 }

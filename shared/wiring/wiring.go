@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/consume"
+	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/notify"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
@@ -69,9 +71,24 @@ type Deps struct {
 	// Events also hears every notification event, whether or not the
 	// pipeline has receivers (the local runtime's metrics); nil: none.
 	Events notify.Notifier
+	// Observer, when set, counts forge and registry calls and builds
+	// (the runtime's metrics).
+	Observer Observer
 	// Lookup reads the environment variables notification receivers name
 	// (os.LookupEnv when nil).
 	Lookup func(string) (string, bool)
+	// NotifySecret, when set, reads those names from a secret store
+	// instead (Secrets Manager on AWS; see notify.Deliverer.Secret).
+	NotifySecret func(ctx context.Context, name string) (string, error)
+}
+
+// Observer counts what handlers do on the wire and in builds;
+// *metrics.Registry is one.
+type Observer interface {
+	forge.Observer
+	build.Observer
+	// RegistryTransport wraps the transport of registry calls.
+	RegistryTransport(next http.RoundTripper) http.RoundTripper
 }
 
 // Function is one queue consumer.
@@ -104,6 +121,12 @@ func (f Function) Consumer(d Deps) (consume.Consumer, error) {
 	fn, err := f.New(d)
 	if err != nil {
 		return consume.Consumer{}, fmt.Errorf("starting %s: %w", f.Name, err)
+	}
+	if o := d.Observer; o != nil {
+		// Forge clients are built by each runtime; the context tells
+		// their instrumented transports whom to report to.
+		inner := fn
+		fn = func(ctx context.Context, env *event.Envelope) error { return inner(forge.WithObserver(ctx, o), env) }
 	}
 	c := consume.Consumer{Fn: fn, Decode: f.Decode, FIFO: f.Spec().FIFO, Log: d.Logger}
 	if n := d.notifier(); n != nil {
@@ -143,8 +166,8 @@ func newBuild(d Deps) (consume.Func, error) {
 		return nil, err
 	}
 	b := &build.Builder{Config: d.Config, Idem: d.State, GitHost: d.GitHost, GitAuth: d.GitAuth,
-		Keychain: d.Keychain, RemoteOptions: d.RemoteOptions, Log: d.Logger, Latest: d.State,
-		BuilderID: as.BuilderID, Signer: as.Signer}
+		Keychain: d.Keychain, RemoteOptions: d.remoteOptions(), Log: d.Logger, Latest: d.State,
+		BuilderID: as.BuilderID, Signer: as.Signer, Observer: d.Observer}
 	return b.Func(), nil
 }
 
@@ -204,7 +227,7 @@ func newNotify(d Deps) (consume.Func, error) {
 	if d.State == nil {
 		return nil, fmt.Errorf("%w: notify needs the state store", ErrMissing)
 	}
-	n := &notify.Deliverer{Idem: d.State, Lookup: d.Lookup, Log: d.Logger}
+	n := &notify.Deliverer{Idem: d.State, Lookup: d.Lookup, Secret: d.NotifySecret, Log: d.Logger}
 	if c, ok := d.Forge.(forge.Commenter); ok {
 		n.Comments = c
 	}
@@ -251,7 +274,17 @@ func (d Deps) registryOptions() []remote.Option {
 	if d.Keychain != nil {
 		opts = append(opts, remote.WithAuthFromKeychain(d.Keychain))
 	}
-	return append(opts, d.RemoteOptions...)
+	return append(opts, d.remoteOptions()...)
+}
+
+// remoteOptions counts registry calls when there is an Observer, then
+// adds the runtime's options: a transport of its own replaces the
+// counting one.
+func (d Deps) remoteOptions() []remote.Option {
+	if d.Observer == nil {
+		return d.RemoteOptions
+	}
+	return append([]remote.Option{remote.WithTransport(d.Observer.RegistryTransport(remote.DefaultTransport))}, d.RemoteOptions...)
 }
 
 // attestSettings returns Attest, or reads the settings from the

@@ -42,8 +42,11 @@ func New(baseURL, token, owner, repo string, client *http.Client) *Forge {
 	if client == nil {
 		client = http.DefaultClient
 	}
+	// A copy, so that the caller's client is not instrumented twice.
+	c := *client
+	c.Transport = forge.Instrument("gitea", c.Transport)
 	return &Forge{api: strings.TrimRight(baseURL, "/") + "/api/v1", token: token, owner: owner, repo: repo,
-		http: client, timeout: 30 * time.Second}
+		http: &c, timeout: 30 * time.Second}
 }
 
 // apiError is a non-2xx answer: its method, path, status and Gitea's message.

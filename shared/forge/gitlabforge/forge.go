@@ -140,15 +140,18 @@ func NewClient(baseURL, token string, httpClient *http.Client) (*gitlab.Client, 
 	if token == "" {
 		return nil, fmt.Errorf("creating GitLab client for %s: empty token", baseURL)
 	}
-	opts := []gitlab.ClientOptionFunc{gitlab.WithBaseURL(baseURL), gitlab.WithoutRetries()}
+	// Each API call is reported to the runtime's forge.Observer.
+	c := http.Client{}
 	if httpClient != nil {
-		opts = append(opts, gitlab.WithHTTPClient(httpClient))
+		c = *httpClient
 	}
-	c, err := gitlab.NewClient(token, opts...)
+	c.Transport = forge.Instrument("gitlab", c.Transport)
+	opts := []gitlab.ClientOptionFunc{gitlab.WithBaseURL(baseURL), gitlab.WithoutRetries(), gitlab.WithHTTPClient(&c)}
+	gl, err := gitlab.NewClient(token, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating GitLab client for %s: %w", baseURL, err)
 	}
-	return c, nil
+	return gl, nil
 }
 
 // ctx gives one API call its own timeout, passed to client-go as a request

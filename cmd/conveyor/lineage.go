@@ -27,7 +27,7 @@ func runStatus(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		defer s.Close()
-		cfg, rels, err := s.records(ctx, state.ReleaseFilter{})
+		cfg, rels, err := s.statusRecords(ctx, *protection)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
+	"github.com/conveyor-gitops/conveyor/shared/lineage"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
@@ -175,6 +176,24 @@ func (p pipelineFlags) openLocal(ctx context.Context, stderr io.Writer, needGitO
 }
 
 func (s *session) Close() { s.close() }
+
+// statusRecords reads the pipeline and what status shows of it: a few
+// records per app and environment, however long the history, or every
+// record when the rollback targets' protection is asked for too.
+func (s *session) statusRecords(ctx context.Context, all bool) (*config.Config, []state.Release, error) {
+	if all {
+		return s.records(ctx, state.ReleaseFilter{})
+	}
+	cfg, err := s.config(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rels, err := lineage.StatusRecords(ctx, s.state, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, rels, nil
+}
 
 // records reads what status, history and metrics report from: the pipeline
 // and the release records matching f.

@@ -3,6 +3,7 @@ package board_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -281,6 +282,14 @@ func TestEventsAnnounceAChange(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// More records written after the one that changes than the version
+	// reads: the change must still be seen.
+	for i := range 40 {
+		r := state.Release{ID: fmt.Sprintf("old/dev/%02d", i), App: "old", Env: "dev", Digest: "sha256:" + strings.Repeat("e", 64), State: state.Superseded}
+		if err := f.rt.State.PutRelease(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/events", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

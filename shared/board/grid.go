@@ -52,7 +52,13 @@ type cell struct {
 func (b *Board) grid(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	version := b.version(ctx)
-	cfg, rels, err := b.records(ctx, state.ReleaseFilter{})
+	cfg, err := b.src.Config(ctx)
+	if err != nil {
+		b.fail(ctx, w, "the pipeline", err)
+		return
+	}
+	// A few records per cell, however long the history.
+	rels, err := lineage.StatusRecords(ctx, b.src.Releases, cfg)
 	if err != nil {
 		b.fail(ctx, w, "the pipeline", err)
 		return

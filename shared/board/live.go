@@ -14,11 +14,18 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
+// versionDepth is how many of the last changed records version reads:
+// every write makes its record the last changed one, so that set changes
+// with each write unless more than this many land in one millisecond.
+const versionDepth = 16
+
 // version fingerprints what the pages show from the records and queues:
-// every release's id, revision and state, and every queue's counters. It
-// changes whenever a page would; "" when the records cannot be read.
+// the last changed releases' ids, revisions and states, and every queue's
+// counters. It changes whenever a page would, and reads the same few
+// records each poll however long the history; "" when the records cannot
+// be read.
 func (b *Board) version(ctx context.Context) string {
-	rels, err := b.src.Releases.ListReleases(ctx, state.ReleaseFilter{})
+	rels, err := b.src.Releases.ListReleases(ctx, state.ReleaseFilter{Newest: versionDepth, ByUpdate: true})
 	if err != nil {
 		b.log.WarnContext(ctx, "reading the records' version", "err", err)
 		return ""

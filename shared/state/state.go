@@ -122,6 +122,9 @@ type ReleaseFilter struct {
 	// that shows a few records per app and environment costs the same
 	// however long the history is.
 	Newest int
+	// ByUpdate makes Newest count by last update instead of creation, and
+	// lists by update: what changed last comes last.
+	ByUpdate bool
 }
 
 // Releases stores release records.

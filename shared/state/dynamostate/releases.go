@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -103,9 +104,13 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 	for _, it := range items {
 		out = append(out, decodeRelease(it))
 	}
+	at := func(r state.Release) time.Time { return r.CreatedAt }
+	if f.ByUpdate {
+		at = func(r state.Release) time.Time { return r.UpdatedAt }
+	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		if !at(out[i]).Equal(at(out[j])) {
+			return at(out[i]).Before(at(out[j]))
 		}
 		return out[i].ID < out[j].ID
 	})
@@ -135,7 +140,7 @@ func (s *Store) query(ctx context.Context, f state.ReleaseFilter, names map[stri
 	// Within one environment the sort key orders by creation: the newest
 	// come first backwards, and reading stops once there are enough.
 	enough := func(int) bool { return false }
-	if f.Newest > 0 && f.Env != "" {
+	if f.Newest > 0 && f.Env != "" && !f.ByUpdate {
 		in.ScanIndexForward = aws.Bool(false)
 		in.Limit = aws.Int32(int32(min(max(f.Newest*2, 16), 1000)))
 		enough = func(n int) bool { return n >= f.Newest }

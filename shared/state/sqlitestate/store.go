@@ -45,6 +45,7 @@ var schema = []string{
 		version INTEGER NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS releases_app_env ON releases(app, env, created_at)`,
+	`CREATE INDEX IF NOT EXISTS releases_updated ON releases(updated_at)`,
 	latestSchema,
 	deadLetterSchema,
 }
@@ -258,12 +259,17 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
+	order := "created_at"
+	if f.ByUpdate {
+		order = "updated_at"
+	}
 	if f.Newest > 0 {
-		// The index on (app, env, created_at) serves this backwards.
-		q = `SELECT * FROM (` + q + ` ORDER BY created_at DESC, id DESC LIMIT ?)`
+		// The indexes on (app, env, created_at) and on updated_at serve
+		// this backwards.
+		q = `SELECT * FROM (` + q + ` ORDER BY ` + order + ` DESC, id DESC LIMIT ?)`
 		args = append(args, f.Newest)
 	}
-	rows, err := s.db.SQL().QueryContext(ctx, q+" ORDER BY created_at, id", args...)
+	rows, err := s.db.SQL().QueryContext(ctx, q+" ORDER BY "+order+", id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing releases: %w", err)
 	}

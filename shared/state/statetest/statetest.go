@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,6 +287,36 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("dead letters", func(t *testing.T) { runDeadLetters(t, h) })
+
+	t.Run("newest by update", func(t *testing.T) {
+		s := h.New(t)
+		var rs []state.Release
+		for _, id := range []string{"web/dev/a", "web/dev/b", "api/dev/c"} {
+			h.Advance(time.Second)
+			r := state.Release{ID: id, App: strings.Split(id, "/")[0], Env: "dev", Digest: "d", State: state.Proposed}
+			if err := s.PutRelease(ctx, &r); err != nil {
+				t.Fatal(err)
+			}
+			rs = append(rs, r)
+		}
+		// The oldest record changes last: it comes last by update.
+		h.Advance(time.Second)
+		rs[0].State = state.Merged
+		if err := s.PutRelease(ctx, &rs[0]); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ListReleases(ctx, state.ReleaseFilter{Newest: 2, ByUpdate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.ID)
+		}
+		if diff := cmp.Diff([]string{"api/dev/c", "web/dev/a"}, ids); diff != "" {
+			t.Errorf("newest 2 by update (-want +got):\n%s", diff)
+		}
+	})
 
 	t.Run("latest with optimistic concurrency", func(t *testing.T) {
 		s := h.New(t)

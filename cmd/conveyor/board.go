@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/board"
+	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/local"
@@ -22,7 +23,8 @@ import (
 // returns what stops it; the board only reads the runtime's records.
 func startBoard(ctx context.Context, who string, rt *local.Runtime, g *local.GitOps, cfg func(context.Context) (*config.Config, error),
 	addr string, ingress net.Addr, stdout io.Writer, log *slog.Logger) (stop func(), err error) {
-	src := board.Sources{Config: cfg, Releases: rt.State, Queues: rt, Dead: replay.NewEmbedded(rt.Queues), Commits: history.Local{}}
+	src := board.Sources{Config: cfg, Releases: rt.State, Queues: rt, Dead: replay.NewEmbedded(rt.Queues), Commits: history.Local{},
+		Builds: build.Commits{Records: rt.State}}
 	if g != nil {
 		src.GitOps = g
 	}

@@ -2,9 +2,7 @@ package awsenv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/conveyor-gitops/conveyor/shared/board"
 	"github.com/conveyor-gitops/conveyor/shared/build"
 	"github.com/conveyor-gitops/conveyor/shared/config"
-	"github.com/conveyor-gitops/conveyor/shared/history"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/conveyor-gitops/conveyor/shared/queue/sqsqueue"
 	"github.com/conveyor-gitops/conveyor/shared/replay"
@@ -56,7 +53,7 @@ func (e *Env) Board() (http.Handler, error) {
 		return nil, errors.New("the board needs the GitOps repository (" + VarGitOpsRepo + ")")
 	}
 	return board.New(board.Sources{Config: p.Config, Releases: perApp{st, p.Config}, GitOps: e.GitOps(), Queues: e, Dead: replay.NewRecorded(st),
-		Builds: builtCommits{st}},
+		Builds: build.Commits{Records: st}},
 		board.WithPolling(BoardPoll), board.WithLogger(e.Log.With("function", "board")))
 }
 
@@ -86,22 +83,6 @@ func (p perApp) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 		out = append(out, rels...)
 	}
 	return out, nil
-}
-
-// builtCommits reads a source commit's author and subject from its build
-// record: the board function has no clone of the source repositories.
-type builtCommits struct{ idem state.Idempotency }
-
-func (b builtCommits) BuiltCommit(ctx context.Context, app, sha string) (history.Commit, error) {
-	rec, err := b.idem.Get(ctx, build.Key(app, sha))
-	if err != nil {
-		return history.Commit{}, err
-	}
-	var built build.Built
-	if err := json.Unmarshal(rec.Result, &built); err != nil {
-		return history.Commit{}, fmt.Errorf("reading the build record of %s at %.12s: %w", app, sha, err)
-	}
-	return history.Commit{ID: sha, Author: built.Author, Message: built.Subject}, nil
 }
 
 // BoardLambda is Board behind API Gateway.

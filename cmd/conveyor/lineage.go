@@ -140,11 +140,11 @@ func runMetrics(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		defer s.Close()
-		cfg, rels, err := s.records(ctx, state.ReleaseFilter{})
+		now := time.Now()
+		cfg, rels, err := s.records(ctx, state.ReleaseFilter{UpdatedSince: now.Add(-*since)})
 		if err != nil {
 			return err
 		}
-		now := time.Now()
 		m := lineage.Compute(cfg, rels, now.Add(-*since), now)
 		if !out.table() {
 			return out.write(stdout, m)

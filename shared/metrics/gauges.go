@@ -86,12 +86,14 @@ func (g *gauges) dora(ctx context.Context, ch chan<- prometheus.Metric) int {
 	if cfg == nil {
 		return 0 // no pipeline yet
 	}
-	rels, err := g.src.Releases.ListReleases(ctx, state.ReleaseFilter{})
+	now := g.src.Now()
+	// Only what was written in the window: a scrape's cost follows the
+	// window, not all history.
+	rels, err := g.src.Releases.ListReleases(ctx, state.ReleaseFilter{UpdatedSince: now.Add(-g.src.Window)})
 	if err != nil {
 		g.src.Log.WarnContext(ctx, "metrics: reading the releases", "error", err.Error())
 		return 1
 	}
-	now := g.src.Now()
 	m := lineage.Compute(cfg, rels, now.Add(-g.src.Window), now)
 	w := g.src.Window.String()
 	ch <- prometheus.MustNewConstMetric(descDeploys, prometheus.GaugeValue, m.DeploymentsPerDay, w)

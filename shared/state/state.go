@@ -125,6 +125,10 @@ type ReleaseFilter struct {
 	// ByUpdate makes Newest count by last update instead of creation, and
 	// lists by update: what changed last comes last.
 	ByUpdate bool
+	// UpdatedSince, when set, keeps releases written at or after it: a
+	// release merged in a window was last written in it or later, so a
+	// window's metrics need no older record.
+	UpdatedSince time.Time
 }
 
 // Releases stores release records.

@@ -102,7 +102,13 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 	}
 	out := make([]state.Release, 0, len(items))
 	for _, it := range items {
-		out = append(out, decodeRelease(it))
+		r := decodeRelease(it)
+		// Times are stored as RFC 3339 text, which does not sort as
+		// times do: compared here, not in a filter expression.
+		if !f.UpdatedSince.IsZero() && r.UpdatedAt.Before(f.UpdatedSince) {
+			continue
+		}
+		out = append(out, r)
 	}
 	at := func(r state.Release) time.Time { return r.CreatedAt }
 	if f.ByUpdate {

@@ -255,6 +255,10 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 			args = append(args, v)
 		}
 	}
+	if !f.UpdatedSince.IsZero() {
+		where = append(where, "updated_at >= ?")
+		args = append(args, f.UpdatedSince.UnixMilli())
+	}
 	q := `SELECT ` + releaseColumns + ` FROM releases`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

@@ -316,6 +316,20 @@ func Run(t *testing.T, h Harness) {
 		if diff := cmp.Diff([]string{"api/dev/c", "web/dev/a"}, ids); diff != "" {
 			t.Errorf("newest 2 by update (-want +got):\n%s", diff)
 		}
+		got, err = s.ListReleases(ctx, state.ReleaseFilter{UpdatedSince: rs[0].UpdatedAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != "web/dev/a" {
+			t.Errorf("updated since the last write: %+v, want web/dev/a alone", got)
+		}
+		got, err = s.ListReleases(ctx, state.ReleaseFilter{UpdatedSince: rs[2].UpdatedAt, App: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != "api/dev/c" {
+			t.Errorf("api updated since its write: %+v, want api/dev/c", got)
+		}
 	})
 
 	t.Run("latest with optimistic concurrency", func(t *testing.T) {

@@ -11,6 +11,24 @@ import (
 // webhook (a fifth of the ingress's CPU); a statement prepared here is
 // parsed once per pooled connection and kept until Close.
 func (d *DB) Stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s, err := d.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, s), nil
+}
+
+// Query runs query, prepared once (see Stmt), outside a transaction: for
+// reads run many times, such as one per app and environment.
+func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := d.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	s, ok := d.stmts.Load(query)
 	if !ok {
 		p, err := d.sql.PrepareContext(ctx, query)
@@ -21,7 +39,7 @@ func (d *DB) Stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, err
 			p.Close()
 		}
 	}
-	return tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	return s.(*sql.Stmt), nil
 }
 
 // ExecTx runs query, prepared once (see Stmt), in tx.

@@ -199,6 +199,15 @@ func (s *Store) Get(ctx context.Context, key string) (state.Idem, error) {
 const releaseColumns = `id, app, env, image, digest, tag, source_repo, source_commit, source_time, state, rollback, pr, pr_url, branch,
 	merge_commit, merged_by, trace_id, note, created_at, updated_at, merged_at, version, head_sha, approved_by, override`
 
+// qualifiedReleaseColumns is releaseColumns of the table named r.
+var qualifiedReleaseColumns = func() string {
+	cols := strings.Split(releaseColumns, ",")
+	for i, c := range cols {
+		cols[i] = "r." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}()
+
 // PutRelease implements state.Releases.
 func (s *Store) PutRelease(ctx context.Context, r *state.Release) error {
 	if r.ID == "" || r.App == "" || r.Env == "" || r.Digest == "" {
@@ -249,10 +258,11 @@ func (s *Store) GetRelease(ctx context.Context, id string) (state.Release, error
 func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]state.Release, error) {
 	var where []string
 	var args []any
-	for col, v := range map[string]string{"app": f.App, "env": f.Env, "state": string(f.State)} {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
+	// In a fixed order: each distinct query text is prepared once.
+	for _, c := range [...]struct{ col, v string }{{"app", f.App}, {"env", f.Env}, {"state", string(f.State)}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
 		}
 	}
 	if !f.UpdatedSince.IsZero() {
@@ -273,7 +283,7 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 		q = `SELECT * FROM (` + q + ` ORDER BY ` + order + ` DESC, id DESC LIMIT ?)`
 		args = append(args, f.Newest)
 	}
-	rows, err := s.db.SQL().QueryContext(ctx, q+" ORDER BY "+order+", id", args...)
+	rows, err := s.db.Query(ctx, q+" ORDER BY "+order+", id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing releases: %w", err)
 	}
@@ -287,6 +297,47 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// cellChunk bounds the cells one NewestPerCell statement reads: two bound
+// values each, well under SQLite's limit on variables.
+const cellChunk = 500
+
+// NewestPerCell returns, for each app and environment in cells, its
+// newest n releases in state st: one statement per few hundred cells,
+// each cell read backwards through the (app, env, created_at) index, so
+// the cost follows the cells, not the history, without a query per cell.
+func (s *Store) NewestPerCell(ctx context.Context, cells [][2]string, st state.ReleaseState, n int) ([]state.Release, error) {
+	var out []state.Release
+	for len(cells) > 0 {
+		chunk := cells[:min(len(cells), cellChunk)]
+		cells = cells[len(chunk):]
+		args := make([]any, 0, 2*len(chunk)+2)
+		for _, c := range chunk {
+			args = append(args, c[0], c[1])
+		}
+		args = append(args, string(st), n)
+		q := `WITH cells(app, env) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?),", len(chunk)), ",") + `)
+			SELECT ` + qualifiedReleaseColumns + ` FROM cells c JOIN releases r ON r.rowid IN (
+				SELECT x.rowid FROM releases x WHERE x.app = c.app AND x.env = c.env AND x.state = ?
+				ORDER BY x.created_at DESC, x.id DESC LIMIT ?)`
+		rows, err := s.db.Query(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("listing the newest releases: %w", err)
+		}
+		for rows.Next() {
+			r, err := scanRelease(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("listing the newest releases: %w", err)
+			}
+			out = append(out, r)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 type scanner interface{ Scan(...any) error }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/conveyor-gitops/conveyor/shared/attest"
+	"github.com/conveyor-gitops/conveyor/shared/retention"
 	"github.com/conveyor-gitops/conveyor/shared/wiring"
 	"github.com/google/go-cmp/cmp"
 )
@@ -275,6 +278,7 @@ var invariants = []struct {
 	{"ECR push rule with DLQ and queue policies", checkEcrRule},
 	{"outputs", checkOutputs},
 	{"signing key and builder id", checkSigning},
+	{"ECR lifecycle template is conveyor lifecycle-policy's", checkLifecycleTemplate},
 }
 
 func TestTemplateInvariants(t *testing.T) {
@@ -389,6 +393,13 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"promote verifies without the key", checkSigning, del("Resources.PromoteFunction.Properties.Environment.Variables.CONVEYOR_SIGNING_KEY")},
 		{"signing key accepts any key", checkSigning, set("Parameters.SigningKeyArn.AllowedPattern", "^(arn:aws[a-z-]*:kms:.+)?$")},
 		{"signing key required", checkSigning, del("Parameters.SigningKeyArn.Default")},
+		{"lifecycle template without the release rule", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.LifecyclePolicy",
+			`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["sha-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}}]}`)},
+		{"lifecycle template's days fixed", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.LifecyclePolicy",
+			`{"rules":[{"rulePriority":1,"description":"Conveyor: keep what environments run or may roll back to (release-*)","selection":{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"imageCountMoreThan","countNumber":9999},"action":{"type":"expire"}},{"rulePriority":2,"description":"Conveyor: expire builds no release tag protects after 30 days","selection":{"tagStatus":"tagged","tagPrefixList":["sha-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}}]}`)},
+		{"lifecycle template unconditional", checkLifecycleTemplate, del("Resources.ReleaseLifecycleTemplate.Condition")},
+		{"lifecycle template not on push", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.AppliedFor", []any{"PULL_THROUGH_CACHE"})},
+		{"lifecycle prefix accepts anything", checkLifecycleTemplate, set("Parameters.EcrLifecyclePrefix.AllowedPattern", ".*")},
 		{"operator cannot open the board", checkOperatorPolicy, set("Resources.OperatorPolicy.Properties.PolicyDocument.Statement.7.Resource", "{WebhookFunction.Arn}")},
 	}
 	s := loadStack(t)
@@ -513,4 +524,57 @@ func TestUnsignedStack(t *testing.T) {
 	if d := cmp.Diff(attestation["CONVEYOR_BUILDER_ID"], cf.GetAllServerlessFunctionResources()["PromoteFunction"].Environment.Variables["CONVEYOR_BUILDER_ID"]); d != "" {
 		t.Errorf("unsigned stack's builder id (-want +got):\n%s", d)
 	}
+}
+
+// checkLifecycleTemplate: the optional repository creation template gives
+// the repositories ECR creates under EcrLifecyclePrefix exactly the policy
+// `conveyor lifecycle-policy --build-days N` prints, N being
+// EcrBuildRetentionDays, whatever its value.
+func checkLifecycleTemplate(s *stack) []string {
+	var problems []string
+	p, ok := s.cf.Parameters["EcrLifecyclePrefix"]
+	if !ok {
+		return []string{"no parameter EcrLifecyclePrefix"}
+	}
+	if p.Default != "" {
+		problems = append(problems, fmt.Sprintf("EcrLifecyclePrefix default %v, want \"\" (no template)", p.Default))
+	}
+	if re, err := regexp.Compile(str(p.AllowedPattern)); err != nil {
+		problems = append(problems, fmt.Sprintf("EcrLifecyclePrefix AllowedPattern: %v", err))
+	} else {
+		for v, want := range map[string]bool{"": true, "ROOT": true, "conveyor": true, "team-a/apps": true, "*": false, "Conveyor": false, "/x": false} {
+			if re.MatchString(v) != want {
+				problems = append(problems, fmt.Sprintf("EcrLifecyclePrefix AllowedPattern on %q: %v, want %v", v, !want, want))
+			}
+		}
+	}
+	res, _ := s.raw["Resources"].(map[string]any)["ReleaseLifecycleTemplate"].(map[string]any)
+	if res["Type"] != "AWS::ECR::RepositoryCreationTemplate" {
+		return append(problems, "no AWS::ECR::RepositoryCreationTemplate ReleaseLifecycleTemplate")
+	}
+	if res["Condition"] != "HasEcrLifecycleTemplate" {
+		problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate condition %v, want HasEcrLifecycleTemplate", res["Condition"]))
+	}
+	props, _ := res["Properties"].(map[string]any)
+	if props["Prefix"] != "{EcrLifecyclePrefix}" {
+		problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate prefix %v", props["Prefix"]))
+	}
+	if !slices.Contains(strs(props["AppliedFor"]), "CREATE_ON_PUSH") {
+		problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate applied for %v, want CREATE_ON_PUSH among them", props["AppliedFor"]))
+	}
+	text, _ := props["LifecyclePolicy"].(string)
+	for _, days := range []int{30, 7} {
+		dec := json.NewDecoder(strings.NewReader(strings.ReplaceAll(text, "{EcrBuildRetentionDays}", strconv.Itoa(days))))
+		dec.DisallowUnknownFields()
+		var got retention.ECRPolicy
+		if err := dec.Decode(&got); err != nil {
+			problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate lifecycle policy: %v", err))
+			break
+		}
+		want, _ := retention.ECRLifecyclePolicy(retention.ECROptions{BuildDays: days})
+		if d := cmp.Diff(want, got); d != "" {
+			problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate lifecycle policy with %d days (-want +got):\n%s", days, d))
+		}
+	}
+	return problems
 }

@@ -393,6 +393,7 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"promote verifies without the key", checkSigning, del("Resources.PromoteFunction.Properties.Environment.Variables.CONVEYOR_SIGNING_KEY")},
 		{"signing key accepts any key", checkSigning, set("Parameters.SigningKeyArn.AllowedPattern", "^(arn:aws[a-z-]*:kms:.+)?$")},
 		{"signing key required", checkSigning, del("Parameters.SigningKeyArn.Default")},
+		{"builder id output differs", checkSigning, set("Outputs.BuilderId.Value", "https://github.com/conveyor-gitops/conveyor/builder@v1")},
 		{"lifecycle template without the release rule", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.LifecyclePolicy",
 			`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["sha-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}}]}`)},
 		{"lifecycle template's days fixed", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.LifecyclePolicy",
@@ -464,6 +465,12 @@ func checkSigning(s *stack) []string {
 	if id := env("BuildFunction", "CONVEYOR_BUILDER_ID"); id == attest.DefaultBuilderID || !strings.Contains(id, "{AWS::StackName}") {
 		problems = append(problems, fmt.Sprintf("CONVEYOR_BUILDER_ID %q names no stack", id))
 	}
+	// The operator's CLI reads them from the stack's outputs.
+	for out, k := range map[string]string{"BuilderId": "CONVEYOR_BUILDER_ID", "SigningKey": "CONVEYOR_SIGNING_KEY"} {
+		if o, ok := s.cf.Outputs[out]; !ok || o.Value != env("PromoteFunction", k) {
+			problems = append(problems, fmt.Sprintf("output %s: %v, want promote's %s %q", out, s.cf.Outputs[out].Value, k, env("PromoteFunction", k)))
+		}
+	}
 	return problems
 }
 
@@ -518,8 +525,18 @@ func TestUnsignedStack(t *testing.T) {
 			t.Errorf("%s: unsigned stack sets CONVEYOR_SIGNING_KEY=%v", fn, v)
 		}
 	}
-	if problems := checkSigning(s); len(problems) != 1 || !strings.Contains(problems[0], "CONVEYOR_SIGNING_KEY") {
-		t.Errorf("checkSigning on the unsigned stack: %v, want only the missing key", problems)
+	// Outputs keep their Condition here, which CloudFormation evaluates.
+	problems := checkSigning(s)
+	if len(problems) == 0 {
+		t.Error("checkSigning on the unsigned stack found the key set")
+	}
+	for _, p := range problems {
+		if !strings.Contains(p, "CONVEYOR_SIGNING_KEY") {
+			t.Errorf("checkSigning on the unsigned stack: %s; want only the missing key", p)
+		}
+	}
+	if c := raw["Outputs"].(map[string]any)["SigningKey"].(map[string]any)["Condition"]; c != "HasSigningKey" {
+		t.Errorf("output SigningKey's condition %v, want HasSigningKey", c)
 	}
 	if d := cmp.Diff(attestation["CONVEYOR_BUILDER_ID"], cf.GetAllServerlessFunctionResources()["PromoteFunction"].Environment.Variables["CONVEYOR_BUILDER_ID"]); d != "" {
 		t.Errorf("unsigned stack's builder id (-want +got):\n%s", d)

@@ -1,10 +1,20 @@
 package infra_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/awslabs/goformation/v7/intrinsics"
+	"github.com/conveyor-gitops/conveyor/shared/attest"
+	"github.com/conveyor-gitops/conveyor/shared/retention"
 	"github.com/conveyor-gitops/conveyor/shared/wiring"
+	"github.com/google/go-cmp/cmp"
 )
 
 // What each function may do (DESIGN.md invariant 8), as "action resource"
@@ -22,6 +32,10 @@ var (
 	ecrPull = []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
 	ecrPush = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
 	table   = []string{"Table", "Table/index/gsi1"}
+	// Only on a stack with SigningKeyArn: build signs with exactly that
+	// key, promote reads its public key to verify, nobody else touches it.
+	kmsSign   = grants([]string{"kms:Sign", "kms:GetPublicKey"}, "SigningKeyArn")
+	kmsVerify = grants([]string{"kms:GetPublicKey"}, "SigningKeyArn")
 )
 
 var wantGrants = map[string][]string{
@@ -39,6 +53,7 @@ var wantGrants = map[string][]string{
 		ecrLogin,
 		grants(append(ecrPush, ecrPull...), ecrRepo),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
+		kmsSign,
 	),
 	"RegistryFunction": concat(
 		tracing,
@@ -57,6 +72,7 @@ var wantGrants = map[string][]string{
 		ecrLogin,
 		grants(ecrPull, ecrRepo),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
+		kmsVerify,
 	),
 	"ApprovalFunction": concat(
 		tracing,
@@ -124,6 +140,12 @@ var (
 		"CONVEYOR_GITEA_TOKEN_ARN":        "{GiteaTokenArn}",
 		"CONVEYOR_GITLAB_TOKEN_ARN":       "{GitLabTokenArn}",
 	}
+	// attestation is what build writes into provenance and promote checks
+	// it against: the same builder (this stack) and the same key.
+	attestation = map[string]string{
+		"CONVEYOR_BUILDER_ID":  "arn:{AWS::Partition}:cloudformation:{AWS::Region}:{AWS::AccountId}:stack/{AWS::StackName}",
+		"CONVEYOR_SIGNING_KEY": "awskms:///{SigningKeyArn}",
+	}
 	wantEnv = map[string]map[string]string{
 		"WebhookFunction": {
 			"CONVEYOR_BUILDS_QUEUE_URL":           "{BuildsQueue}",
@@ -134,7 +156,7 @@ var (
 			"CONVEYOR_REGISTRY_WEBHOOK_TOKEN_ARN": "{RegistryWebhookTokenArn}",
 			"CONVEYOR_GITLAB_WEBHOOK_TOKEN_ARN":   "{GitLabWebhookTokenArn}",
 		},
-		"BuildFunction": with(githubApp, map[string]string{
+		"BuildFunction": with(with(githubApp, attestation), map[string]string{
 			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
 			"CONVEYOR_BUILDS_QUEUE_URL":        "{BuildsQueue}",
 			"CONVEYOR_BUILDS_DLQ_URL":          "{BuildsDLQ}",
@@ -147,7 +169,7 @@ var (
 			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
 			"CONVEYOR_TABLE":                   "{Table}",
 		}),
-		"PromoteFunction": with(githubApp, map[string]string{
+		"PromoteFunction": with(with(githubApp, attestation), map[string]string{
 			"CONVEYOR_NOTIFICATIONS_QUEUE_URL": "{NotificationsQueue}",
 			"CONVEYOR_PROMOTIONS_QUEUE_URL":    "{PromotionsQueue}",
 			"CONVEYOR_PROMOTIONS_DLQ_URL":      "{PromotionsDLQ}",
@@ -255,6 +277,8 @@ var invariants = []struct {
 	{"reconciliation on a schedule", checkReconcileSchedule},
 	{"ECR push rule with DLQ and queue policies", checkEcrRule},
 	{"outputs", checkOutputs},
+	{"signing key and builder id", checkSigning},
+	{"ECR lifecycle template is conveyor lifecycle-policy's", checkLifecycleTemplate},
 }
 
 func TestTemplateInvariants(t *testing.T) {
@@ -362,6 +386,21 @@ func TestChecksCatchMutations(t *testing.T) {
 			"Properties": map[string]any{"ApiId": "{HttpApi}", "Method": "GET", "Path": "/{proxy+}"}}})},
 		{"board may scan", checkLeastPrivilege, appendTo("Resources.BoardRole.Properties.Policies.0.PolicyDocument.Statement", allow("dynamodb:Scan", "{Table.Arn}"))},
 		{"board may receive dead letters", checkLeastPrivilege, appendTo("Resources.BoardRole.Properties.Policies.0.PolicyDocument.Statement", allow("sqs:ReceiveMessage", "{BuildsDLQ.Arn}"))},
+		{"promote may sign", checkLeastPrivilege, appendTo("Resources.PromoteRole.Properties.Policies.0.PolicyDocument.Statement", allow("kms:Sign", "{SigningKeyArn}"))},
+		{"build signs with any key", checkLeastPrivilege, appendTo(buildPolicy, allow("kms:Sign", "arn:aws:kms:us-east-1:123456789012:key/*"))},
+		{"approval reads the key", checkLeastPrivilege, appendTo("Resources.ApprovalRole.Properties.Policies.0.PolicyDocument.Statement", allow("kms:GetPublicKey", "{SigningKeyArn}"))},
+		{"promote verifies another builder", checkSigning, set("Resources.PromoteFunction.Properties.Environment.Variables.CONVEYOR_BUILDER_ID", "https://example.com/other")},
+		{"promote verifies without the key", checkSigning, del("Resources.PromoteFunction.Properties.Environment.Variables.CONVEYOR_SIGNING_KEY")},
+		{"signing key accepts any key", checkSigning, set("Parameters.SigningKeyArn.AllowedPattern", "^(arn:aws[a-z-]*:kms:.+)?$")},
+		{"signing key required", checkSigning, del("Parameters.SigningKeyArn.Default")},
+		{"builder id output differs", checkSigning, set("Outputs.BuilderId.Value", "https://github.com/conveyor-gitops/conveyor/builder@v1")},
+		{"lifecycle template without the release rule", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.LifecyclePolicy",
+			`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["sha-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}}]}`)},
+		{"lifecycle template's days fixed", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.LifecyclePolicy",
+			`{"rules":[{"rulePriority":1,"description":"Conveyor: keep what environments run or may roll back to (release-*)","selection":{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"imageCountMoreThan","countNumber":9999},"action":{"type":"expire"}},{"rulePriority":2,"description":"Conveyor: expire builds no release tag protects after 30 days","selection":{"tagStatus":"tagged","tagPrefixList":["sha-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":30},"action":{"type":"expire"}}]}`)},
+		{"lifecycle template unconditional", checkLifecycleTemplate, del("Resources.ReleaseLifecycleTemplate.Condition")},
+		{"lifecycle template not on push", checkLifecycleTemplate, set("Resources.ReleaseLifecycleTemplate.Properties.AppliedFor", []any{"PULL_THROUGH_CACHE"})},
+		{"lifecycle prefix accepts anything", checkLifecycleTemplate, set("Parameters.EcrLifecyclePrefix.AllowedPattern", ".*")},
 		{"operator cannot open the board", checkOperatorPolicy, set("Resources.OperatorPolicy.Properties.PolicyDocument.Statement.7.Resource", "{WebhookFunction.Arn}")},
 	}
 	s := loadStack(t)
@@ -379,4 +418,180 @@ func TestChecksCatchMutations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkSigning: SigningKeyArn is optional and takes a KMS key ARN only
+// (IAM grants on an alias ARN do not reach the key); build and promote
+// name the same builder, one stable for the stack rather than the default
+// every Conveyor shares, and the same key.
+func checkSigning(s *stack) []string {
+	var problems []string
+	p, ok := s.cf.Parameters["SigningKeyArn"]
+	if !ok {
+		return []string{"no parameter SigningKeyArn"}
+	}
+	if p.Default != "" {
+		problems = append(problems, fmt.Sprintf("SigningKeyArn default %v, want \"\" (unsigned)", p.Default))
+	}
+	re, err := regexp.Compile(str(p.AllowedPattern))
+	if err != nil {
+		return append(problems, fmt.Sprintf("SigningKeyArn AllowedPattern: %v", err))
+	}
+	for v, want := range map[string]bool{
+		"": true,
+		"arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab":    true,
+		"arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234": true,
+		"arn:aws:kms:eu-west-1:123456789012:alias/conveyor":                              false,
+		"arn:aws:kms:eu-west-1:123456789012:key/*":                                       false,
+		"*": false,
+		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:x": false,
+	} {
+		if re.MatchString(v) != want {
+			problems = append(problems, fmt.Sprintf("SigningKeyArn AllowedPattern on %q: %v, want %v", v, !want, want))
+		}
+	}
+	fns := s.cf.GetAllServerlessFunctionResources()
+	env := func(fn, k string) string {
+		if f, ok := fns[fn]; ok && f.Environment != nil {
+			return f.Environment.Variables[k]
+		}
+		return ""
+	}
+	for _, k := range []string{"CONVEYOR_BUILDER_ID", "CONVEYOR_SIGNING_KEY"} {
+		if b, p := env("BuildFunction", k), env("PromoteFunction", k); b == "" || b != p {
+			problems = append(problems, fmt.Sprintf("%s: build %q, promote %q: want the same, set", k, b, p))
+		}
+	}
+	if id := env("BuildFunction", "CONVEYOR_BUILDER_ID"); id == attest.DefaultBuilderID || !strings.Contains(id, "{AWS::StackName}") {
+		problems = append(problems, fmt.Sprintf("CONVEYOR_BUILDER_ID %q names no stack", id))
+	}
+	// The operator's CLI reads them from the stack's outputs.
+	for out, k := range map[string]string{"BuilderId": "CONVEYOR_BUILDER_ID", "SigningKey": "CONVEYOR_SIGNING_KEY"} {
+		if o, ok := s.cf.Outputs[out]; !ok || o.Value != env("PromoteFunction", k) {
+			problems = append(problems, fmt.Sprintf("output %s: %v, want promote's %s %q", out, s.cf.Outputs[out].Value, k, env("PromoteFunction", k)))
+		}
+	}
+	return problems
+}
+
+// TestUnsignedStack resolves every condition the other way (no signing
+// key, no Gitea, no alarm topic): no function may touch KMS or be told of
+// a key, and the builder id stays set.
+func TestUnsignedStack(t *testing.T) {
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := symbolic()
+	opts.IntrinsicHandlerOverrides["Fn::If"] = func(_ string, in, _ any) any {
+		if v, ok := in.([]any); ok && len(v) == 3 {
+			return v[2]
+		}
+		return nil
+	}
+	resolved, err := intrinsics.ProcessYAML(data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(resolved, &raw); err != nil {
+		t.Fatal(err)
+	}
+	cf, err := parseTyped(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{cf: cf, raw: raw}
+	roles := cf.GetAllIAMRoleResources()
+	for fn, f := range cf.GetAllServerlessFunctionResources() {
+		id, _ := refID(str(f.Role))
+		var docs []any
+		if r, ok := roles[id]; ok {
+			for _, p := range r.Policies {
+				docs = append(docs, p.PolicyDocument)
+			}
+		}
+		for _, g := range roleGrants(docs) {
+			if strings.HasPrefix(g, "kms:") {
+				t.Errorf("%s: unsigned stack grants %s", fn, g)
+			}
+		}
+		// AWS::NoValue resolves to null, which CloudFormation drops.
+		res, _ := raw["Resources"].(map[string]any)[fn].(map[string]any)
+		props, _ := res["Properties"].(map[string]any)
+		env, _ := props["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if v := vars["CONVEYOR_SIGNING_KEY"]; v != nil {
+			t.Errorf("%s: unsigned stack sets CONVEYOR_SIGNING_KEY=%v", fn, v)
+		}
+	}
+	// Outputs keep their Condition here, which CloudFormation evaluates.
+	problems := checkSigning(s)
+	if len(problems) == 0 {
+		t.Error("checkSigning on the unsigned stack found the key set")
+	}
+	for _, p := range problems {
+		if !strings.Contains(p, "CONVEYOR_SIGNING_KEY") {
+			t.Errorf("checkSigning on the unsigned stack: %s; want only the missing key", p)
+		}
+	}
+	if c := raw["Outputs"].(map[string]any)["SigningKey"].(map[string]any)["Condition"]; c != "HasSigningKey" {
+		t.Errorf("output SigningKey's condition %v, want HasSigningKey", c)
+	}
+	if d := cmp.Diff(attestation["CONVEYOR_BUILDER_ID"], cf.GetAllServerlessFunctionResources()["PromoteFunction"].Environment.Variables["CONVEYOR_BUILDER_ID"]); d != "" {
+		t.Errorf("unsigned stack's builder id (-want +got):\n%s", d)
+	}
+}
+
+// checkLifecycleTemplate: the optional repository creation template gives
+// the repositories ECR creates under EcrLifecyclePrefix exactly the policy
+// `conveyor lifecycle-policy --build-days N` prints, N being
+// EcrBuildRetentionDays, whatever its value.
+func checkLifecycleTemplate(s *stack) []string {
+	var problems []string
+	p, ok := s.cf.Parameters["EcrLifecyclePrefix"]
+	if !ok {
+		return []string{"no parameter EcrLifecyclePrefix"}
+	}
+	if p.Default != "" {
+		problems = append(problems, fmt.Sprintf("EcrLifecyclePrefix default %v, want \"\" (no template)", p.Default))
+	}
+	if re, err := regexp.Compile(str(p.AllowedPattern)); err != nil {
+		problems = append(problems, fmt.Sprintf("EcrLifecyclePrefix AllowedPattern: %v", err))
+	} else {
+		for v, want := range map[string]bool{"": true, "ROOT": true, "conveyor": true, "team-a/apps": true, "*": false, "Conveyor": false, "/x": false} {
+			if re.MatchString(v) != want {
+				problems = append(problems, fmt.Sprintf("EcrLifecyclePrefix AllowedPattern on %q: %v, want %v", v, !want, want))
+			}
+		}
+	}
+	res, _ := s.raw["Resources"].(map[string]any)["ReleaseLifecycleTemplate"].(map[string]any)
+	if res["Type"] != "AWS::ECR::RepositoryCreationTemplate" {
+		return append(problems, "no AWS::ECR::RepositoryCreationTemplate ReleaseLifecycleTemplate")
+	}
+	if res["Condition"] != "HasEcrLifecycleTemplate" {
+		problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate condition %v, want HasEcrLifecycleTemplate", res["Condition"]))
+	}
+	props, _ := res["Properties"].(map[string]any)
+	if props["Prefix"] != "{EcrLifecyclePrefix}" {
+		problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate prefix %v", props["Prefix"]))
+	}
+	if !slices.Contains(strs(props["AppliedFor"]), "CREATE_ON_PUSH") {
+		problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate applied for %v, want CREATE_ON_PUSH among them", props["AppliedFor"]))
+	}
+	text, _ := props["LifecyclePolicy"].(string)
+	for _, days := range []int{30, 7} {
+		dec := json.NewDecoder(strings.NewReader(strings.ReplaceAll(text, "{EcrBuildRetentionDays}", strconv.Itoa(days))))
+		dec.DisallowUnknownFields()
+		var got retention.ECRPolicy
+		if err := dec.Decode(&got); err != nil {
+			problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate lifecycle policy: %v", err))
+			break
+		}
+		want, _ := retention.ECRLifecyclePolicy(retention.ECROptions{BuildDays: days})
+		if d := cmp.Diff(want, got); d != "" {
+			problems = append(problems, fmt.Sprintf("ReleaseLifecycleTemplate lifecycle policy with %d days (-want +got):\n%s", days, d))
+		}
+	}
+	return problems
 }

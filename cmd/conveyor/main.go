@@ -75,6 +75,7 @@ func newRoot() *cobra.Command {
 		leaf("build", "build an image from a directory without a container runtime and print its reference", runBuild),
 		leaf("fsck", "check the data directory (database, registry journal and blobs); --repair sets damage aside in lost+found", runFsck),
 		leaf("gc [--dry-run] IMAGE-REPO...", "delete sha-* images no release-<env> tag protects (the lifecycle rule, for a registry without one)", runGC),
+		leaf("lifecycle-policy [--build-days N] [--untagged-days N]", "print the ECR lifecycle policy of gc's rule: release-* images never expire, other builds do", runLifecyclePolicy),
 		leaf("init", "propose a conveyor.yaml for a GitOps repository from its manifests, and import what each environment runs", runInit),
 		leaf("status", "app × environment: released digest, source commit, open PR, freeze", runStatus),
 		leaf("history APP", "commit → image → each environment's PR, approver and times", runHistory),

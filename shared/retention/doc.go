@@ -6,6 +6,8 @@
 // tag per environment to each protected digest: release-<env> to the
 // current release and release-<env>-1 … release-<env>-<n> to the previous
 // ones, newest first. A lifecycle rule that keeps every image tagged
-// release-* (on ECR: tagPrefixList ["release-"]) then never expires them,
-// and Sweep applies the same rule to a registry Conveyor cleans itself.
+// release-* then never expires them: ECRLifecyclePolicy writes that rule
+// for ECR, where a rule can only expire, by claiming release-* images in a
+// first rule; Sweep applies the same rule to a registry Conveyor cleans
+// itself.
 package retention

@@ -148,7 +148,8 @@ func (s *lambdaStack) quiet() bool {
 
 // crossCheck compares the functions' counters with what the proxies
 // metered: the same AWS requests by operation, the same GitHub REST calls
-// by method; and each consumer's handling time fits in its billed time.
+// by method; each function's billed time fits in the time its callers
+// waited, and each consumer's handling time in its billed time.
 func (s *lambdaStack) crossCheck(got emitted, metered usage) {
 	s.t.Helper()
 	if diff := cmp.Diff(metered.awsOperations(), got.awsOperations()); diff != "" {
@@ -156,6 +157,13 @@ func (s *lambdaStack) crossCheck(got emitted, metered usage) {
 	}
 	if diff := cmp.Diff(metered.githubMethods(), got.githubMethods()); diff != "" {
 		s.t.Errorf("GitHub REST calls, metered at GitHub (-) and counted by the functions (+):\n%s", diff)
+	}
+	// Billed time is the emulator's, within the time the caller waited
+	// (each invocation rounded up to the millisecond).
+	for fn, ms := range got.BilledMS {
+		if waited := metered.Busy[fn].Seconds()*1000 + float64(got.Invocations[fn]); ms > waited {
+			s.t.Errorf("%s billed %.0f ms for invocations its callers waited %.0f ms for", fn, ms, waited)
+		}
 	}
 	for fn, handled := range got.HandledS {
 		if billed := got.BilledMS[fn] / 1000; handled > billed {

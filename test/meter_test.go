@@ -99,28 +99,6 @@ func (u usage) since(then usage) usage {
 	return d
 }
 
-// prefixed sums the calls whose key starts with prefix and, when any of
-// contains is given, also holds one of them.
-func (u usage) prefixed(prefix string, contains ...string) int {
-	n := 0
-	for k, v := range u.Calls {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		if len(contains) == 0 {
-			n += v
-			continue
-		}
-		for _, c := range contains {
-			if strings.Contains(k, c) {
-				n += v
-				break
-			}
-		}
-	}
-	return n
-}
-
 // awsOperations is the metered AWS requests as "SQS.SendMessage",
 // "DynamoDB.PutItem": the SDK's service id and the operation.
 func (u usage) awsOperations() map[string]int {

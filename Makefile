@@ -88,6 +88,7 @@ bench: tools
 	$(GO) test -run '^$$' -bench Reaction -benchtime 50x ./test/
 	$(GO) test -run '^$$' -bench 'Burst$$' -benchtime 1x ./test/
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 1x ./test/
+	$(GO) test -run '^$$' -bench LambdaCost -benchtime 1x ./test/
 
 ## demo: the pipeline end to end on embedded defaults; leaves ./bin/conveyor to look around with
 demo: bin/conveyor

@@ -454,7 +454,7 @@ apps:
 }
 
 // awsProxy is one endpoint in front of the SQS and DynamoDB emulators.
-func awsProxy(t *testing.T, sqsURL, dynamoURL string) string {
+func awsProxy(t testing.TB, sqsURL, dynamoURL string) string {
 	t.Helper()
 	sq, _ := url.Parse(sqsURL)
 	dy, _ := url.Parse(dynamoURL)

@@ -100,7 +100,7 @@ func TestLambdaChain(t *testing.T) {
 
 // httpDo sends a JSON request with a GitHub token and returns the status
 // and body.
-func httpDo(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
+func httpDo(t testing.TB, c *http.Client, method, url, token, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {

@@ -85,7 +85,7 @@ func removeBootstraps() {
 // source and GitOps repositories over smart HTTP and its REST API, and the
 // event source mappings between the queues and their functions.
 type lambdaStack struct {
-	t        *testing.T
+	t        testing.TB
 	gh       *githubServer
 	gateway  *apiGateway
 	st       *dynamostate.Store
@@ -101,7 +101,7 @@ type lambdaStack struct {
 
 // startLambdaStack starts the stack with conveyor.yaml from pipeline (the
 // registry's host:port and the source repository in, the file out).
-func startLambdaStack(t *testing.T, pipeline func(registry, source string) string) *lambdaStack {
+func startLambdaStack(t testing.TB, pipeline func(registry, source string) string) *lambdaStack {
 	t.Helper()
 	began := time.Now()
 	rie := tool(t, "aws-lambda-rie")

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/giteaforge"
 	"github.com/conveyor-gitops/conveyor/shared/forge/githubforge"
@@ -77,7 +78,7 @@ func New(a aws.Config, cfg Config, log *slog.Logger) *Env {
 		log = slog.Default()
 	}
 	e := &Env{Config: cfg, AWS: a, Log: log}
-	e.secrets = NewSecrets(secretsmanager.NewFromConfig(a, func(o *secretsmanager.Options) { e.endpoint(&o.BaseEndpoint) }), cfg.SecretsTTL)
+	e.secrets = NewSecrets(secretsmanager.NewFromConfig(a, func(o *secretsmanager.Options) { e.options(&o.BaseEndpoint, &o.APIOptions) }), cfg.SecretsTTL)
 	switch g := cfg.GitHub; {
 	case g.App():
 		e.github = githubauth.NewApp(g.AppID, g.InstallationID, e.appKey, githubauth.WithAPI(g.API))
@@ -100,11 +101,18 @@ func (e *Env) endpoint(base **string) {
 	}
 }
 
+// options applies the endpoint override and counts every request in the
+// container's metrics (see countRequests).
+func (e *Env) options(base **string, api *[]func(*middleware.Stack) error) {
+	e.endpoint(base)
+	*api = append(*api, countRequests(containerMetrics))
+}
+
 func (e *Env) clients() {
 	e.once.Do(func() {
-		e.sqs = sqs.NewFromConfig(e.AWS, func(o *sqs.Options) { e.endpoint(&o.BaseEndpoint) })
-		e.dynamo = dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) { e.endpoint(&o.BaseEndpoint) })
-		e.ecr = NewECRKeychain(ecr.NewFromConfig(e.AWS, func(o *ecr.Options) { e.endpoint(&o.BaseEndpoint) }))
+		e.sqs = sqs.NewFromConfig(e.AWS, func(o *sqs.Options) { e.options(&o.BaseEndpoint, &o.APIOptions) })
+		e.dynamo = dynamodb.NewFromConfig(e.AWS, func(o *dynamodb.Options) { e.options(&o.BaseEndpoint, &o.APIOptions) })
+		e.ecr = NewECRKeychain(ecr.NewFromConfig(e.AWS, func(o *ecr.Options) { e.options(&o.BaseEndpoint, &o.APIOptions) }))
 		if g := e.Config.GitOps; g.Repo != "" {
 			e.pipeline = pipeline.NewCache(g.Repo, g.Branch, e.GitAuth(), pipeline.WithMaxAge(g.ConfigTTL),
 				pipeline.WithObjects(gitops.NewObjectCache()))

@@ -50,6 +50,13 @@ func (r *Registry) RegistryTransport(next http.RoundTripper) http.RoundTripper {
 	})
 }
 
+// AWSRequest counts one attempt of an AWS API request by service (the
+// SDK's service id: "SQS", "DynamoDB", "Secrets Manager"), operation and
+// status class: AWS bills every attempt, retries included.
+func (r *Registry) AWSRequest(service, operation string, code int) {
+	r.add(r.aws, 1, service, operation, codeClass(code))
+}
+
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -50,6 +50,7 @@ type Registry struct {
 	forge      counter
 	rateLimits histogram
 	registry   counter
+	aws        counter
 	// deltas keeps what changed since the last FlushEMF (nil: not kept).
 	deltas *deltas
 }
@@ -89,12 +90,15 @@ func New(src Sources, opts ...Option) *Registry {
 			"Rate-limited forge answers and the wait each named, by forge.", "forge"),
 		registry: newCounter("conveyor_registry_requests_total",
 			"Container registry requests (builds, digests, provenance), by method and status class.", "method", "code"),
+		aws: newCounter("conveyor_aws_requests_total",
+			"AWS API requests (SQS, DynamoDB, Secrets Manager, ECR), every attempt, by service, operation and status class.",
+			"service", "operation", "code"),
 	}
 	for _, o := range opts {
 		o(r)
 	}
 	r.reg.MustRegister(r.received, r.accepted, r.refused, r.outcomes, r.durations, r.promotions,
-		r.builds, r.pushed, r.forge, r.rateLimits, r.registry,
+		r.builds, r.pushed, r.forge, r.rateLimits, r.registry, r.aws,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "conveyor_notifications_dropped_total",
 			Help: "Notifications that could not be queued (logged; the promotion went on)."},
 			func() float64 { return float64(notify.Dropped()) }),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/imagebuild"
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/spf13/pflag"
@@ -108,7 +110,7 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 		opts := imagebuild.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when, Platforms: platforms,
 			// The rebuild shortcut trusts that a revision names its files:
 			// only true for a clean checkout of that very commit.
-			UncommittedContext: !head.clean || *revision != head.sha}
+			UncommittedContext: !head.clean || *revision != head.sha || holdsUntracked(head.tree, root, sub)}
 		if isTerminal(stderr) {
 			opts.Progress = func(p imagebuild.Progress) {
 				fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
@@ -176,6 +178,7 @@ type headInfo struct {
 	root        string // the worktree's top directory
 	when        time.Time
 	clean       bool
+	tree        *object.Tree // HEAD's
 }
 
 func gitHead(dir string) headInfo {
@@ -191,6 +194,7 @@ func gitHead(dir string) headInfo {
 	h.sha = ref.Hash().String()
 	if c, err := repo.CommitObject(ref.Hash()); err == nil {
 		h.when = c.Committer.When.UTC()
+		h.tree, _ = c.Tree()
 	}
 	if r, err := repo.Remote("origin"); err == nil && len(r.Config().URLs) > 0 {
 		h.origin = r.Config().URLs[0]
@@ -202,6 +206,39 @@ func gitHead(dir string) headInfo {
 		}
 	}
 	return h
+}
+
+// holdsUntracked says whether the context sub of the worktree at root
+// holds a file HEAD's tree lacks: an ignored one (a clean status shows no
+// other), such as binaries built into bin/ for an image. The revision then
+// does not name the context's files. Without a tree, nothing is known.
+func holdsUntracked(tree *object.Tree, root, sub string) bool {
+	if tree == nil {
+		return true
+	}
+	found := false
+	_ = filepath.WalkDir(filepath.Join(root, filepath.FromSlash(sub)), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipAll
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, rerr := filepath.Rel(root, path)
+		if rerr != nil {
+			found = true
+			return filepath.SkipAll
+		}
+		if _, ferr := tree.FindEntry(filepath.ToSlash(rel)); ferr != nil {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 func creationTime(flag string, commit time.Time) (time.Time, error) {

@@ -251,3 +251,49 @@ func fileIn(t *testing.T, img v1.Image, path string) string {
 		}
 	}
 }
+
+// TestBuildIgnoredContextIsRead builds, at the same clean commit, a
+// context holding an ignored file (binaries built into bin/ for an image,
+// as `make image` does) whose content changed: the revision does not name
+// those bytes, so the second build must read them and give a new digest
+// rather than trust the image the commit's tag already holds.
+func TestBuildIgnoredContextIsRead(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/acme/app"
+	dir := t.TempDir()
+	r, err := git.PlainInit(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, content := range map[string]string{".gitignore": "/bin/\n", "Dockerfile": "FROM scratch\nCOPY bin/app /app\n"} {
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wt, _ := r.Worktree()
+	if err := wt.AddGlob("."); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "dev", Email: "dev@example.com", When: time.Unix(1700000000, 0)}
+	if _, err := wt.Commit("app", &git.CommitOptions{Author: sig, Committer: sig}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var digests []string
+	for _, build := range []string{"one\n", "two\n"} {
+		if err := os.WriteFile(filepath.Join(dir, "bin", "app"), []byte(build), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "build", "--context", dir, "--push", repo)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		digests = append(digests, strings.TrimSpace(out))
+	}
+	if digests[0] == digests[1] {
+		t.Errorf("both builds gave %s: the changed ignored file was not read", digests[0])
+	}
+}

@@ -44,25 +44,25 @@ release:
 	@cat dist/SHA256SUMS
 
 ## image: Conveyor's own image (`conveyor dev` as a service) for IMAGE_PLATFORMS, built daemonless by
-## Conveyor's builder into the registry repository IMAGE, or into the OCI layout IMAGE_LAYOUT without one;
-## prints only the reference (repo@sha256:…), so `ref=$$(make -s image IMAGE=…)` composes
+## `conveyor build` itself into the registry repository IMAGE, or into the OCI layout IMAGE_LAYOUT without
+## one; prints only the reference (repo@sha256:…), so `ref=$$(make -s image IMAGE=…)` composes
 IMAGE           ?=
 IMAGE_LAYOUT    ?= bin/conveyor-image
 IMAGE_CONTEXT   ?= bin/image
 IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
 CA_BUNDLE       ?= /etc/ssl/certs/ca-certificates.crt
 IMAGE_SOURCE    ?= https://github.com/conveyor-gitops/conveyor
-image:
+image: bin/conveyor
 	@rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/data
 	@set -e; for p in $(IMAGE_PLATFORMS); do \
 	  arch=$${p#*/}; echo "building $(IMAGE_CONTEXT)/linux-$$arch/conveyor" >&2; \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=true -ldflags='-s -w -buildid= -X main.version=$(VERSION)' -o $(IMAGE_CONTEXT)/linux-$$arch/conveyor ./cmd/conveyor; \
 	done
 	@cp $(CA_BUNDLE) $(IMAGE_CONTEXT)/ca-certificates.crt
-	@$(GO) run ./infra/container/image -dockerfile infra/container/Dockerfile -context $(IMAGE_CONTEXT) \
-	  -platforms $(subst $(space),$(comma),$(strip $(IMAGE_PLATFORMS))) \
-	  -revision $$(git rev-parse HEAD) -created $$(git log -1 --format=%cI) -source $(IMAGE_SOURCE) \
-	  $(if $(IMAGE),-push $(IMAGE),-oci $(IMAGE_LAYOUT))
+	@./bin/conveyor build --dockerfile infra/container/Dockerfile --context $(IMAGE_CONTEXT) \
+	  --platform $(subst $(space),$(comma),$(strip $(IMAGE_PLATFORMS))) \
+	  --revision $$(git rev-parse HEAD) --created $$(git log -1 --format=%cI) --source $(IMAGE_SOURCE) \
+	  $(if $(IMAGE),--push $(IMAGE),--oci-layout $(IMAGE_LAYOUT))
 
 ## tools: the pinned servers and CLIs the tests run (installed under .tools/)
 tools:

@@ -34,13 +34,13 @@ func makeImage(t *testing.T, vars ...string) string {
 }
 
 // TestSelfImage builds Conveyor's own image the way `make image` does
-// (static binaries for two architectures, Conveyor's daemonless builder, no
-// container runtime), pushes it to the CNCF distribution registry and
+// (static binaries for two architectures, then `conveyor build --platform`,
+// daemonless, no container runtime), pushes it to the CNCF distribution registry and
 // checks what a runtime would run: an index of linux/amd64 and linux/arm64,
 // each holding a static conveyor for its own architecture, run as a
 // non-root user as `conveyor dev` on every interface, with the CA bundle
-// and a data directory the user owns. Built again into an OCI layout, it
-// has the same digest.
+// and a data directory the user owns. Built again into an OCI layout
+// (`conveyor build --oci-layout`), it has the same digest.
 func TestSelfImage(t *testing.T) {
 	addr := startDistribution(t, "", "")
 	dir := t.TempDir()

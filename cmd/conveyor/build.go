@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/imagebuild"
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/spf13/pflag"
@@ -27,11 +29,20 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 	sourceURL := fs.String("source", "", "org.opencontainers.image.source (default: the git remote origin)")
 	created := fs.String("created", "", "image creation time, RFC 3339 (default: $SOURCE_DATE_EPOCH, else the HEAD commit's time, else 1970-01-01)")
 	imageRefs := fs.String("image-refs", "", "also write the image reference (repo@sha256:…, or the digest without --push) to this file")
+	ociLayout := fs.String("oci-layout", "", "write the image to this OCI image layout directory (replaced if there) instead of pushing it; stdout is then DIR@sha256:…")
+	platformSpecs := fs.StringSlice("platform", nil, "platform to build, os/arch[/variant] (repeatable or comma-separated: linux/amd64,linux/arm64); several make an OCI index (default: the base image's platforms; linux/amd64 for FROM scratch)")
 	var buildArgs multiFlag
 	fs.Var(&buildArgs, "build-arg", "KEY=VALUE build argument (repeatable)")
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
 		if fs.NArg() > 0 {
 			return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		}
+		if *push != "" && *ociLayout != "" {
+			return fmt.Errorf("%w: --push and --oci-layout are exclusive", errUsage)
+		}
+		platforms, err := imagebuild.ParsePlatforms(*platformSpecs)
+		if err != nil {
+			return fmt.Errorf("%w: --platform: %v", errUsage, err)
 		}
 		argMap := map[string]string{}
 		for _, kv := range buildArgs {
@@ -96,10 +107,10 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 		if rel, err := filepath.Rel(head.root, dir); head.root != "" && err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			root, sub = head.root, filepath.ToSlash(rel)
 		}
-		opts := imagebuild.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when,
+		opts := imagebuild.Options{ContextDir: root, ContextPath: sub, Recipe: recipe, Repository: repo, SourceURL: *sourceURL, Revision: *revision, Created: when, Platforms: platforms,
 			// The rebuild shortcut trusts that a revision names its files:
 			// only true for a clean checkout of that very commit.
-			UncommittedContext: !head.clean || *revision != head.sha}
+			UncommittedContext: !head.clean || *revision != head.sha || holdsUntracked(head.tree, root, sub)}
 		if isTerminal(stderr) {
 			opts.Progress = func(p imagebuild.Progress) {
 				fmt.Fprintf(stderr, "\r%-10s layer %d/%d  %s / %s   ", p.Phase, p.Layer, p.Layers, humanBytes(p.Bytes), humanBytes(p.Total))
@@ -114,7 +125,13 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		ref := res.Ref
-		if *push == "" {
+		switch {
+		case *ociLayout != "":
+			if err := writeLayout(ctx, *ociLayout, repo.Digest(res.Digest.String()), res.Tag); err != nil {
+				return err
+			}
+			ref = *ociLayout + "@" + res.Digest.String()
+		case *push == "":
 			// The throwaway registry's name means nothing after exit.
 			ref = res.Digest.String()
 		}
@@ -126,7 +143,7 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 		// stdout is the reference alone, for $(conveyor build …) and
 		// pipes, as ko build and crane digest print theirs.
 		fmt.Fprintln(stdout, ref)
-		buildReport(stderr, res, ref, *push != "", time.Since(start))
+		buildReport(stderr, res, ref, *push != "", *ociLayout, time.Since(start))
 		return nil
 	}
 }
@@ -134,9 +151,11 @@ func runBuild(fs *pflag.FlagSet) runFunc {
 // buildReport describes the build on stderr. Its first word is "image"
 // whichever way it went, so that a script matching it need not know
 // whether the registry had the image already.
-func buildReport(w io.Writer, res *imagebuild.Result, ref string, pushed bool, took time.Duration) {
+func buildReport(w io.Writer, res *imagebuild.Result, ref string, pushed bool, layout string, took time.Duration) {
 	outcome := "pushed"
 	switch {
+	case layout != "":
+		outcome = "written to the OCI layout " + layout
 	case !pushed:
 		outcome = "not pushed: no --push"
 	case !res.Pushed:
@@ -159,6 +178,7 @@ type headInfo struct {
 	root        string // the worktree's top directory
 	when        time.Time
 	clean       bool
+	tree        *object.Tree // HEAD's
 }
 
 func gitHead(dir string) headInfo {
@@ -174,6 +194,7 @@ func gitHead(dir string) headInfo {
 	h.sha = ref.Hash().String()
 	if c, err := repo.CommitObject(ref.Hash()); err == nil {
 		h.when = c.Committer.When.UTC()
+		h.tree, _ = c.Tree()
 	}
 	if r, err := repo.Remote("origin"); err == nil && len(r.Config().URLs) > 0 {
 		h.origin = r.Config().URLs[0]
@@ -185,6 +206,39 @@ func gitHead(dir string) headInfo {
 		}
 	}
 	return h
+}
+
+// holdsUntracked says whether the context sub of the worktree at root
+// holds a file HEAD's tree lacks: an ignored one (a clean status shows no
+// other), such as binaries built into bin/ for an image. The revision then
+// does not name the context's files. Without a tree, nothing is known.
+func holdsUntracked(tree *object.Tree, root, sub string) bool {
+	if tree == nil {
+		return true
+	}
+	found := false
+	_ = filepath.WalkDir(filepath.Join(root, filepath.FromSlash(sub)), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipAll
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, rerr := filepath.Rel(root, path)
+		if rerr != nil {
+			found = true
+			return filepath.SkipAll
+		}
+		if _, ferr := tree.FindEntry(filepath.ToSlash(rel)); ferr != nil {
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 func creationTime(flag string, commit time.Time) (time.Time, error) {

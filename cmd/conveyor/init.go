@@ -66,8 +66,9 @@ func writeProposal(dir string, force bool, branch string, o onboard.Options, std
 	if branch == "" {
 		branch = currentBranch(dir)
 	}
-	out := onboard.Render(p, onboard.RenderOptions{Branch: branch})
-	cfg, err := config.Parse(target, out)
+	out := onboard.Render(p, onboard.RenderOptions{Branch: branch, Tree: root.FS()})
+	// Against the tree: a proposed discover rule's apps are found there.
+	cfg, _, err := config.ParseTree(target, out, root.FS())
 	if err != nil {
 		// A proposal that does not parse is a bug here, not the user's.
 		return nil, fmt.Errorf("checking the proposal: %w", err)

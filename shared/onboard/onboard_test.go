@@ -221,6 +221,17 @@ func TestEnvName(t *testing.T) {
 }
 
 func TestProposalsMatchTheSchema(t *testing.T) {
+	for _, repo := range []string{"kustomize", "helm", "raw"} {
+		_, out := proposeFile(t, os.DirFS(filepath.Join("testdata", repo)))
+		if err := matchSchema(t, out); err != nil {
+			t.Errorf("%s: init's proposal does not match the schema: %v", repo, err)
+		}
+	}
+}
+
+// matchSchema validates a conveyor.yaml against the JSON Schema.
+func matchSchema(t *testing.T, out []byte) error {
+	t.Helper()
 	data, err := config.Schema()
 	if err != nil {
 		t.Fatal(err)
@@ -237,19 +248,14 @@ func TestProposalsMatchTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"kustomize", "helm", "raw"} {
-		_, out := proposeFile(t, os.DirFS(filepath.Join("testdata", repo)))
-		var v any
-		if err := yaml.Unmarshal(out, &v); err != nil {
-			t.Fatal(err)
-		}
-		j, _ := json.Marshal(v)
-		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := schema.Validate(inst); err != nil {
-			t.Errorf("%s: init's proposal does not match the schema: %v", repo, err)
-		}
+	var v any
+	if err := yaml.Unmarshal(out, &v); err != nil {
+		t.Fatal(err)
 	}
+	j, _ := json.Marshal(v)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schema.Validate(inst)
 }

@@ -2,6 +2,7 @@ package onboard
 
 import (
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,11 +14,34 @@ import (
 type RenderOptions struct {
 	// Branch is the GitOps base branch; config.DefaultBranch when empty.
 	Branch string
+	// Tree is the repository the proposal was made from. With it, apps
+	// laid out alike (Regular) are written as one discover rule, if the
+	// rule finds exactly those apps in Tree; without it, every app is
+	// listed.
+	Tree fs.FS
 }
 
 // Render writes p as a commented conveyor.yaml that starts with the
 // yaml-language-server schema line, so editors complete and check it.
 func Render(p *Proposal, o RenderOptions) []byte {
+	listed := render(p, nil, o.Branch)
+	if o.Tree == nil {
+		return listed
+	}
+	r, ok := Regular(p)
+	if !ok {
+		return listed
+	}
+	// The rule reads the whole tree: keep it only if it finds the very
+	// apps the scan did, no directory more or less.
+	if discovered := render(p, r, o.Branch); sameApps(listed, discovered, o.Tree) {
+		return discovered
+	}
+	return listed
+}
+
+// render writes p, its apps as rule r when r is set, else listed.
+func render(p *Proposal, r *Rule, branch string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# yaml-language-server: $schema=%s\n", config.SchemaURL)
 	b.WriteString(`#
@@ -29,11 +53,14 @@ func Render(p *Proposal, o RenderOptions) []byte {
 version: 1
 gitops:
 `)
-	branch := o.Branch
 	if branch == "" {
 		branch = config.DefaultBranch
 	}
 	fmt.Fprintf(&b, "  branch: %s # promotion pull requests target this branch\n", scalar(branch))
+	if r != nil {
+		renderRule(&b, r)
+		return []byte(b.String())
+	}
 	b.WriteString("apps:\n")
 	for _, a := range p.Apps {
 		renderApp(&b, a)
@@ -44,11 +71,7 @@ gitops:
 func renderApp(b *strings.Builder, a App) {
 	fmt.Fprintf(b, "  - name: %s\n", scalar(a.Name))
 	b.WriteString("    source:\n")
-	note := "the repository whose pushes build this image"
-	if strings.HasPrefix(a.Source, "OWNER/") {
-		note = "CHANGE ME: " + note
-	}
-	fmt.Fprintf(b, "      repo: %s # %s\n", scalar(a.Source), note)
+	fmt.Fprintf(b, "      repo: %s # %s\n", scalar(a.Source), sourceNote(a.Source))
 	fmt.Fprintf(b, "    image: %s # the repository the manifests name\n", scalar(a.Image))
 	b.WriteString("    environments: # promotion order\n")
 	for _, e := range a.Envs {
@@ -56,16 +79,29 @@ func renderApp(b *strings.Builder, a App) {
 	}
 }
 
+// sourceNote explains a source repository, asking for a change where it
+// is the placeholder.
+func sourceNote(source string) string {
+	note := "the repository whose pushes build this image"
+	if strings.HasPrefix(source, "OWNER/") {
+		note = "CHANGE ME: " + note
+	}
+	return note
+}
+
 func renderEnv(b *strings.Builder, e Env) {
 	fmt.Fprintf(b, "      - name: %s\n", scalar(e.Name))
-	pins := "pins " + strings.Join(e.Pins, ", ") + " today"
-	if !strings.Contains(strings.Join(e.Pins, ""), "@") {
-		pins = "names " + strings.Join(e.Pins, ", ") + " today, no digest yet"
+	pins := " # pins " + strings.Join(e.Pins, ", ") + " today"
+	switch {
+	case len(e.Pins) == 0:
+		pins = "" // a template's: each app pins its own
+	case !strings.Contains(strings.Join(e.Pins, ""), "@"):
+		pins = " # names " + strings.Join(e.Pins, ", ") + " today, no digest yet"
 	}
 	if len(e.Paths) == 1 {
-		fmt.Fprintf(b, "        path: %s # %s\n", scalar(e.Paths[0]), pins)
+		fmt.Fprintf(b, "        path: %s%s\n", scalar(e.Paths[0]), pins)
 	} else {
-		fmt.Fprintf(b, "        paths: # promoted together, in one pull request; %s\n", pins)
+		fmt.Fprintf(b, "        paths: # promoted together, in one pull request;%s\n", strings.TrimPrefix(pins, " #"))
 		for _, p := range e.Paths {
 			fmt.Fprintf(b, "          - %s\n", scalar(p))
 		}

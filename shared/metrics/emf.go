@@ -152,6 +152,13 @@ type document struct {
 	metrics    []map[string]string
 }
 
+// fieldOnly are labels written as fields of the log line but never made
+// CloudWatch dimensions: each distinct dimension set is a billed custom
+// metric, and an app label would make one per app (200 apps × 3
+// environments × 7 results of conveyor_promotions_total alone, some $5 a
+// day). Logs Insights still filters and groups by them.
+var fieldOnly = map[string]bool{"app": true}
+
 func newDocument(s *series) *document {
 	d := &document{dimensions: []string{}, fields: map[string]any{}}
 	for i, l := range s.labels {
@@ -159,7 +166,9 @@ func newDocument(s *series) *document {
 		if v == "" {
 			v = "none" // CloudWatch refuses empty dimension values
 		}
-		d.dimensions = append(d.dimensions, l)
+		if !fieldOnly[l] {
+			d.dimensions = append(d.dimensions, l)
+		}
 		d.fields[l] = v
 	}
 	return d

@@ -68,12 +68,24 @@ func TestFlushEMF(t *testing.T) {
 			t.Errorf("namespace %q, timestamp %d", cw.Namespace, l.AWS.Timestamp)
 		}
 		dims := cw.Dimensions[0]
-		if diff := cmp.Diff([][]string{dims, {}}, cw.Dimensions); diff != "" {
+		wantSets := [][]string{dims, {}}
+		if len(dims) == 0 {
+			wantSets = [][]string{{}}
+		}
+		if diff := cmp.Diff(wantSets, cw.Dimensions); diff != "" {
 			t.Errorf("dimension sets (-want +got):\n%s", diff)
 		}
 		var kv []string
 		for _, d := range dims {
 			kv = append(kv, d+"="+l.fields[d].(string))
+		}
+		// The app is a field of the line, never a dimension: one billed
+		// metric per app would cost more than Conveyor's functions.
+		if slices.Contains(dims, "app") {
+			t.Errorf("app is a dimension: %v", dims)
+		}
+		if app, ok := l.fields["app"]; ok {
+			kv = append(kv, "app:"+app.(string))
 		}
 		for _, m := range cw.Metrics {
 			v, _ := json.Marshal(l.fields[m.Name])
@@ -84,13 +96,13 @@ func TestFlushEMF(t *testing.T) {
 		}
 	}
 	want := []string{
-		"conveyor_build_duration_seconds{app=web,result=pushed} Seconds [2]",
-		"conveyor_build_pushed_bytes_total{app=web} Bytes 4096",
+		"conveyor_build_duration_seconds{result=pushed,app:web} Seconds [2]",
+		"conveyor_build_pushed_bytes_total{app:web} Bytes 4096",
 		"conveyor_forge_ratelimit_wait_seconds{forge=gitea} Seconds [xxxxx]",      // the rest on the next line
 		"conveyor_forge_ratelimit_wait_seconds{forge=gitea} Seconds [xxxxxxxxxx]", // at most 100 values a line
 		"conveyor_forge_requests_total{forge=github,method=GET,code=2xx} Count 2",
 		"conveyor_forge_requests_total{forge=github,method=POST,code=5xx} Count 1",
-		"conveyor_promotions_total{app=web,environment=prod,result=merged} Count 1",
+		"conveyor_promotions_total{environment=prod,result=merged,app:web} Count 1",
 	}
 	slices.Sort(got)
 	if diff := cmp.Diff(want, got); diff != "" {

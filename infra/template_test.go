@@ -126,6 +126,8 @@ var wantOperatorGrants = concat(
 	ecrLogin,
 	grants(ecrPull, ecrRepo),
 	grants([]string{"lambda:InvokeFunctionUrl"}, "BoardFunction"),
+	// conveyor promote --stack verifies provenance as the promote function does.
+	grants([]string{"kms:GetPublicKey"}, "SigningKeyArn"),
 )
 
 // What each function reads from its environment.

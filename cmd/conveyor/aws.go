@@ -93,6 +93,7 @@ func openStack(ctx context.Context, name, gitopsURL, branch string, stderr io.Wr
 			return registry.Inspect(ctx, ref, keychain)
 		},
 		registryOptions: []remote.Option{keychain},
+		lookup:          st.lookup,
 	}
 	s.openForge = func(context.Context) (forge.Forge, promote.Ancestry, error) {
 		// Pull requests need the forge's credentials: the operator's own

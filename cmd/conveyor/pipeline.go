@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/forge"
@@ -120,7 +121,10 @@ type session struct {
 	inspect   func(ctx context.Context, ref string) (*registry.Provenance, error)
 	// registryOptions authenticate registry reads (ECR on a stack).
 	registryOptions []remote.Option
-	close           func()
+	// lookup reads the backend's variables: a stack's outputs behind the
+	// environment, or the environment alone (nil).
+	lookup func(string) (string, bool)
+	close  func()
 
 	// local is the local GitOps connection and rt the local runtime, both
 	// nil on AWS: `conveyor pr` works only on the local forge.
@@ -207,4 +211,12 @@ func (s *session) records(ctx context.Context, f state.ReleaseFilter) (*config.C
 		return nil, nil, err
 	}
 	return cfg, rels, nil
+}
+
+// env reads one of the backend's variables (see lookup).
+func (s *session) env(name string) (string, bool) {
+	if s.lookup == nil {
+		return os.LookupEnv(name)
+	}
+	return s.lookup(name)
 }

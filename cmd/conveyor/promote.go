@@ -28,8 +28,9 @@ func newPromoter(ctx context.Context, s *session) (*promote.Promoter, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The same attestation settings as the promote function's.
-	as, err := attest.SettingsFromEnv(os.LookupEnv)
+	// The same attestation settings as the promote function's: on a
+	// stack, its builder id and signing key from its outputs.
+	as, err := attest.SettingsFromEnv(s.env)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/conveyor-gitops/conveyor/shared/attest"
 	"github.com/conveyor-gitops/conveyor/shared/awsenv"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
 	"github.com/spf13/pflag"
@@ -41,7 +42,9 @@ func (f stackFlag) name() (string, bool) {
 func stackSources() map[string]string {
 	m := map[string]string{awsenv.VarTable: "TableName", awsenv.VarGitOpsRepo: "GitOpsRepoUrl",
 		// The stack's forge; its token is the operator's own.
-		awsenv.VarForge: "Forge", awsenv.VarForgeURL: "ForgeUrl"}
+		awsenv.VarForge: "Forge", awsenv.VarForgeURL: "ForgeUrl",
+		// Promotions by hand check provenance as the promote function does.
+		attest.EnvBuilderID: "BuilderId", attest.EnvSigningKey: "SigningKey"}
 	for _, s := range queue.Topology {
 		title := strings.ToUpper(s.Name[:1]) + s.Name[1:]
 		m[awsenv.QueueVar(s.Name, false)] = title + "QueueUrl"
@@ -49,6 +52,11 @@ func stackSources() map[string]string {
 	}
 	return m
 }
+
+// optionalSource are variables that may be unset (the forge's defaults
+// to github, no signing key): unset, they alone do not call for the
+// stack's outputs.
+var optionalSource = map[string]bool{awsenv.VarForge: true, awsenv.VarForgeURL: true, attest.EnvBuilderID: true, attest.EnvSigningKey: true}
 
 // describer is the part of *cloudformation.Client the CLI uses.
 type describer interface {
@@ -65,9 +73,7 @@ func stackLookup(ctx context.Context, cf describer, stack string, env func(strin
 	sources := stackSources()
 	missing := false
 	for v := range sources {
-		// The forge's parameters have defaults (github, no URL): unset,
-		// they alone do not call for the stack's.
-		if val, _ := env(v); strings.TrimSpace(val) == "" && v != awsenv.VarForge && v != awsenv.VarForgeURL {
+		if val, _ := env(v); strings.TrimSpace(val) == "" && !optionalSource[v] {
 			missing = true
 		}
 	}

@@ -41,6 +41,7 @@ func TestStackLookup(t *testing.T) {
 				{OutputKey: aws.String("TableName"), OutputValue: aws.String("conveyor-prod-Table")},
 				{OutputKey: aws.String("BuildsQueueUrl"), OutputValue: aws.String("https://sqs/builds")},
 				{OutputKey: aws.String("BuildsDLQUrl"), OutputValue: aws.String("https://sqs/builds-dlq")},
+				{OutputKey: aws.String("BuilderId"), OutputValue: aws.String("arn:aws:cloudformation:us-east-1:111122223333:stack/conveyor-prod")},
 			},
 		}}}, nil
 	}
@@ -56,7 +57,10 @@ func TestStackLookup(t *testing.T) {
 	}{
 		{"outputs", map[string]string{}, 1, map[string]string{
 			"CONVEYOR_TABLE": "conveyor-prod-Table", "CONVEYOR_GITOPS_REPO": "https://github.com/acme/gitops",
-			"CONVEYOR_BUILDS_QUEUE_URL": "https://sqs/builds", "CONVEYOR_BUILDS_DLQ_URL": "https://sqs/builds-dlq", "CONVEYOR_IMAGES_QUEUE_URL": ""}},
+			"CONVEYOR_BUILDS_QUEUE_URL": "https://sqs/builds", "CONVEYOR_BUILDS_DLQ_URL": "https://sqs/builds-dlq", "CONVEYOR_IMAGES_QUEUE_URL": "",
+			// Promotions by hand check provenance with the stack's builder
+			// id; an unsigned stack has no SigningKey output.
+			"CONVEYOR_BUILDER_ID": "arn:aws:cloudformation:us-east-1:111122223333:stack/conveyor-prod", "CONVEYOR_SIGNING_KEY": ""}},
 		{"the environment wins", map[string]string{"CONVEYOR_TABLE": "mine", "CONVEYOR_GITHUB_TOKEN": "t"}, 1, map[string]string{
 			"CONVEYOR_TABLE": "mine", "CONVEYOR_BUILDS_QUEUE_URL": "https://sqs/builds", "CONVEYOR_GITHUB_TOKEN": "t"}},
 		{"everything named: no CloudFormation call", full, 0, map[string]string{"CONVEYOR_TABLE": "from-env", "CONVEYOR_BUILDS_DLQ_URL": "from-env"}},

@@ -79,10 +79,16 @@ func (d *DB) NewGroup(ctx context.Context, max int) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a connection for group commits: %w", err)
 	}
-	// synchronous is per connection: the others keep FULL.
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("opening a connection for group commits: %w", err)
+	// synchronous is per connection: the others keep FULL. temp_store
+	// keeps each write's savepoint journal in memory: once past 64 KiB
+	// SQLite spills it to a temporary file, a write system call for every
+	// page a write touches, on the committer's one goroutine. It holds
+	// only what a failed write's rollback needs, never committed data.
+	for _, p := range []string{`PRAGMA synchronous = NORMAL`, `PRAGMA temp_store = MEMORY`} {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("opening a connection for group commits: %w", err)
+		}
 	}
 	g := &Group{db: d, max: max, conn: conn, reqs: make(chan *groupWrite, 4*max),
 		syncs: make(chan []*groupWrite, 64), idle: make(chan struct{}, 1), done: make(chan struct{})}

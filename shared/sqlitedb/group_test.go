@@ -121,6 +121,32 @@ func TestGroupRefusesWritesAfterClose(t *testing.T) {
 	}
 }
 
+// TestGroupConnectionSettings: the group's connection commits without a
+// sync of its own (the syncer syncs) and keeps the journal of each write's
+// savepoint in memory: on disk it cost a write system call for every page
+// a write touched, on the committer's single goroutine.
+func TestGroupConnectionSettings(t *testing.T) {
+	g := newGroup(t, openGroupDB(t))
+	defer g.Close()
+	for _, tc := range []struct {
+		pragma string
+		want   int
+	}{
+		{"synchronous", 1}, // NORMAL
+		{"temp_store", 2},  // MEMORY
+	} {
+		t.Run(tc.pragma, func(t *testing.T) {
+			var got int
+			err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+				return tx.QueryRowContext(ctx, `PRAGMA `+tc.pragma).Scan(&got)
+			})
+			if err != nil || got != tc.want {
+				t.Errorf("PRAGMA %s on the group's connection = %d (%v), want %d", tc.pragma, got, err, tc.want)
+			}
+		})
+	}
+}
+
 func newGroup(t *testing.T, d *sqlitedb.DB) *sqlitedb.Group {
 	t.Helper()
 	g, err := d.NewGroup(context.Background(), 0)

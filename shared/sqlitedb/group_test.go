@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +136,7 @@ func TestGroupConnectionSettings(t *testing.T) {
 	}{
 		{"synchronous", 1}, // NORMAL
 		{"temp_store", 2},  // MEMORY
+		{"wal_autocheckpoint", sqlitedb.CommitterCheckpointPages},
 	} {
 		t.Run(tc.pragma, func(t *testing.T) {
 			var got int
@@ -145,6 +148,47 @@ func TestGroupConnectionSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGroupCheckpointsBesideTheCommitter commits fewer pages than the
+// committer's own checkpoint threshold, fewer writes than
+// CheckpointWrites, and checks that the write-ahead log
+// still reaches the database file: a goroutine beside the committer
+// checkpoints, so that the committer does not copy pages and wait for two
+// fsyncs in the middle of a batch.
+func TestGroupCheckpointsBesideTheCommitter(t *testing.T) {
+	d := openGroupDB(t)
+	g := newGroup(t, d)
+	defer g.Close()
+	before := fileSize(t, d.Path())
+	row := strings.Repeat("x", 3000)
+	for i := range 200 {
+		err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, fmt.Sprint(i, row))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 200 rows of 3 KB, one a transaction, are about 500 pages in the
+	// log, below CommitterCheckpointPages and SQLite's default of 1,000.
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(t, d.Path()) < before+200*3000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file %d bytes after 200 writes of 3 KB (%d before): the log was not checkpointed", fileSize(t, d.Path()), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 func newGroup(t *testing.T, d *sqlitedb.DB) *sqlitedb.Group {

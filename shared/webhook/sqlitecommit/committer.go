@@ -45,10 +45,14 @@ func (c *Committer) Commit(ctx context.Context, in webhook.Commit) (webhook.Comm
 	if err != nil {
 		return webhook.Committed{}, err
 	}
+	// Encoded here, on the request's goroutine, not on the committer's.
+	// A message the queue refuses still fails only where it is sent: a
+	// duplicate of it answers duplicate.
+	msg, encErr := q.Encode(in.Message)
 	var out webhook.Committed
 	err = c.group.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		out, err = c.apply(ctx, tx, q, in)
+		out, err = c.apply(ctx, tx, msg, encErr, in)
 		return err
 	})
 	switch {
@@ -67,7 +71,7 @@ func (c *Committer) Commit(ctx context.Context, in webhook.Commit) (webhook.Comm
 // enqueues and records the event or records the duplicate's result. The
 // keys are read in one statement and recorded in one: the committer runs
 // every event's statements on one goroutine, one after another.
-func (c *Committer) apply(ctx context.Context, tx *sql.Tx, q *sqlitequeue.Queue, in webhook.Commit) (webhook.Committed, error) {
+func (c *Committer) apply(ctx context.Context, tx *sql.Tx, msg *sqlitequeue.Encoded, encErr error, in webhook.Commit) (webhook.Committed, error) {
 	held, err := c.store.LiveKeysTx(ctx, tx, in.Keys)
 	if err != nil {
 		return webhook.Committed{}, err
@@ -85,7 +89,10 @@ func (c *Committer) apply(ctx context.Context, tx *sql.Tx, q *sqlitequeue.Queue,
 			return webhook.Committed{}, webhook.ErrInProgress
 		}
 	}
-	if _, err := q.SendTx(ctx, tx, in.Message); err != nil {
+	if encErr != nil {
+		return webhook.Committed{}, encErr
+	}
+	if _, err := msg.SendTx(ctx, tx); err != nil {
 		return webhook.Committed{}, err
 	}
 	return webhook.Committed{}, c.store.CompleteKeysTx(ctx, tx, in.Keys, in.Result, in.Retention)

@@ -213,6 +213,10 @@ type pending struct {
 	// writes were applied: they are answered once committed and synced.
 	writes []*groupWrite
 	taken  int
+	// stmts are the statements Stmt bound to tx, by query: binding one
+	// to a transaction costs an allocation and the pool's lock, for
+	// every statement of every write.
+	stmts map[string]*sql.Stmt
 }
 
 // take applies w to open, beginning a transaction when there is none, and
@@ -228,7 +232,8 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 			w.err <- fmt.Errorf("beginning transaction: %w", err)
 			return nil
 		}
-		open = &pending{tx: tx}
+		open = &pending{tx: tx, stmts: map[string]*sql.Stmt{}}
+		g.db.groupTx.Store(open)
 	}
 	open.taken++
 	if err := w.ctx.Err(); err != nil {
@@ -240,6 +245,7 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 	case txErr != nil:
 		// The transaction itself is gone (SQLite rolls back on a full
 		// disk or an I/O error): nothing in it will commit.
+		g.db.groupTx.Store(nil)
 		_ = open.tx.Rollback()
 		g.db.wmu.Unlock()
 		g.count(open.taken)
@@ -259,6 +265,7 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 // finish commits open and hands its writes to the syncer.
 func (g *Group) finish(open *pending) {
 	crashpoint.Hit(crashpoint.BeforeGroupCommit)
+	g.db.groupTx.Store(nil)
 	err := open.tx.Commit()
 	g.db.wmu.Unlock()
 	g.count(open.taken)

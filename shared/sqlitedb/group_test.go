@@ -191,6 +191,54 @@ func fileSize(t *testing.T, path string) int64 {
 	return fi.Size()
 }
 
+// TestGroupBindsAStatementOncePerTransaction: in a Group's transaction
+// Stmt returns the statement it already bound for an earlier write, and a
+// write of the next transaction still runs it.
+func TestGroupBindsAStatementOncePerTransaction(t *testing.T) {
+	d := openGroupDB(t)
+	g := newGroup(t, d)
+	defer g.Close()
+	const insert = `INSERT INTO t (v) VALUES (?)`
+	var first *sql.Stmt
+	for _, v := range []string{"a", "b"} {
+		err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			s, err := d.Stmt(ctx, tx, insert)
+			if err != nil {
+				return err
+			}
+			again, err := d.Stmt(ctx, tx, insert)
+			if err != nil {
+				return err
+			}
+			if again != s {
+				t.Errorf("Stmt bound %q to the group's transaction twice", insert)
+			}
+			if first == nil {
+				first = s
+			}
+			_, err = again.ExecContext(ctx, v)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("writing %s: %v", v, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, rowsOf(t, d)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	// Outside the group each call binds anew.
+	err := d.Write(context.Background(), func(tx *sql.Tx) error {
+		s, err := d.Stmt(context.Background(), tx, insert)
+		if err == nil && s == first {
+			t.Errorf("Stmt returned the group's bound statement to another transaction")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newGroup(t *testing.T, d *sqlitedb.DB) *sqlitedb.Group {
 	t.Helper()
 	g, err := d.NewGroup(context.Background(), 0)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -23,6 +24,10 @@ type DB struct {
 	wmu  sync.Mutex
 	// stmts holds the statements Stmt prepared, by query.
 	stmts sync.Map
+	// groupTx is a Group's open transaction while it holds wmu: Stmt
+	// keeps the statements it bound to it. Only the Group's goroutine
+	// uses that transaction, so its map needs no lock.
+	groupTx atomic.Pointer[pending]
 }
 
 // Open opens (creating if needed) the database in dataDir. It refuses a

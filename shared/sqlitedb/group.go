@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/crashpoint"
 )
@@ -15,6 +16,21 @@ import (
 // absorb a burst of concurrent webhooks, few enough that one transaction
 // never holds the write lock for long.
 const DefaultGroupSize = 256
+
+// CheckpointWrites is how many synced writes a Group lets pass before its
+// checkpointer copies the write-ahead log into the database file (about
+// SQLite's default of 1,000 pages of webhooks); fewer are copied after
+// checkpointIdle.
+const CheckpointWrites = 256
+
+const checkpointIdle = time.Second
+
+// CommitterCheckpointPages is the log size, in pages, at which the group's
+// own connection checkpoints in the middle of a batch: only when the
+// checkpointer falls behind. The log can restart from its beginning only
+// after a checkpoint that catches up with the committer, which under
+// steady load is this one; it bounds the log at about 16 MiB.
+const CommitterCheckpointPages = 4000
 
 // ErrGroupClosed is returned by a write submitted after Group.Close.
 var ErrGroupClosed = errors.New("group commit closed")
@@ -30,7 +46,9 @@ var ErrGroupClosed = errors.New("group commit closed")
 // with synchronous=NORMAL (in WAL mode: no sync at commit, still safe from
 // corruption) and a second goroutine syncs the write-ahead log before it
 // answers the batch. While it syncs, the next transaction takes the writes
-// that arrive, and commits once the syncer is free.
+// that arrive, and commits once the syncer is free. A third goroutine
+// checkpoints, so that the committer's goroutine does not copy the log
+// into the database file and wait for its fsyncs.
 type Group struct {
 	db   *DB
 	max  int
@@ -43,6 +61,11 @@ type Group struct {
 	inflight atomic.Int64
 	idle     chan struct{}
 	done     chan struct{}
+	// unckpt counts the writes synced since the last checkpoint; pokes
+	// wakes the checkpointer, which closes ckptDone when it stops.
+	unckpt   atomic.Int64
+	pokes    chan struct{}
+	ckptDone chan struct{}
 	// walIno is the write-ahead log's inode at the last sync: a new one
 	// needs its directory entry synced too.
 	walIno uint64
@@ -79,15 +102,25 @@ func (d *DB) NewGroup(ctx context.Context, max int) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening a connection for group commits: %w", err)
 	}
-	// synchronous is per connection: the others keep FULL.
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("opening a connection for group commits: %w", err)
+	// synchronous is per connection: the others keep FULL. temp_store
+	// keeps each write's savepoint journal in memory: once past 64 KiB
+	// SQLite spills it to a temporary file, a write system call for every
+	// page a write touches, on the committer's one goroutine. It holds
+	// only what a failed write's rollback needs, never committed data.
+	pragmas := []string{`PRAGMA synchronous = NORMAL`, `PRAGMA temp_store = MEMORY`,
+		fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, CommitterCheckpointPages)}
+	for _, p := range pragmas {
+		if _, err := conn.ExecContext(ctx, p); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("opening a connection for group commits: %w", err)
+		}
 	}
 	g := &Group{db: d, max: max, conn: conn, reqs: make(chan *groupWrite, 4*max),
-		syncs: make(chan []*groupWrite, 64), idle: make(chan struct{}, 1), done: make(chan struct{})}
+		syncs: make(chan []*groupWrite, 64), idle: make(chan struct{}, 1), done: make(chan struct{}),
+		pokes: make(chan struct{}, 1), ckptDone: make(chan struct{})}
 	go g.run()
 	go g.syncer()
+	go g.checkpointer()
 	return g, nil
 }
 
@@ -134,6 +167,7 @@ func (g *Group) Close() error {
 	}
 	g.mu.Unlock()
 	<-g.done
+	<-g.ckptDone
 	if first {
 		return g.conn.Close()
 	}
@@ -179,6 +213,10 @@ type pending struct {
 	// writes were applied: they are answered once committed and synced.
 	writes []*groupWrite
 	taken  int
+	// stmts are the statements Stmt bound to tx, by query: binding one
+	// to a transaction costs an allocation and the pool's lock, for
+	// every statement of every write.
+	stmts map[string]*sql.Stmt
 }
 
 // take applies w to open, beginning a transaction when there is none, and
@@ -194,7 +232,8 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 			w.err <- fmt.Errorf("beginning transaction: %w", err)
 			return nil
 		}
-		open = &pending{tx: tx}
+		open = &pending{tx: tx, stmts: map[string]*sql.Stmt{}}
+		g.db.groupTx.Store(open)
 	}
 	open.taken++
 	if err := w.ctx.Err(); err != nil {
@@ -206,6 +245,7 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 	case txErr != nil:
 		// The transaction itself is gone (SQLite rolls back on a full
 		// disk or an I/O error): nothing in it will commit.
+		g.db.groupTx.Store(nil)
 		_ = open.tx.Rollback()
 		g.db.wmu.Unlock()
 		g.count(open.taken)
@@ -225,6 +265,7 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 // finish commits open and hands its writes to the syncer.
 func (g *Group) finish(open *pending) {
 	crashpoint.Hit(crashpoint.BeforeGroupCommit)
+	g.db.groupTx.Store(nil)
 	err := open.tx.Commit()
 	g.db.wmu.Unlock()
 	g.count(open.taken)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +120,122 @@ func TestGroupRefusesWritesAfterClose(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"before"}, rowsOf(t, d)); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+// TestGroupConnectionSettings: the group's connection commits without a
+// sync of its own (the syncer syncs) and keeps the journal of each write's
+// savepoint in memory: on disk it cost a write system call for every page
+// a write touched, on the committer's single goroutine.
+func TestGroupConnectionSettings(t *testing.T) {
+	g := newGroup(t, openGroupDB(t))
+	defer g.Close()
+	for _, tc := range []struct {
+		pragma string
+		want   int
+	}{
+		{"synchronous", 1}, // NORMAL
+		{"temp_store", 2},  // MEMORY
+		{"wal_autocheckpoint", sqlitedb.CommitterCheckpointPages},
+	} {
+		t.Run(tc.pragma, func(t *testing.T) {
+			var got int
+			err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+				return tx.QueryRowContext(ctx, `PRAGMA `+tc.pragma).Scan(&got)
+			})
+			if err != nil || got != tc.want {
+				t.Errorf("PRAGMA %s on the group's connection = %d (%v), want %d", tc.pragma, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestGroupCheckpointsBesideTheCommitter commits fewer pages than the
+// committer's own checkpoint threshold, fewer writes than
+// CheckpointWrites, and checks that the write-ahead log
+// still reaches the database file: a goroutine beside the committer
+// checkpoints, so that the committer does not copy pages and wait for two
+// fsyncs in the middle of a batch.
+func TestGroupCheckpointsBesideTheCommitter(t *testing.T) {
+	d := openGroupDB(t)
+	g := newGroup(t, d)
+	defer g.Close()
+	before := fileSize(t, d.Path())
+	row := strings.Repeat("x", 3000)
+	for i := range 200 {
+		err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, fmt.Sprint(i, row))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 200 rows of 3 KB, one a transaction, are about 500 pages in the
+	// log, below CommitterCheckpointPages and SQLite's default of 1,000.
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(t, d.Path()) < before+200*3000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file %d bytes after 200 writes of 3 KB (%d before): the log was not checkpointed", fileSize(t, d.Path()), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestGroupBindsAStatementOncePerTransaction: in a Group's transaction
+// Stmt returns the statement it already bound for an earlier write, and a
+// write of the next transaction still runs it.
+func TestGroupBindsAStatementOncePerTransaction(t *testing.T) {
+	d := openGroupDB(t)
+	g := newGroup(t, d)
+	defer g.Close()
+	const insert = `INSERT INTO t (v) VALUES (?)`
+	var first *sql.Stmt
+	for _, v := range []string{"a", "b"} {
+		err := g.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+			s, err := d.Stmt(ctx, tx, insert)
+			if err != nil {
+				return err
+			}
+			again, err := d.Stmt(ctx, tx, insert)
+			if err != nil {
+				return err
+			}
+			if again != s {
+				t.Errorf("Stmt bound %q to the group's transaction twice", insert)
+			}
+			if first == nil {
+				first = s
+			}
+			_, err = again.ExecContext(ctx, v)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("writing %s: %v", v, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, rowsOf(t, d)); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	// Outside the group each call binds anew.
+	err := d.Write(context.Background(), func(tx *sql.Tx) error {
+		s, err := d.Stmt(context.Background(), tx, insert)
+		if err == nil && s == first {
+			t.Errorf("Stmt returned the group's bound statement to another transaction")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -9,13 +9,24 @@ import (
 // Stmt returns query prepared for tx. The driver keeps no statement cache,
 // so a statement run for every webhook would otherwise be parsed for every
 // webhook (a fifth of the ingress's CPU); a statement prepared here is
-// parsed once per pooled connection and kept until Close.
+// parsed once per pooled connection and kept until Close. In a Group's
+// transaction it is also bound to the transaction once, not per write.
 func (d *DB) Stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	open := d.groupTx.Load()
+	if open == nil || open.tx != tx {
+		open = nil
+	} else if bound, ok := open.stmts[query]; ok {
+		return bound, nil
+	}
 	s, err := d.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return tx.StmtContext(ctx, s), nil
+	bound := tx.StmtContext(ctx, s)
+	if open != nil {
+		open.stmts[query] = bound
+	}
+	return bound, nil
 }
 
 // Query runs query, prepared once (see Stmt), outside a transaction: for

@@ -1,16 +1,19 @@
 package sqlitedb
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // syncer answers committed batches once the write-ahead log holding them
 // is on disk. Batches committed while it syncs share its next sync.
 func (g *Group) syncer() {
 	defer close(g.done)
+	defer close(g.pokes)
 	for batch := range g.syncs {
 		ws, n := batch, int64(1)
 	drain:
@@ -28,6 +31,11 @@ func (g *Group) syncer() {
 		err := g.syncWAL()
 		for _, w := range ws {
 			w.err <- err
+		}
+		g.unckpt.Add(int64(len(ws)))
+		select {
+		case g.pokes <- struct{}{}:
+		default:
 		}
 		if g.inflight.Add(-n) == 0 {
 			select {
@@ -71,4 +79,46 @@ func (g *Group) syncWAL() error {
 	}
 	g.walIno = st.Ino
 	return nil
+}
+
+// checkpointer copies the write-ahead log into the database file once
+// CheckpointWrites writes were synced, or checkpointIdle after fewer. It
+// checkpoints on a pooled connection (synchronous=FULL: the log is synced
+// before it is copied, the database after) and PASSIVE: beside the
+// committer's transaction, never waiting for it.
+func (g *Group) checkpointer() {
+	defer close(g.ckptDone)
+	idle := time.NewTimer(checkpointIdle)
+	idle.Stop()
+	armed := false
+	for {
+		select {
+		case _, ok := <-g.pokes:
+			if !ok {
+				idle.Stop()
+				return
+			}
+			if g.unckpt.Load() < CheckpointWrites {
+				if !armed {
+					idle.Reset(checkpointIdle)
+					armed = true
+				}
+				continue
+			}
+		case <-idle.C:
+		}
+		idle.Stop()
+		armed = false
+		if g.unckpt.Swap(0) > 0 {
+			g.checkpoint()
+		}
+	}
+}
+
+// checkpoint runs one passive checkpoint. Its failure is left for the next
+// one: the committer's own auto-checkpoint still bounds the log.
+func (g *Group) checkpoint() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, _ = g.db.sql.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 }

@@ -32,13 +32,14 @@ func (q *Queue) FIFO() bool { return q.fifo }
 
 // Send enqueues a message durably: it is on disk when Send returns.
 func (q *Queue) Send(ctx context.Context, in queue.SendInput) (string, error) {
-	if err := q.check(in); err != nil {
-		return "", fmt.Errorf("sending to %s: %w", q.name, err)
+	m, err := q.Encode(in)
+	if err != nil {
+		return "", err
 	}
 	var id string
-	err := q.b.db.Write(ctx, func(tx *sql.Tx) error {
+	err = q.b.db.Write(ctx, func(tx *sql.Tx) error {
 		var err error
-		id, err = q.sendTx(ctx, tx, in)
+		id, err = m.sendTx(ctx, tx)
 		return err
 	})
 	if err != nil {
@@ -53,13 +54,40 @@ func (q *Queue) Send(ctx context.Context, in queue.SendInput) (string, error) {
 // (the ingress's idempotency records). The message exists once tx
 // commits; the caller then calls Notify.
 func (q *Queue) SendTx(ctx context.Context, tx *sql.Tx, in queue.SendInput) (string, error) {
-	err := q.check(in)
-	var id string
-	if err == nil {
-		id, err = q.sendTx(ctx, tx, in)
-	}
+	m, err := q.Encode(in)
 	if err != nil {
-		return "", fmt.Errorf("sending to %s: %w", q.name, err)
+		return "", err
+	}
+	return m.SendTx(ctx, tx)
+}
+
+// Encoded is a message checked and encoded for its queue, ready to be
+// sent in a transaction.
+type Encoded struct {
+	q     *Queue
+	in    queue.SendInput
+	attrs string
+}
+
+// Encode checks in and encodes what SendTx would, so that a caller whose
+// transactions run one after another (the ingress's group committer) does
+// that work on its own goroutine beforehand.
+func (q *Queue) Encode(in queue.SendInput) (*Encoded, error) {
+	if err := q.check(in); err != nil {
+		return nil, fmt.Errorf("sending to %s: %w", q.name, err)
+	}
+	attrs, err := json.Marshal(nonNil(in.Attributes))
+	if err != nil {
+		return nil, fmt.Errorf("sending to %s: encoding attributes: %w", q.name, err)
+	}
+	return &Encoded{q: q, in: in, attrs: string(attrs)}, nil
+}
+
+// SendTx is Queue.SendTx of the message m encodes.
+func (m *Encoded) SendTx(ctx context.Context, tx *sql.Tx) (string, error) {
+	id, err := m.sendTx(ctx, tx)
+	if err != nil {
+		return "", fmt.Errorf("sending to %s: %w", m.q.name, err)
 	}
 	return id, nil
 }
@@ -75,11 +103,8 @@ func (q *Queue) check(in queue.SendInput) error {
 	return nil
 }
 
-func (q *Queue) sendTx(ctx context.Context, tx *sql.Tx, in queue.SendInput) (string, error) {
-	attrs, err := json.Marshal(nonNil(in.Attributes))
-	if err != nil {
-		return "", fmt.Errorf("encoding attributes: %w", err)
-	}
+func (m *Encoded) sendTx(ctx context.Context, tx *sql.Tx) (string, error) {
+	q, in := m.q, m.in
 	id := event.NewID()
 	now := q.b.nowMillis()
 	if in.DedupeID != "" {
@@ -98,9 +123,9 @@ func (q *Queue) sendTx(ctx context.Context, tx *sql.Tx, in queue.SendInput) (str
 			return "", err
 		}
 	}
-	_, err = q.b.db.ExecTx(ctx, tx, `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at)
+	_, err := q.b.db.ExecTx(ctx, tx, `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, q.name, in.Body, in.GroupID, in.DedupeID, string(attrs), now, now+in.Delay.Milliseconds())
+		id, q.name, in.Body, in.GroupID, in.DedupeID, m.attrs, now, now+in.Delay.Milliseconds())
 	return id, err
 }
 

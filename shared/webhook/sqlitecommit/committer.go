@@ -45,10 +45,14 @@ func (c *Committer) Commit(ctx context.Context, in webhook.Commit) (webhook.Comm
 	if err != nil {
 		return webhook.Committed{}, err
 	}
+	// Encoded here, on the request's goroutine, not on the committer's.
+	// A message the queue refuses still fails only where it is sent: a
+	// duplicate of it answers duplicate.
+	msg, encErr := q.Encode(in.Message)
 	var out webhook.Committed
 	err = c.group.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		out, err = c.apply(ctx, tx, q, in)
+		out, err = c.apply(ctx, tx, msg, encErr, in)
 		return err
 	})
 	switch {
@@ -64,35 +68,32 @@ func (c *Committer) Commit(ctx context.Context, in webhook.Commit) (webhook.Comm
 }
 
 // apply checks the keys in order, as the ingress's claims do, then either
-// enqueues and records the event or records the duplicate's result.
-func (c *Committer) apply(ctx context.Context, tx *sql.Tx, q *sqlitequeue.Queue, in webhook.Commit) (webhook.Committed, error) {
-	var free []string
-	for _, key := range in.Keys {
-		rec, live, err := c.store.LiveTx(ctx, tx, key)
+// enqueues and records the event or records the duplicate's result. The
+// keys are read in one statement and recorded in one: the committer runs
+// every event's statements on one goroutine, one after another.
+func (c *Committer) apply(ctx context.Context, tx *sql.Tx, msg *sqlitequeue.Encoded, encErr error, in webhook.Commit) (webhook.Committed, error) {
+	held, err := c.store.LiveKeysTx(ctx, tx, in.Keys)
+	if err != nil {
+		return webhook.Committed{}, err
+	}
+	for i, key := range in.Keys {
+		rec, live := held[key]
 		switch {
-		case err != nil:
-			return webhook.Committed{}, err
 		case !live:
-			free = append(free, key)
 		case rec.Status == state.Completed:
 			// The keys before it are the same event's (a replay under a
 			// new delivery id): they answer duplicate too from now on.
-			return webhook.Committed{Duplicate: true, Result: rec.Result}, c.complete(ctx, tx, free, rec.Result, in)
+			return webhook.Committed{Duplicate: true, Result: rec.Result},
+				c.store.CompleteKeysTx(ctx, tx, in.Keys[:i], rec.Result, in.Retention)
 		default:
 			return webhook.Committed{}, webhook.ErrInProgress
 		}
 	}
-	if _, err := q.SendTx(ctx, tx, in.Message); err != nil {
+	if encErr != nil {
+		return webhook.Committed{}, encErr
+	}
+	if _, err := msg.SendTx(ctx, tx); err != nil {
 		return webhook.Committed{}, err
 	}
-	return webhook.Committed{}, c.complete(ctx, tx, in.Keys, in.Result, in)
-}
-
-func (c *Committer) complete(ctx context.Context, tx *sql.Tx, keys []string, result []byte, in webhook.Commit) error {
-	for _, key := range keys {
-		if err := c.store.CompleteTx(ctx, tx, key, result, in.Retention); err != nil {
-			return fmt.Errorf("recording %s: %w", key, err)
-		}
-	}
-	return nil
+	return webhook.Committed{}, c.store.CompleteKeysTx(ctx, tx, in.Keys, in.Result, in.Retention)
 }

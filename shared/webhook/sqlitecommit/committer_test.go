@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -263,4 +264,49 @@ func TestAnItemErrorFailsOnlyThatDelivery(t *testing.T) {
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestAMessageTheQueueRefusesFailsOnlyWhereItIsSent: the message is encoded
+// before the committer runs, but a duplicate of an event still answers
+// duplicate whatever its message, and a refused message records no key.
+func TestAMessageTheQueueRefusesFailsOnlyWhereItIsSent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ok := webhook.Commit{Keys: []string{"k1"}, Queue: queue.Builds, Message: queue.SendInput{Body: []byte(`{"delivery_id":"first"}`)},
+		Result: []byte(`"first"`), Retention: time.Hour}
+	if _, err := e.commits.Commit(ctx, ok); err != nil {
+		t.Fatal(err)
+	}
+	tooLarge := queue.SendInput{Body: bytes.Repeat([]byte("x"), queue.MaxBodySize+1)}
+	tests := []struct {
+		name    string
+		keys    []string
+		want    webhook.Committed
+		wantErr error
+	}{
+		{"a replay of a recorded event", []string{"k2", "k1"}, webhook.Committed{Duplicate: true, Result: []byte(`"first"`)}, nil},
+		{"a new event", []string{"k3", "k4"}, webhook.Committed{}, queue.ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := e.commits.Commit(ctx, webhook.Commit{Keys: tt.keys, Queue: queue.Builds, Message: tooLarge,
+				Result: []byte(`"second"`), Retention: time.Hour})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Commit: %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Commit (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The replay's new key answers duplicate from now on; the refused
+	// event's keys stay free.
+	for key, want := range map[string]bool{"k2": true, "k3": false, "k4": false} {
+		if _, err := e.store.Get(ctx, key); (err == nil) != want {
+			t.Errorf("record of %s: %v, want recorded %v", key, err, want)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"first": 1}, e.delivered()); diff != "" {
+		t.Errorf("builds queue (-want +got):\n%s", diff)
+	}
 }

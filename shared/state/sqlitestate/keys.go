@@ -1,0 +1,89 @@
+package sqlitestate
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/conveyor-gitops/conveyor/shared/state"
+)
+
+// LiveKeysTx is LiveTx for several keys in one read: it returns the record
+// of each key that still holds, by key; a key absent from the map is free.
+// The ingress's committer checks all of an event's keys this way, because
+// its single goroutine runs every event's statements one after another.
+func (s *Store) LiveKeysTx(ctx context.Context, tx *sql.Tx, keys []string) (map[string]state.Idem, error) {
+	held := make(map[string]state.Idem, len(keys))
+	// SQLite caps a compound SELECT at 500 terms; an event has a handful.
+	for len(keys) > 0 {
+		n := min(len(keys), 64)
+		if err := s.liveKeys(ctx, tx, keys[:n], held); err != nil {
+			return nil, fmt.Errorf("reading idempotency records %v: %w", keys[:n], err)
+		}
+		keys = keys[n:]
+	}
+	return held, nil
+}
+
+// liveKeys adds to held the live records of keys. It looks each key up
+// with its own term of a UNION ALL: "key IN (…)" would first build a
+// temporary b-tree of the keys.
+func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, keys []string, held map[string]state.Idem) error {
+	const one = `SELECT key, status, result, expires_at, updated_at FROM idempotency WHERE key = ?`
+	stmt, err := s.db.Stmt(ctx, tx, strings.Repeat(one+` UNION ALL `, len(keys)-1)+one)
+	if err != nil {
+		return err
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	now := s.now().UnixMilli()
+	for rows.Next() {
+		var key, status string
+		var result []byte
+		var exp, upd int64
+		if err := rows.Scan(&key, &status, &result, &exp, &upd); err != nil {
+			return err
+		}
+		// An expired record is free, as in LiveTx.
+		if exp > now {
+			held[key] = state.Idem{Key: key, Status: state.Status(status), Result: result, ExpiresAt: time.UnixMilli(exp), UpdatedAt: time.UnixMilli(upd)}
+		}
+	}
+	return rows.Err()
+}
+
+// CompleteKeysTx is CompleteTx for several keys in one statement: each
+// holds result for retention once tx commits.
+func (s *Store) CompleteKeysTx(ctx context.Context, tx *sql.Tx, keys []string, result []byte, retention time.Duration) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	now := s.now()
+	// ?1…?4 are shared by every row: each is bound once.
+	args := append(make([]any, 0, 4+len(keys)), string(state.Completed), result, now.Add(retention).UnixMilli(), now.UnixMilli())
+	var q strings.Builder
+	q.WriteString(`INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES `)
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?" + strconv.Itoa(5+i) + ", ?1, ?2, ?3, ?4)")
+		args = append(args, k)
+	}
+	q.WriteString(` ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result,
+		expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
+	if _, err := s.db.ExecTx(ctx, tx, q.String(), args...); err != nil {
+		return fmt.Errorf("recording %v: %w", keys, err)
+	}
+	return nil
+}

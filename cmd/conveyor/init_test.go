@@ -16,8 +16,9 @@ import (
 )
 
 // fixtureRepo commits a copy of one of shared/onboard's fixture
-// repositories into a new git repository on main.
-func fixtureRepo(t *testing.T, name string) *demo.Repo {
+// repositories into a new git repository on main, after edit changes its
+// files when given.
+func fixtureRepo(t *testing.T, name string, edit ...func(files map[string]string)) *demo.Repo {
 	t.Helper()
 	src := filepath.Join("..", "..", "shared", "onboard", "testdata", name)
 	files := map[string]string{}
@@ -32,6 +33,9 @@ func fixtureRepo(t *testing.T, name string) *demo.Repo {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range edit {
+		e(files)
 	}
 	repo, err := demo.InitRepo(filepath.Join(t.TempDir(), name))
 	if err != nil {

@@ -497,6 +497,7 @@ type lambdaProcess struct {
 	mu      sync.Mutex
 	url     string
 	cmd     *exec.Cmd
+	exited  chan struct{}
 	out     *lockedWriter
 	buf     *bytes.Buffer
 	started time.Time
@@ -504,13 +505,29 @@ type lambdaProcess struct {
 
 // startLambda runs bootstrap under the emulator on free loopback ports and
 // returns once the emulator accepts connections; the function itself is
-// started by the first invocation, as Lambda does.
+// started by the first invocation, as Lambda does. A port taken between
+// choosing and binding it makes the emulator exit: it is started again on
+// other ports.
 func startLambda(tb testing.TB, rie, bootstrap string, env []string) *lambdaProcess {
 	tb.Helper()
+	var err error
+	for range 3 {
+		var p *lambdaProcess
+		if p, err = tryLambda(tb, rie, bootstrap, env); err == nil {
+			tb.Cleanup(p.stop)
+			return p
+		}
+	}
+	tb.Fatalf("starting %s: %v", rie, err)
+	return nil
+}
+
+func tryLambda(tb testing.TB, rie, bootstrap string, env []string) (*lambdaProcess, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
 	api := fmt.Sprintf("127.0.0.1:%d", freePort(tb))
 	buf := &bytes.Buffer{}
-	p := &lambdaProcess{url: "http://" + addr + "/2015-03-31/functions/function/invocations", buf: buf, out: &lockedWriter{w: buf}}
+	p := &lambdaProcess{url: "http://" + addr + "/2015-03-31/functions/function/invocations", buf: buf, out: &lockedWriter{w: buf},
+		exited: make(chan struct{})}
 	p.cmd = exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", api, "--log-level", "error", bootstrap)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -518,18 +535,31 @@ func startLambda(tb testing.TB, rie, bootstrap string, env []string) *lambdaProc
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", rie, err)
+		return nil, err
 	}
-	tb.Cleanup(p.stop)
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("the emulator exited: %s", p.output())
+		default:
+		}
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return p
+			// Whatever answered may be another server that took the port
+			// first: the emulator, failing to bind, exits at once.
+			select {
+			case <-p.exited:
+				return nil, fmt.Errorf("the emulator exited: %s", p.output())
+			case <-time.After(100 * time.Millisecond):
+				return p, nil
+			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s did not listen on %s: %s", rie, addr, p.output())
+			p.stop()
+			return nil, fmt.Errorf("it did not listen on %s: %s", addr, p.output())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -546,7 +576,7 @@ func (p *lambdaProcess) stop() {
 		return
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	_ = p.cmd.Wait()
+	<-p.exited
 }
 
 // invoke posts payload as the event and decodes the function's answer

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
@@ -145,7 +146,7 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 	for _, e := range entries {
 		sorted = append(sorted, e)
 	}
-	slices.SortFunc(sorted, func(a, b object.TreeEntry) int { return strings.Compare(gitOrder(a), gitOrder(b)) })
+	slices.SortFunc(sorted, byGitOrder)
 	t := &object.Tree{Entries: sorted}
 	obj := st.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {
@@ -158,13 +159,27 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 	return h, len(sorted), nil
 }
 
-// gitOrder is the key git sorts tree entries by: a directory's name compares
-// as if it ended with a slash.
-func gitOrder(e object.TreeEntry) string {
-	if e.Mode == filemode.Dir {
-		return e.Name + "/"
+// byGitOrder orders tree entries as git does: a directory's name compares
+// as if it ended with a slash. It builds no key: sorting a 10,000-entry
+// directory by concatenated keys spent most of a promotion's tree writing
+// on allocating them.
+func byGitOrder(a, b object.TreeEntry) int {
+	n := min(len(a.Name), len(b.Name))
+	if c := strings.Compare(a.Name[:n], b.Name[:n]); c != 0 {
+		return c
 	}
-	return e.Name
+	return cmp.Compare(gitKeyByte(a, n), gitKeyByte(b, n))
+}
+
+// gitKeyByte is the byte at i of e's sort key, -1 past its end.
+func gitKeyByte(e object.TreeEntry, i int) int {
+	switch {
+	case i < len(e.Name):
+		return int(e.Name[i])
+	case i == len(e.Name) && e.Mode == filemode.Dir:
+		return '/'
+	}
+	return -1
 }
 
 func orRoot(dir string) string {

@@ -3,8 +3,11 @@ package gitops
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/conveyor-gitops/conveyor/shared/retry"
@@ -88,5 +91,30 @@ func TestApplyChanges(t *testing.T) {
 				t.Errorf("tree = %s, git writes %s", tree, want)
 			}
 		})
+	}
+}
+
+// TestByGitOrder: tree entries sort as git sorts them, by name with a
+// directory's compared as if it ended in a slash.
+func TestByGitOrder(t *testing.T) {
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	names := []string{"a", "a.b", "a-b", "a0", "ab", "b", "a.yaml", "apps", "apps-old", "apps.d", "z"}
+	var entries []object.TreeEntry
+	for _, n := range names {
+		entries = append(entries, object.TreeEntry{Name: n, Mode: filemode.Regular}, object.TreeEntry{Name: n + "x", Mode: filemode.Dir})
+		entries = append(entries, object.TreeEntry{Name: n + "/", Mode: filemode.Regular}) // never in git; checks the '/' byte
+	}
+	entries = append(entries, object.TreeEntry{Name: "apps", Mode: filemode.Dir}, object.TreeEntry{Name: "a", Mode: filemode.Dir})
+	for _, a := range entries {
+		for _, b := range entries {
+			if got, want := byGitOrder(a, b), strings.Compare(key(a), key(b)); got != want {
+				t.Errorf("byGitOrder(%q %v, %q %v) = %d, want %d", a.Name, a.Mode, b.Name, b.Mode, got, want)
+			}
+		}
 	}
 }

@@ -27,6 +27,10 @@ const Region = "us-east-1"
 // startTimeout bounds how long an emulator may take to answer.
 const startTimeout = 30 * time.Second
 
+// settle is how long a process must stay alive after its port answers
+// before the answer is taken to be its own.
+const settle = 150 * time.Millisecond
+
 // Server is a running emulator.
 type Server struct {
 	// Name is the emulator's name: "fauxqs" or "dynalite".
@@ -108,7 +112,7 @@ func (s *Server) KMS() *kms.Client {
 func start(t testing.TB, name string, cmdFor func(port int) *exec.Cmd) *Server {
 	t.Helper()
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
 			t.Fatalf("choosing a port for %s: %v", name, err)
@@ -164,7 +168,16 @@ func launch(cmd *exec.Cmd, port int) (*process, error) {
 		}
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
-			return p, nil
+			// Another listener may hold the port: fauxqs binds 0.0.0.0, so
+			// a process on 127.0.0.1 that took the port between freePort and
+			// the bind answers the dial while fauxqs dies of EADDRINUSE. An
+			// exit just after the answer is a failed start, not a server.
+			select {
+			case <-p.exited:
+				return nil, fmt.Errorf("%s exited just after %s answered (the port was taken): %s", cmd.Path, addr, out.String())
+			case <-time.After(settle):
+				return p, nil
+			}
 		}
 		if time.Now().After(deadline) {
 			p.stop()

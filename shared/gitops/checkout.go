@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/config"
@@ -34,14 +32,13 @@ func incomingRef(branch string) plumbing.ReferenceName {
 // moves it as "updateInstead" would, on the user's own clone.
 func (r *Repo) checkedOut(ctx context.Context, branch string) string {
 	u, err := r.endpoint()
-	if err != nil || !strings.HasPrefix(u, "file://") {
-		return ""
-	}
-	p, err := url.PathUnescape(strings.TrimPrefix(u, "file://"))
 	if err != nil {
 		return ""
 	}
-	dir := filepath.FromSlash(p)
+	dir, ok := localDir(u)
+	if !ok {
+		return ""
+	}
 	if out, err := runGitCLI(ctx, dir, "rev-parse", "--is-bare-repository"); err != nil || out != "false" {
 		return ""
 	}

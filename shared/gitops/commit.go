@@ -74,27 +74,46 @@ func applyChanges(st storer.EncodedObjectStorer, root *object.Tree, changes map[
 }
 
 // writeTree returns the hash of old with n's changes applied and its number
-// of entries (0 means the directory disappears).
+// of entries (0 means the directory disappears). It edits a copy of old's
+// entries in place, which are in git's order already, and sorts only when
+// it added a name: a promotion touches one entry of a directory that may
+// hold 10,000.
 func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir string, changed *[]string) (plumbing.Hash, int, error) {
-	entries := map[string]object.TreeEntry{}
+	var entries []object.TreeEntry
 	if old != nil {
-		for _, e := range old.Entries {
-			entries[e.Name] = e
-		}
+		entries = slices.Clone(old.Entries)
 	}
-	dirty := false
+	find := entryFinder(entries, len(n.children))
+	dirty, added, removed := false, false, false
 	for name, child := range n.children {
 		p := path.Join(dir, name)
-		cur, exists := entries[name]
+		i := find(name)
+		exists := i >= 0
+		var cur object.TreeEntry
+		if exists {
+			cur = entries[i]
+		}
+		set := func(e object.TreeEntry) {
+			dirty = true
+			if exists {
+				entries[i] = e
+				return
+			}
+			entries = append(entries, e)
+			added = true
+		}
+		remove := func() {
+			dirty, removed = true, true
+			entries[i].Name = "" // compacted below
+		}
 		if child.leaf {
 			if exists && cur.Mode == filemode.Dir {
 				return plumbing.ZeroHash, 0, retry.Permanent(fmt.Errorf("writing %s: it is a directory", p))
 			}
 			if child.data == nil {
 				if exists {
-					delete(entries, name)
+					remove()
 					*changed = append(*changed, p)
-					dirty = true
 				}
 				continue
 			}
@@ -109,9 +128,8 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 			if _, err := writeBlob(st, child.data); err != nil {
 				return plumbing.ZeroHash, 0, fmt.Errorf("storing %s: %w", p, err)
 			}
-			entries[name] = object.TreeEntry{Name: name, Mode: mode, Hash: h}
+			set(object.TreeEntry{Name: name, Mode: mode, Hash: h})
 			*changed = append(*changed, p)
-			dirty = true
 			continue
 		}
 		var sub *object.Tree
@@ -131,23 +149,24 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 		}
 		switch {
 		case size == 0 && exists:
-			delete(entries, name)
-			dirty = true
+			remove()
 		case size == 0, exists && h == cur.Hash:
 		default:
-			entries[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
-			dirty = true
+			set(object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
 		}
 	}
 	if old != nil && !dirty {
 		return old.Hash, len(old.Entries), nil
 	}
-	sorted := make([]object.TreeEntry, 0, len(entries))
-	for _, e := range entries {
-		sorted = append(sorted, e)
+	if removed {
+		entries = slices.DeleteFunc(entries, func(e object.TreeEntry) bool { return e.Name == "" })
 	}
-	slices.SortFunc(sorted, byGitOrder)
-	t := &object.Tree{Entries: sorted}
+	// A tree git did not write may be out of order; sorting it costs as
+	// much as checking, so check first.
+	if added || !slices.IsSortedFunc(entries, byGitOrder) {
+		slices.SortFunc(entries, byGitOrder)
+	}
+	t := &object.Tree{Entries: entries}
 	obj := st.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("encoding tree %s: %w", orRoot(dir), err)
@@ -156,7 +175,27 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 	if err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("storing tree %s: %w", orRoot(dir), err)
 	}
-	return h, len(sorted), nil
+	return h, len(entries), nil
+}
+
+// entryFinder returns a lookup of a name's index in entries (-1: absent):
+// a scan for a few changes, an index for many.
+func entryFinder(entries []object.TreeEntry, changes int) func(string) int {
+	if changes <= 8 {
+		return func(name string) int {
+			return slices.IndexFunc(entries, func(e object.TreeEntry) bool { return e.Name == name })
+		}
+	}
+	index := make(map[string]int, len(entries))
+	for i, e := range entries {
+		index[e.Name] = i
+	}
+	return func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		return -1
+	}
 }
 
 // byGitOrder orders tree entries as git does: a directory's name compares

@@ -1,10 +1,16 @@
 package gitops
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -117,4 +123,115 @@ func TestByGitOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestApplyChangesRandom applies seeded random change sets, a few or many
+// names per directory at once, with names that sort around one another
+// ("a", "a.b", "a-b", "a/b"), and checks each tree against git's.
+func TestApplyChangesRandom(t *testing.T) {
+	ctx := testContext(t)
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CONVEYOR_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("seed %d (CONVEYOR_SEED reproduces it)", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	names := []string{"a", "a.b", "a-b", "a0", "b", "ab", "a_b", "z"}
+	randPath := func() string {
+		depth := 1 + rng.IntN(3)
+		parts := make([]string, depth)
+		for i := range parts {
+			parts[i] = names[rng.IntN(len(names))]
+		}
+		return strings.Join(parts, "/")
+	}
+	// A base of up to 150 files; a path that is a prefix of another is
+	// skipped.
+	files := map[string]string{}
+	for range 1000 {
+		p := randPath()
+		if conflicts(files, p) {
+			continue
+		}
+		files[p] = fmt.Sprintf("content %d\n", len(files))
+		if len(files) == 150 {
+			break
+		}
+	}
+	dir := newBareRepo(t, t.TempDir(), "random.git", files)
+	r := &Repo{URL: dir, Base: "main"}
+	clean := t.TempDir()
+	runGit(t, clean, "clone", "-q", dir, ".")
+	for round := range 12 {
+		changes := map[string][]byte{}
+		n := 1 + rng.IntN(3)
+		if round%2 == 1 {
+			n = 10 + rng.IntN(30) // past entryFinder's scan
+		}
+		existing := slices.Sorted(maps.Keys(files))
+		for range 10 * n {
+			if len(changes) == n {
+				break
+			}
+			switch rng.IntN(3) {
+			case 0: // modify
+				changes[existing[rng.IntN(len(existing))]] = []byte(fmt.Sprintf("round %d\n", round))
+			case 1: // delete
+				changes[existing[rng.IntN(len(existing))]] = nil
+			default: // add
+				if p := randPath(); !conflicts(files, p) && !conflictsChanges(changes, p) {
+					changes[p] = []byte("new\n")
+				}
+			}
+		}
+		s, err := r.newSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		commits, err := r.fetch(ctx, s, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := commits[0].Tree()
+		tree, _, err := applyChanges(s.st, root, changes)
+		if err != nil {
+			t.Fatalf("round %d: applyChanges: %v", round, err)
+		}
+		work := t.TempDir()
+		runGit(t, work, "clone", "-q", "--shared", clean, ".")
+		for p, data := range changes {
+			if data == nil {
+				os.Remove(filepath.Join(work, filepath.FromSlash(p)))
+				continue
+			}
+			writeFiles(t, work, map[string]string{p: string(data)})
+		}
+		runGit(t, work, "add", "-A")
+		if want := runGit(t, work, "write-tree"); tree.String() != want {
+			t.Fatalf("round %d (%d changes): tree = %s, git writes %s", round, len(changes), tree, want)
+		}
+	}
+}
+
+// conflicts reports whether p is a file or directory of files in another
+// form: p is a prefix directory of a file, or a file is a directory of p.
+func conflicts(files map[string]string, p string) bool {
+	for f := range files {
+		if f == p {
+			return false
+		}
+		if strings.HasPrefix(f, p+"/") || strings.HasPrefix(p, f+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func conflictsChanges(changes map[string][]byte, p string) bool {
+	for f := range changes {
+		if f == p || strings.HasPrefix(f, p+"/") || strings.HasPrefix(p, f+"/") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,12 @@
 package gitops
 
 import (
+	"bufio"
 	"bytes"
+	"compress/zlib"
 	"context"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +19,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	formatcfg "github.com/go-git/go-git/v5/plumbing/format/config"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // unpackLimit is git's receive.unpackLimit default: receive-pack stores a
@@ -43,7 +47,8 @@ func localDir(u string) (string, bool) {
 // directGitDir returns the git directory of the repository at dir when a
 // push of branch to it may skip receive-pack: receive-pack would only store
 // the objects and move the ref. That is not so, and "" is returned, when
-// the repository has receive hooks, any receive.* or transfer.* setting,
+// the repository has receive hooks, any receive.* setting but
+// denyCurrentBranch, any transfer.* setting,
 // a hooks path or includes (whose settings are not read here), is a linked
 // work tree, or has branch checked out. Only plain files are read: asking
 // git would cost the processes this path saves.
@@ -58,12 +63,19 @@ func directGitDir(dir, branch string) string {
 	if fi, err := os.Stat(filepath.Join(gitDir, "objects")); err != nil || !fi.IsDir() {
 		return ""
 	}
-	head, err := os.ReadFile(filepath.Join(gitDir, "HEAD"))
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(gitDir, "HEAD")); err != nil {
 		return ""
 	}
-	if !bare && strings.TrimSpace(string(head)) == "ref: "+plumbing.NewBranchReferenceName(branch).String() {
-		return ""
+	// The branch may be checked out here or in a linked work tree.
+	heads, _ := filepath.Glob(filepath.Join(gitDir, "worktrees", "*", "HEAD"))
+	if !bare {
+		heads = append(heads, filepath.Join(gitDir, "HEAD"))
+	}
+	for _, h := range heads {
+		head, err := os.ReadFile(h)
+		if err != nil || strings.TrimSpace(string(head)) == "ref: "+plumbing.NewBranchReferenceName(branch).String() {
+			return ""
+		}
 	}
 	for _, h := range receiveHooks {
 		if _, err := os.Lstat(filepath.Join(gitDir, "hooks", h)); err == nil {
@@ -90,7 +102,18 @@ func plainReceiveConfig(path string) bool {
 	}
 	for _, s := range cfg.Sections {
 		switch strings.ToLower(s.Name) {
-		case "receive", "transfer", "include", "includeif":
+		case "receive":
+			// denyCurrentBranch rules the checked-out branch only, which
+			// never comes this way.
+			for _, o := range s.Options {
+				if !strings.EqualFold(o.Key, "denyCurrentBranch") {
+					return false
+				}
+			}
+			if len(s.Subsections) > 0 {
+				return false
+			}
+		case "transfer", "include", "includeif":
 			return false
 		case "core":
 			if s.Options.Has("hooksPath") || s.Options.Has("hookspath") {
@@ -147,11 +170,7 @@ func storeObjects(ctx context.Context, gitDir string, added *overlay) (err error
 	}
 	rd, wr := io.Pipe()
 	done := make(chan error, 1)
-	go func() {
-		e := packfile.NewEncoder(wr, added.added, false)
-		_, err := e.Encode(added.order, 0)
-		done <- wr.CloseWithError(err)
-	}()
+	go func() { done <- wr.CloseWithError(writePack(wr, added.added, added.order)) }()
 	args := []string{"unpack-objects", "-q", "--strict"}
 	if len(added.order) >= unpackLimit {
 		args = []string{"index-pack", "--stdin", "--strict"}
@@ -218,6 +237,57 @@ func moveAll(src, dst string, rank func(string) int) error {
 		}
 	}
 	return nil
+}
+
+// writePack writes the objects order names as a version 2 pack without
+// deltas, compressed at zlib's best speed: git inflates it at once, and at
+// the default level compressing a 10,000-entry tree took 9 ms of each
+// promotion.
+func writePack(w io.Writer, st storer.EncodedObjectStorer, order []plumbing.Hash) error {
+	sum := sha1.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 64<<10)
+	var hdr [12]byte
+	copy(hdr[:4], "PACK")
+	binary.BigEndian.PutUint32(hdr[4:8], 2)
+	binary.BigEndian.PutUint32(hdr[8:], uint32(len(order)))
+	bw.Write(hdr[:])
+	zw, _ := zlib.NewWriterLevel(bw, zlib.BestSpeed)
+	for _, h := range order {
+		obj, err := st.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return fmt.Errorf("reading object %s to send: %w", h, err)
+		}
+		bw.Write(objectHeader(obj.Type(), obj.Size()))
+		r, err := obj.Reader()
+		if err != nil {
+			return err
+		}
+		zw.Reset(bw)
+		_, err = io.Copy(zw, r)
+		r.Close()
+		if err != nil {
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(sum.Sum(nil))
+	return err
+}
+
+// objectHeader is a pack entry's type and size: the type and the size's
+// low four bits, then seven bits a byte, high bit set while more follow.
+func objectHeader(t plumbing.ObjectType, size int64) []byte {
+	b := []byte{byte(t)<<4 | byte(size&0x0f)}
+	for size >>= 4; size > 0; size >>= 7 {
+		b[len(b)-1] |= 0x80
+		b = append(b, byte(size&0x7f))
+	}
+	return b
 }
 
 // gitAt runs git on the git directory gitDir, with its output for errors.

@@ -45,6 +45,12 @@ func TestDirectGitDir(t *testing.T) {
 			runGit(t, d, "config", "receive.denyNonFastForwards", "true")
 			return d, ""
 		}},
+		{"receive.denyCurrentBranch (the checked-out branch only)", func(t *testing.T) (string, string) {
+			d := filepath.Join(t.TempDir(), "work")
+			runGit(t, root, "init", "-q", "-b", "main", d)
+			runGit(t, d, "config", "receive.denyCurrentBranch", "updateInstead")
+			return d, filepath.Join(d, ".git")
+		}},
 		{"transfer.fsckObjects", func(t *testing.T) (string, string) {
 			d := bare(t)
 			runGit(t, d, "config", "transfer.fsckObjects", "true")
@@ -68,6 +74,12 @@ func TestDirectGitDir(t *testing.T) {
 		{"non-bare, the pushed branch checked out", func(t *testing.T) (string, string) {
 			d := filepath.Join(t.TempDir(), "work")
 			runGit(t, root, "init", "-q", "-b", "conveyor/dev/web", d)
+			return d, ""
+		}},
+		{"bare, the pushed branch checked out in a linked work tree", func(t *testing.T) (string, string) {
+			d := bare(t)
+			runGit(t, d, "branch", "conveyor/dev/web", "main")
+			runGit(t, d, "worktree", "add", "-q", filepath.Join(t.TempDir(), "wt"), "conveyor/dev/web")
 			return d, ""
 		}},
 		{"a linked work tree (.git is a file)", func(t *testing.T) (string, string) {
@@ -291,4 +303,23 @@ func TestSendLocalPacksLargePushes(t *testing.T) {
 		t.Errorf("big holds %s objects of its own, want %d", got, unpackLimit+2)
 	}
 	runGit(t, dir, "fsck", "--strict", "--no-dangling", "--connectivity-only")
+}
+
+func TestObjectHeader(t *testing.T) {
+	for _, tc := range []struct {
+		typ  plumbing.ObjectType
+		size int64
+		want []byte
+	}{
+		{plumbing.BlobObject, 0, []byte{0x30}},
+		{plumbing.BlobObject, 15, []byte{0x3f}},
+		{plumbing.TreeObject, 16, []byte{0xa0, 0x01}},
+		{plumbing.CommitObject, 2047, []byte{0x9f, 0x7f}},
+		{plumbing.CommitObject, 2048, []byte{0x90, 0x80, 0x01}},
+		{plumbing.TreeObject, 400_000, []byte{0xa0, 0xa8, 0xc3, 0x01}},
+	} {
+		if got := objectHeader(tc.typ, tc.size); string(got) != string(tc.want) {
+			t.Errorf("objectHeader(%v, %d) = % x, want % x", tc.typ, tc.size, got, tc.want)
+		}
+	}
 }

@@ -83,11 +83,14 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 	if old != nil {
 		entries = slices.Clone(old.Entries)
 	}
-	find := entryFinder(entries, len(n.children))
-	dirty, added, removed := false, false, false
+	// Lookups search the entries old had, which stay in order: additions
+	// go after them and removals are applied at the end.
+	have := len(entries)
+	var removed []int
+	dirty, added := false, false
 	for name, child := range n.children {
 		p := path.Join(dir, name)
-		i := find(name)
+		i := findEntry(entries[:have], name)
 		exists := i >= 0
 		var cur object.TreeEntry
 		if exists {
@@ -103,8 +106,8 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 			added = true
 		}
 		remove := func() {
-			dirty, removed = true, true
-			entries[i].Name = "" // compacted below
+			dirty = true
+			removed = append(removed, i)
 		}
 		if child.leaf {
 			if exists && cur.Mode == filemode.Dir {
@@ -137,7 +140,7 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 			if cur.Mode != filemode.Dir {
 				return plumbing.ZeroHash, 0, retry.Permanent(fmt.Errorf("writing under %s: it is a file", p))
 			}
-			t, err := object.GetTree(st, cur.Hash)
+			t, err := getTree(st, cur.Hash)
 			if err != nil {
 				return plumbing.ZeroHash, 0, fmt.Errorf("reading tree %s: %w", p, err)
 			}
@@ -158,8 +161,18 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 	if old != nil && !dirty {
 		return old.Hash, len(old.Entries), nil
 	}
-	if removed {
-		entries = slices.DeleteFunc(entries, func(e object.TreeEntry) bool { return e.Name == "" })
+	if len(removed) > 0 {
+		gone := make([]bool, len(entries))
+		for _, i := range removed {
+			gone[i] = true
+		}
+		kept := entries[:0]
+		for i, e := range entries {
+			if !gone[i] {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
 	}
 	// A tree git did not write may be out of order; sorting it costs as
 	// much as checking, so check first.
@@ -176,26 +189,6 @@ func writeTree(st storer.EncodedObjectStorer, old *object.Tree, n *node, dir str
 		return plumbing.ZeroHash, 0, fmt.Errorf("storing tree %s: %w", orRoot(dir), err)
 	}
 	return h, len(entries), nil
-}
-
-// entryFinder returns a lookup of a name's index in entries (-1: absent):
-// a scan for a few changes, an index for many.
-func entryFinder(entries []object.TreeEntry, changes int) func(string) int {
-	if changes <= 8 {
-		return func(name string) int {
-			return slices.IndexFunc(entries, func(e object.TreeEntry) bool { return e.Name == name })
-		}
-	}
-	index := make(map[string]int, len(entries))
-	for i, e := range entries {
-		index[e.Name] = i
-	}
-	return func(name string) int {
-		if i, ok := index[name]; ok {
-			return i
-		}
-		return -1
-	}
 }
 
 // byGitOrder orders tree entries as git does: a directory's name compares

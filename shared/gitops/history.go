@@ -51,7 +51,7 @@ func (r *Repo) History(ctx context.Context, depth int) ([]*Snapshot, error) {
 	var out []*Snapshot
 	c, err := object.GetCommit(s.st, ref.Hash())
 	for err == nil && len(out) < depth {
-		snap, serr := newSnapshot(c)
+		snap, serr := newSnapshot(s.st, c)
 		if serr != nil {
 			return nil, fmt.Errorf("reading commit %s of %s: %w", c.Hash, r.where(), serr)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -103,11 +104,11 @@ func ReadFileCached(ctx context.Context, c *ObjectCache, location, branch, path 
 // not keep the snapshot.
 func ViewTip(ctx context.Context, c *ObjectCache, location, branch string, auth transport.AuthMethod, fn func(*Snapshot) error) (string, error) {
 	if c == nil || branch == "" || !IsRemote(location) {
-		tip, err := tipCommit(ctx, location, branch, auth)
+		tip, st, err := tipCommit(ctx, location, branch, auth)
 		if err != nil {
 			return "", err
 		}
-		return viewCommit(tip, location, fn)
+		return viewCommit(st, tip, location, fn)
 	}
 	r := &Repo{URL: location, Base: branch, Auth: auth, opts: options{objects: c}}
 	s, done, err := r.openSession()
@@ -119,11 +120,11 @@ func ViewTip(ctx context.Context, c *ObjectCache, location, branch string, auth 
 	if err != nil {
 		return "", err
 	}
-	return viewCommit(commits[0], location, fn)
+	return viewCommit(s.st, commits[0], location, fn)
 }
 
-func viewCommit(c *object.Commit, location string, fn func(*Snapshot) error) (string, error) {
-	snap, err := newSnapshot(c)
+func viewCommit(st storer.EncodedObjectStorer, c *object.Commit, location string, fn func(*Snapshot) error) (string, error) {
+	snap, err := newSnapshot(st, c)
 	if err != nil {
 		return "", fmt.Errorf("reading commit %s of %s: %w", short(c.Hash.String()), logging.RedactURLs(location), err)
 	}

@@ -245,7 +245,7 @@ func (r *Repo) landOnce(ctx context.Context, branch string, edit Edit, message s
 
 // applyEdit runs edit on a snapshot of tip and writes the resulting tree.
 func (r *Repo) applyEdit(st storer.EncodedObjectStorer, tip *object.Commit, edit Edit) (plumbing.Hash, []string, error) {
-	snap, err := newSnapshot(tip)
+	snap, err := newSnapshot(st, tip)
 	if err != nil {
 		return plumbing.ZeroHash, nil, fmt.Errorf("reading tree of %s: %w", short(tip.Hash.String()), err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -34,7 +35,7 @@ func IsRemote(location string) bool {
 // local repository is read in place; a remote one is fetched shallowly into
 // memory.
 func ReadFile(ctx context.Context, location, branch, path string, auth transport.AuthMethod) ([]byte, string, error) {
-	commit, err := tipCommit(ctx, location, branch, auth)
+	commit, _, err := tipCommit(ctx, location, branch, auth)
 	if err != nil {
 		return nil, "", err
 	}
@@ -46,11 +47,11 @@ func ReadFile(ctx context.Context, location, branch, path string, auth transport
 }
 
 // tipCommit opens the repository at location and returns the tip of
-// branch (HEAD when empty).
-func tipCommit(ctx context.Context, location, branch string, auth transport.AuthMethod) (*object.Commit, error) {
+// branch (HEAD when empty) and the store holding its objects.
+func tipCommit(ctx context.Context, location, branch string, auth transport.AuthMethod) (*object.Commit, storer.EncodedObjectStorer, error) {
 	repo, err := open(ctx, location, branch, auth)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var ref *plumbing.Reference
 	if branch == "" {
@@ -59,13 +60,13 @@ func tipCommit(ctx context.Context, location, branch string, auth transport.Auth
 		ref, err = repo.Reference(plumbing.NewBranchReferenceName(branch), true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("resolving %s in %s: %w", orHead(branch), logging.RedactURLs(location), err)
+		return nil, nil, fmt.Errorf("resolving %s in %s: %w", orHead(branch), logging.RedactURLs(location), err)
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return nil, fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), logging.RedactURLs(location), err)
+		return nil, nil, fmt.Errorf("reading commit %s of %s: %w", ref.Hash(), logging.RedactURLs(location), err)
 	}
-	return commit, nil
+	return commit, repo.Storer, nil
 }
 
 func open(ctx context.Context, location, branch string, auth transport.AuthMethod) (*git.Repository, error) {

@@ -78,7 +78,7 @@ func TestOversizeFilesAreRefusedUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := newSnapshot(commits[0])
+	snap, err := newSnapshot(s.st, commits[0])
 	if err != nil {
 		t.Fatal(err)
 	}

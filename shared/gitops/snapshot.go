@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // errSymlink refuses to follow a symbolic link: its target could name any
@@ -24,6 +25,7 @@ var errSymlink = errors.New("symbolic link not followed")
 // symbolic links and submodules are listed but cannot be opened. A Snapshot
 // is meant for one Edit at a time and is not safe for concurrent use.
 type Snapshot struct {
+	st     storer.EncodedObjectStorer
 	commit *object.Commit
 	root   *object.Tree
 }
@@ -34,13 +36,13 @@ var (
 	_ fs.StatFS     = (*Snapshot)(nil)
 )
 
-// newSnapshot returns the snapshot of c's tree.
-func newSnapshot(c *object.Commit) (*Snapshot, error) {
-	root, err := c.Tree()
+// newSnapshot returns the snapshot of c's tree, whose objects st holds.
+func newSnapshot(st storer.EncodedObjectStorer, c *object.Commit) (*Snapshot, error) {
+	root, err := getTree(st, c.TreeHash)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{commit: c, root: root}, nil
+	return &Snapshot{st: st, commit: c, root: root}, nil
 }
 
 // Commit returns the SHA of the commit the snapshot shows.
@@ -103,19 +105,31 @@ func (s *Snapshot) lookup(op, name string) (*entryInfo, *object.Tree, error) {
 	if name == "." {
 		return &entryInfo{name: ".", mode: filemode.Dir, mtime: s.mtime()}, s.root, nil
 	}
-	e, err := s.root.FindEntry(name)
-	if err != nil {
-		return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	tree := s.root
+	parts := strings.Split(name, "/")
+	for k, part := range parts {
+		i := findEntry(tree.Entries, part)
+		if i < 0 {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		e := &tree.Entries[i]
+		last := k == len(parts)-1
+		if e.Mode != filemode.Dir {
+			if !last {
+				return nil, nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			}
+			return s.info(e), nil, nil
+		}
+		sub, err := getTree(s.st, e.Hash)
+		if err != nil {
+			return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
+		}
+		if last {
+			return s.info(e), sub, nil
+		}
+		tree = sub
 	}
-	info := s.info(e)
-	if e.Mode != filemode.Dir {
-		return info, nil, nil
-	}
-	tree, err := s.root.Tree(name)
-	if err != nil {
-		return nil, nil, &fs.PathError{Op: op, Path: name, Err: err}
-	}
-	return info, tree, nil
+	panic("unreachable: a valid path has a last element")
 }
 
 func (s *Snapshot) read(op, name string, info *entryInfo) ([]byte, error) {
@@ -126,7 +140,7 @@ func (s *Snapshot) read(op, name string, info *entryInfo) ([]byte, error) {
 	default:
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	b, err := s.root.TreeEntryFile(&object.TreeEntry{Name: info.name, Mode: info.mode, Hash: info.hash})
+	b, err := object.GetBlob(s.st, info.hash)
 	if err != nil {
 		return nil, &fs.PathError{Op: op, Path: name, Err: err}
 	}
@@ -160,8 +174,8 @@ func (s *Snapshot) info(e *object.TreeEntry) *entryInfo {
 	i := &entryInfo{name: e.Name, mode: e.Mode, hash: e.Hash, mtime: s.mtime(), size: -1}
 	if e.Mode != filemode.Dir {
 		i.blobSize = func() int64 {
-			if b, err := s.root.TreeEntryFile(e); err == nil {
-				return b.Size
+			if n, err := s.st.EncodedObjectSize(e.Hash); err == nil {
+				return n
 			}
 			return 0
 		}

@@ -21,7 +21,7 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := newSnapshot(commits[0])
+	snap, err := newSnapshot(s.st, commits[0])
 	if err != nil {
 		t.Fatal(err)
 	}

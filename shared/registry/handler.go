@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
@@ -33,6 +34,37 @@ type Handler struct {
 	Traces func(ctx context.Context, digest string) string
 	Log    *slog.Logger
 	Now    func() time.Time
+
+	images imageIndex
+}
+
+// imageIndex finds the apps of an image repository without parsing every
+// app's image per event (10 ms at 10,000 apps): it is built once per
+// configuration, which the source parses once per GitOps commit.
+type imageIndex struct {
+	mu     sync.Mutex
+	cfg    *config.Config
+	byRepo map[string][]int
+}
+
+// apps returns cfg's apps whose image is repo (normalised), in cfg's order.
+func (x *imageIndex) apps(cfg *config.Config, repo string) []*config.App {
+	x.mu.Lock()
+	if x.cfg != cfg {
+		x.byRepo = make(map[string][]int, len(cfg.Apps))
+		for i := range cfg.Apps {
+			r := repoName(cfg.Apps[i].Image)
+			x.byRepo[r] = append(x.byRepo[r], i)
+		}
+		x.cfg = cfg
+	}
+	idx := x.byRepo[repo]
+	x.mu.Unlock()
+	apps := make([]*config.App, 0, len(idx))
+	for _, i := range idx {
+		apps = append(apps, &cfg.Apps[i])
+	}
+	return apps
 }
 
 // Func returns the images queue's message function; its bodies are
@@ -79,9 +111,8 @@ func (h *Handler) handle(ctx context.Context, env *event.Envelope) error {
 	}
 	repo := repoName(img.Registry + "/" + img.Repository)
 	var apps []*config.App
-	for i := range cfg.Apps {
-		a := &cfg.Apps[i]
-		if repoName(a.Image) == repo && a.AcceptsTag(img.Tag) && len(a.Environments) > 0 && !releaseTag(a, img.Tag) {
+	for _, a := range h.images.apps(cfg, repo) {
+		if a.AcceptsTag(img.Tag) && len(a.Environments) > 0 && !releaseTag(a, img.Tag) {
 			apps = append(apps, a)
 		}
 	}

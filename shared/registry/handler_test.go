@@ -212,3 +212,34 @@ func TestAttachmentTagsIgnored(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerFollowsTheConfiguration: the image index is per
+// configuration, so an app added or repointed by a new conveyor.yaml is
+// found at the next event.
+func TestHandlerFollowsTheConfiguration(t *testing.T) {
+	f := newFixture(t, `tags: {glob: ["sha-*"]}`)
+	d := f.push(t, "sha-0d1a26e67d8f")
+	img := event.Image{Registry: f.host, Repository: "acme/web", Digest: d, Tag: "sha-0d1a26e67d8f", Action: "push"}
+	if _, proms := f.deliver(t, img); len(proms) != 1 || proms[0].App != "web" {
+		t.Fatalf("promotions %+v, want web's", proms)
+	}
+	next, err := config.Parse("conveyor.yaml", []byte(fmt.Sprintf(`version: 1
+apps:
+  - name: api
+    source: {repo: acme/api}
+    image: %s/acme/api
+    environments: [{name: dev, path: envs/api, reviewers: [alice]}]
+  - name: web-next
+    source: {repo: acme/web}
+    image: %s/acme/web
+    environments: [{name: qa, path: envs/qa, reviewers: [alice]}]
+`, f.host, f.host)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.Config = func(context.Context) (*config.Config, error) { return next, nil }
+	_, proms := f.deliver(t, img)
+	if len(proms) != 1 || proms[0].App != "web-next" || proms[0].Environment != "qa" {
+		t.Fatalf("promotions after the configuration changed: %+v, want web-next/qa", proms)
+	}
+}

@@ -72,8 +72,13 @@ func newFleetWith(t *testing.T, names []string, o fleetOptions) *fleet {
 	f.rt, err = local.Open(ctx, local.Options{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0",
 		GitHubSecret: []byte(demo.Secret), PollInterval: 10 * time.Millisecond, Backoff: retry.Backoff{Base: 10 * time.Millisecond, Max: 40 * time.Millisecond},
 		// Registry retries in place, as go-containerregistry does by
-		// default, but on a test's time scale.
-		RemoteOptions: []remote.Option{remote.WithRetryBackoff(remote.Backoff{Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 4})},
+		// default, but on a test's time scale. A blob upload is retried
+		// whole (POST, PATCH, PUT: 49% of tries hit a fault at 20%), so
+		// with 4 tries one upload in 17 failed, a build attempt (about
+		// five uploads) one in four, and about one run in ten had a build
+		// use up its five receives within the queue's 40 ms backoff. With
+		// 6 tries that is about one build in 700,000.
+		RemoteOptions: []remote.Option{remote.WithRetryBackoff(remote.Backoff{Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 6})},
 		Logger:        slog.New(logging.Wrap(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)))})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/google/go-cmp/cmp"
@@ -56,19 +58,7 @@ func TestApplyChanges(t *testing.T) {
 		{name: "file and directory", changes: map[string][]byte{"a": []byte("x"), "a/b": []byte("y")}, invalid: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := r.newSession()
-			if err != nil {
-				t.Fatal(err)
-			}
-			commits, err := r.fetch(ctx, s, "main")
-			if err != nil {
-				t.Fatal(err)
-			}
-			root, err := commits[0].Tree()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tree, files, err := applyChanges(s.st, root, tc.changes)
+			tree, files, err := applyOnMain(ctx, t, r, tc.changes)
 			if tc.invalid {
 				if err == nil || !retry.IsPermanent(err) {
 					t.Fatalf("applyChanges = %v, want a permanent error", err)
@@ -82,22 +72,46 @@ func TestApplyChanges(t *testing.T) {
 				t.Errorf("changed files (-want +got):\n%s", diff)
 			}
 
-			work := t.TempDir()
-			runGit(t, work, "clone", "-q", "--shared", clean, ".")
-			for p, data := range tc.changes {
-				full := filepath.Join(work, filepath.FromSlash(p))
-				if data == nil {
-					os.Remove(full)
-					continue
-				}
-				writeFiles(t, work, map[string]string{p: string(data)})
-			}
-			runGit(t, work, "add", "-A")
-			if want := runGit(t, work, "write-tree"); tree.String() != want {
+			if want := gitWriteTree(t, clean, tc.changes); tree.String() != want {
 				t.Errorf("tree = %s, git writes %s", tree, want)
 			}
 		})
 	}
+}
+
+// applyOnMain applies changes to the tree at r's main, as a promotion does.
+func applyOnMain(ctx context.Context, t *testing.T, r *Repo, changes map[string][]byte) (plumbing.Hash, []string, error) {
+	t.Helper()
+	s, err := r.newSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits, err := r.fetch(ctx, s, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := commits[0].Tree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applyChanges(s.st, root, changes)
+}
+
+// gitWriteTree is the tree the git CLI writes for changes (nil deletes)
+// on a clone of clean.
+func gitWriteTree(t *testing.T, clean string, changes map[string][]byte) string {
+	t.Helper()
+	work := t.TempDir()
+	runGit(t, work, "clone", "-q", "--shared", clean, ".")
+	for p, data := range changes {
+		if data == nil {
+			os.Remove(filepath.Join(work, filepath.FromSlash(p)))
+			continue
+		}
+		writeFiles(t, work, map[string]string{p: string(data)})
+	}
+	runGit(t, work, "add", "-A")
+	return runGit(t, work, "write-tree")
 }
 
 // TestByGitOrder: tree entries sort as git sorts them, by name with a
@@ -184,30 +198,11 @@ func TestApplyChangesRandom(t *testing.T) {
 				}
 			}
 		}
-		s, err := r.newSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		commits, err := r.fetch(ctx, s, "main")
-		if err != nil {
-			t.Fatal(err)
-		}
-		root, _ := commits[0].Tree()
-		tree, _, err := applyChanges(s.st, root, changes)
+		tree, _, err := applyOnMain(ctx, t, r, changes)
 		if err != nil {
 			t.Fatalf("round %d: applyChanges: %v", round, err)
 		}
-		work := t.TempDir()
-		runGit(t, work, "clone", "-q", "--shared", clean, ".")
-		for p, data := range changes {
-			if data == nil {
-				os.Remove(filepath.Join(work, filepath.FromSlash(p)))
-				continue
-			}
-			writeFiles(t, work, map[string]string{p: string(data)})
-		}
-		runGit(t, work, "add", "-A")
-		if want := runGit(t, work, "write-tree"); tree.String() != want {
+		if want := gitWriteTree(t, clean, changes); tree.String() != want {
 			t.Fatalf("round %d (%d changes): tree = %s, git writes %s", round, len(changes), tree, want)
 		}
 	}

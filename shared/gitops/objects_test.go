@@ -270,3 +270,40 @@ func TestViewTipSeesOneCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestObjectCacheFetchesABranchBehindItsShallowTip fetches, through a cache
+// that first fetched main shallowly, a proposal branch that main has since
+// merged by fast-forward and that nobody deleted yet: the branch's commit is
+// an ancestor of the cached tip but not in the cache. A fetch that tells
+// the server it has main's tip without saying the tip is shallow is sent
+// nothing, as if the cache held main's whole history; the commit must
+// still be read, on the first try and on every later one.
+func TestObjectCacheFetchesABranchBehindItsShallowTip(t *testing.T) {
+	ctx := testContext(t)
+	root := t.TempDir()
+	dir := newBareRepo(t, root, "gitops.git", map[string]string{"conveyor.yaml": "version: 1\n", "apps/web/k.yaml": "a\n"})
+	base, _ := countingServer(t, root)
+	url := base + "/gitops.git"
+	proposal := pushCommit(t, url, "main", map[string]string{"apps/web/k.yaml": "b\n"})
+	runGit(t, dir, "branch", "conveyor/prod/web", proposal)
+	merged := pushCommit(t, url, "main", map[string]string{"apps/web/k.yaml": "c\n"})
+
+	cache := NewObjectCache()
+	if _, commit, err := ReadFileCached(ctx, cache, url, "main", "conveyor.yaml", nil); err != nil || commit != merged {
+		t.Fatalf("reading main: %s, %v; want %s", commit, err, merged)
+	}
+	for try := range 2 {
+		data, commit, err := ReadFileCached(ctx, cache, url, "conveyor/prod/web", "apps/web/k.yaml", nil)
+		if err != nil {
+			t.Fatalf("read %d of the merged branch: %v", try+1, err)
+		}
+		if commit != proposal || string(data) != "b\n" {
+			t.Errorf("read %d of the merged branch: %q at %s, want %q at %s", try+1, data, commit, "b\n", proposal)
+		}
+	}
+	// The cache still fetches only what changed afterwards.
+	next := pushCommit(t, url, "main", map[string]string{"apps/web/k.yaml": "d\n"})
+	if data, commit, err := ReadFileCached(ctx, cache, url, "main", "apps/web/k.yaml", nil); err != nil || commit != next || string(data) != "d\n" {
+		t.Errorf("reading main after: %q at %s, %v; want %q at %s", data, commit, err, "d\n", next)
+	}
+}

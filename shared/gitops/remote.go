@@ -62,13 +62,34 @@ func (r *Repo) fetch(ctx context.Context, s *session, branches ...string) ([]*ob
 	for i, b := range branches {
 		specs[i] = config.RefSpec("+" + plumbing.NewBranchReferenceName(b).String() + ":" + trackingRef(b).String())
 	}
-	fctx, cancel := context.WithTimeout(ctx, r.timeout())
-	defer cancel()
 	depth := 1
 	if s.warm {
 		depth = 0
 	}
-	err := s.rem.FetchContext(fctx, &git.FetchOptions{
+	if err := r.fetchSpecs(ctx, s, specs, depth); err != nil {
+		return nil, fmt.Errorf("fetching %v from %s: %w", branches, r.where(), err)
+	}
+	commits, err := r.fetched(s, branches)
+	if errors.Is(err, plumbing.ErrObjectNotFound) && depth == 0 {
+		// A depth-0 fetch does not tell the server which cached commits
+		// are shallow, so it assumes the cache holds their whole history
+		// and sends nothing for a branch that points into it: a proposal
+		// branch main has merged but nobody deleted yet, seen after the
+		// cache fetched main at depth 1. A depth-1 fetch sends the
+		// shallow commits along, and the server then sends that commit.
+		if err := r.fetchSpecs(ctx, s, specs, 1); err != nil {
+			return nil, fmt.Errorf("fetching %v from %s: %w", branches, r.where(), err)
+		}
+		commits, err = r.fetched(s, branches)
+	}
+	return commits, err
+}
+
+// fetchSpecs runs one fetch of specs into s at depth (0: no limit).
+func (r *Repo) fetchSpecs(ctx context.Context, s *session, specs []config.RefSpec, depth int) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	err := s.rem.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   specs,
 		Depth:      depth,
@@ -76,8 +97,13 @@ func (r *Repo) fetch(ctx context.Context, s *session, branches ...string) ([]*ob
 		Auth:       r.Auth,
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, fmt.Errorf("fetching %v from %s: %w", branches, r.where(), classify(err))
+		return classify(err)
 	}
+	return nil
+}
+
+// fetched returns the commits of branches as the last fetch left them.
+func (r *Repo) fetched(s *session, branches []string) ([]*object.Commit, error) {
 	commits := make([]*object.Commit, len(branches))
 	for i, b := range branches {
 		ref, err := s.st.Reference(trackingRef(b))

@@ -213,7 +213,7 @@ func (e *Env) Pipeline() *pipeline.Cache {
 
 // GitOps returns the GitOps repository as conveyor.yaml describes it.
 func (e *Env) GitOps() *pipeline.GitOps {
-	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth(), Objects: gitops.NewObjectCache()}
+	return &pipeline.GitOps{URL: e.Config.GitOps.Repo, Config: e.Pipeline().Config, Auth: e.GitAuth(), Objects: gitops.NewObjectCache(), Logger: e.Log}
 }
 
 // RepoForge is the GitOps repository's forge as the functions use it:

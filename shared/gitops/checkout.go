@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/config"
@@ -96,16 +94,4 @@ func runGitCLI(ctx context.Context, dir string, args ...string) (string, error) 
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return strings.TrimSpace(out.String()), err
-}
-
-// localDir returns the directory a file:// URL names.
-func localDir(u string) (string, bool) {
-	if !strings.HasPrefix(u, "file://") {
-		return "", false
-	}
-	p, err := url.PathUnescape(strings.TrimPrefix(u, "file://"))
-	if err != nil {
-		return "", false
-	}
-	return filepath.FromSlash(p), true
 }

@@ -57,7 +57,15 @@ func (c *ObjectCache) session(u string) (*session, func()) {
 	}
 	c.fetches++
 	rem := git.NewRemote(c.st, &config.RemoteConfig{Name: remoteName, URLs: []string{u}})
-	return &session{st: c.st, rem: rem, warm: c.fetches > 1}, c.mu.Unlock
+	return &session{st: c.st, rem: rem, warm: c.fetches > 1, cache: c}, c.mu.Unlock
+}
+
+// restart empties the cache that s, which holds its lock, belongs to, and
+// points s at the empty store: the next fetch starts cold.
+func (c *ObjectCache) restart(s *session) {
+	c.st, c.fetches = newStore(), 1
+	s.st, s.warm = c.st, false
+	s.rem = git.NewRemote(c.st, &config.RemoteConfig{Name: remoteName, URLs: s.rem.Config().URLs})
 }
 
 // newStore is an empty object store in memory. A packfile is kept whole

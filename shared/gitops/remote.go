@@ -22,6 +22,8 @@ type session struct {
 	rem *git.Remote
 	// warm is a session on an ObjectCache that has fetched before.
 	warm bool
+	// cache is the ObjectCache the session is on, nil for a fresh one.
+	cache *ObjectCache
 }
 
 func (r *Repo) newSession() (*session, error) {
@@ -77,6 +79,18 @@ func (r *Repo) fetch(ctx context.Context, s *session, branches ...string) ([]*ob
 		// branch main has merged but nobody deleted yet, seen after the
 		// cache fetched main at depth 1. A depth-1 fetch sends the
 		// shallow commits along, and the server then sends that commit.
+		if err := r.fetchSpecs(ctx, s, specs, 1); err != nil {
+			return nil, fmt.Errorf("fetching %v from %s: %w", branches, r.where(), err)
+		}
+		commits, err = r.fetched(s, branches)
+	}
+	if errors.Is(err, plumbing.ErrObjectNotFound) && s.cache != nil {
+		// Whatever else leaves the cache without a commit its refs name
+		// would fail every retry the same way: start it afresh, as a
+		// cold process would.
+		r.logger().WarnContext(ctx, "object cache lacks a fetched commit: starting it afresh",
+			"repository", r.where(), "branches", branches, "error", err.Error())
+		s.cache.restart(s)
 		if err := r.fetchSpecs(ctx, s, specs, 1); err != nil {
 			return nil, fmt.Errorf("fetching %v from %s: %w", branches, r.where(), err)
 		}

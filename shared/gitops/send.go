@@ -73,6 +73,15 @@ func (r *Repo) send(ctx context.Context, added *overlay, branch string, old, com
 	ctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
 	dst := plumbing.NewBranchReferenceName(branch)
+	if dir, ok := localDir(u); ok {
+		if gitDir := directGitDir(dir, branch); gitDir != "" {
+			err = sendLocal(ctx, gitDir, added, dst, old, commit)
+			if err != nil {
+				return fmt.Errorf("pushing %s to %s of %s: %w", short(commit.String()), branch, r.where(), err)
+			}
+			return nil
+		}
+	}
 	if err := r.sendPack(ctx, u, added, &packp.Command{Name: dst, Old: old, New: commit}); err != nil {
 		return fmt.Errorf("pushing %s to %s of %s: %w", short(commit.String()), branch, r.where(), classify(err))
 	}

@@ -52,7 +52,7 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	if _, err := cfg(ctx); err != nil {
 		return nil, err
 	}
-	g := &GitOps{GitOps: &pipeline.GitOps{URL: location, Config: cfg, Auth: target.gitAuth(), Objects: gitops.NewObjectCache()}, Ancestry: SourceHistory()}
+	g := &GitOps{GitOps: &pipeline.GitOps{URL: location, Config: cfg, Auth: target.gitAuth(), Objects: gitops.NewObjectCache(), Logger: r.gitopsLogger()}, Ancestry: SourceHistory()}
 	if target.kind != ForgeLocal {
 		f, err := openForge(target)
 		if err != nil {
@@ -79,4 +79,12 @@ func (r *Runtime) OpenGitOps(ctx context.Context, location string, cfg ConfigSou
 	}
 	g.Forge, g.Teams, g.Repository = &forge.Retrying{Forge: g.Local}, g.Local, g.Local.Name()
 	return g, nil
+}
+
+// gitopsLogger is the logger the GitOps repository reports recoveries to.
+func (r *Runtime) gitopsLogger() *slog.Logger {
+	if r.opts.Logger == nil {
+		return nil
+	}
+	return r.opts.Logger.With("component", "gitops")
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
@@ -23,6 +24,9 @@ type GitOps struct {
 	// Objects, when set, keeps what Propose fetched for the next call, so
 	// a promotion fetches only what changed (nil: everything each time).
 	Objects *gitops.ObjectCache
+	// Logger hears what the repository recovers from on its own (nil:
+	// nothing is logged).
+	Logger *slog.Logger
 }
 
 // Open returns the repository on the current base branch.
@@ -40,6 +44,9 @@ func (g *GitOps) Open(ctx context.Context) (*gitops.Repo, error) {
 	var opts []gitops.Option
 	if g.Objects != nil {
 		opts = append(opts, gitops.WithObjectCache(g.Objects))
+	}
+	if g.Logger != nil {
+		opts = append(opts, gitops.WithLogger(g.Logger))
 	}
 	return gitops.New(g.URL, c.GitOps.Branch, auth, object.Signature{Name: c.GitOps.Author.Name, Email: c.GitOps.Author.Email}, opts...)
 }

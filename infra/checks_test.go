@@ -429,9 +429,9 @@ func checkTopology(s *stack) []string {
 	return problems
 }
 
-// checkTable: the state table has the keys and index the DynamoDB adapter
-// uses, bills per request, expires items on ttl and keeps point-in-time
-// recovery.
+// checkTable: the state table has the keys and indexes the DynamoDB
+// adapter uses, bills per request, expires items on ttl and keeps
+// point-in-time recovery.
 func checkTable(s *stack) []string {
 	var problems []string
 	tables := s.cf.GetAllDynamoDBTableResources()
@@ -451,8 +451,13 @@ func checkTable(s *stack) []string {
 			for _, k := range g.KeySchema {
 				gsi = append(gsi, g.IndexName+" "+k.AttributeName+" "+k.KeyType)
 			}
+			// The adapter decodes whole releases from its indexes.
+			if g.Projection == nil || str(g.Projection.ProjectionType) != "ALL" {
+				problems = append(problems, fmt.Sprintf("table %s: index %s does not project every attribute", id, g.IndexName))
+			}
 		}
-		if d := cmp.Diff([]string{"gsi1 gsi1pk HASH", "gsi1 gsi1sk RANGE"}, gsi); d != "" {
+		want := []string{"gsi1 gsi1pk HASH", "gsi1 gsi1sk RANGE", "gsi2 gsi2pk HASH", "gsi2 gsi2sk RANGE"}
+		if d := cmp.Diff(want, gsi); d != "" {
 			problems = append(problems, fmt.Sprintf("table %s: global secondary indexes (-want +got):\n%s", id, d))
 		}
 		if str(tb.BillingMode) != "PAY_PER_REQUEST" {

@@ -32,6 +32,9 @@ var (
 	ecrPull = []string{"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
 	ecrPush = []string{"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
 	table   = []string{"Table", "Table/index/gsi1"}
+	// tableByPR adds the index of releases by pull request, which only the
+	// board's pull request page reads (and the operator, who reads all).
+	tableByPR = append(slices.Clone(table), "Table/index/gsi2")
 	// Only on a stack with SigningKeyArn: build signs with exactly that
 	// key, promote reads its public key to verify, nobody else touches it.
 	kmsSign   = grants([]string{"kms:Sign", "kms:GetPublicKey"}, "SigningKeyArn")
@@ -99,7 +102,7 @@ var wantGrants = map[string][]string{
 	),
 	"BoardFunction": concat(
 		tracing,
-		grants([]string{"dynamodb:GetItem", "dynamodb:Query"}, table...),
+		grants([]string{"dynamodb:GetItem", "dynamodb:Query"}, tableByPR...),
 		grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "BuildsDLQ", "ImagesQueue", "ImagesDLQ", "PromotionsQueue", "PromotionsDLQ", "ApprovalsQueue", "ApprovalsDLQ",
 			"NotificationsQueue", "NotificationsDLQ"),
 		grants(secret, "GitHubAppPrivateKeyArn", "GiteaTokenArn", "GitLabTokenArn"),
@@ -117,7 +120,7 @@ var wantGrants = map[string][]string{
 // of dynamodb:Scan, attached to no function's role.
 var wantOperatorGrants = concat(
 	grants([]string{"cloudformation:DescribeStacks"}, "AWS::StackId"),
-	grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}, table...),
+	grants([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"}, tableByPR...),
 	grants([]string{"sqs:GetQueueAttributes"}, "BuildsQueue", "ImagesQueue", "PromotionsQueue", "ApprovalsQueue", "NotificationsQueue",
 		"BuildsDLQ", "ImagesDLQ", "PromotionsDLQ", "ApprovalsDLQ", "NotificationsDLQ"),
 	grants([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"},
@@ -365,6 +368,10 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"TTL removed", checkTable, del("Resources.Table.Properties.TimeToLiveSpecification")},
 		{"PITR disabled", checkTable, set("Resources.Table.Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled", false)},
 		{"GSI removed", checkTable, del("Resources.Table.Properties.GlobalSecondaryIndexes")},
+		{"gsi2 renamed", checkTable, set("Resources.Table.Properties.GlobalSecondaryIndexes.1.IndexName", "byPR")},
+		{"gsi2 keeps only keys", checkTable, set("Resources.Table.Properties.GlobalSecondaryIndexes.1.Projection.ProjectionType", "KEYS_ONLY")},
+		{"board cannot read gsi2", checkLeastPrivilege, set("Resources.BoardRole.Properties.Policies.0.PolicyDocument.Statement.1.Resource",
+			[]any{"{Table.Arn}", "{Table.Arn}/index/gsi1"})},
 		{"provisioned billing", checkTable, set("Resources.Table.Properties.BillingMode", "PROVISIONED")},
 		{"x86 function", checkFunctions, set("Resources.BuildFunction.Properties.Architectures", []any{"x86_64"})},
 		{"function removed", checkFunctions, del("Resources.ReplayFunction")},

@@ -217,12 +217,12 @@ func runPRClose(fs *pflag.FlagSet) runFunc {
 }
 
 func traceOf(ctx context.Context, s *session, number int) string {
-	rels, err := s.state.ListReleases(ctx, state.ReleaseFilter{})
+	rels, err := s.state.ListReleases(ctx, state.ReleaseFilter{PR: number})
 	if err != nil {
 		return ""
 	}
 	for _, r := range rels {
-		if r.PR == number && r.TraceID != "" {
+		if r.TraceID != "" {
 			return r.TraceID
 		}
 	}

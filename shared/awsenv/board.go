@@ -65,9 +65,21 @@ type perApp struct {
 	config func(context.Context) (*config.Config, error)
 }
 
+// prIndex lists a pull request's releases from an index, without a scan.
+type prIndex interface {
+	ListPullRequest(ctx context.Context, f state.ReleaseFilter) ([]state.Release, bool, error)
+}
+
 func (p perApp) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]state.Release, error) {
 	if f.App != "" {
 		return p.Releases.ListReleases(ctx, f)
+	}
+	if ix, ok := p.Releases.(prIndex); ok && f.PR > 0 {
+		// One query; app by app only for releases written before the
+		// pull request index.
+		if rels, indexed, err := ix.ListPullRequest(ctx, f); err != nil || indexed {
+			return rels, err
+		}
 	}
 	cfg, err := p.config(ctx)
 	if err != nil {

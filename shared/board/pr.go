@@ -25,18 +25,17 @@ func (b *Board) pr(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	version := b.version(ctx)
-	rels, err := b.src.Releases.ListReleases(ctx, state.ReleaseFilter{})
+	// Through the stores' index of pull requests: the page costs this
+	// pull request's releases, not the history.
+	rels, err := b.src.Releases.ListReleases(ctx, state.ReleaseFilter{PR: n})
 	if err != nil {
 		b.fail(ctx, w, "the records", err)
 		return
 	}
-	p := prPage{page: page{Title: "Pull request #" + strconv.Itoa(n), Nav: "pr", Version: version, Now: b.now()}, Number: n}
+	p := prPage{page: page{Title: "Pull request #" + strconv.Itoa(n), Nav: "pr", Version: version, Now: b.now()}, Number: n, Releases: rels}
 	for _, rel := range rels {
-		if rel.PR == n {
-			p.Releases = append(p.Releases, rel)
-			if rel.PRURL != "" {
-				p.URL = rel.PRURL
-			}
+		if rel.PRURL != "" {
+			p.URL = rel.PRURL
 		}
 	}
 	if len(p.Releases) == 0 {

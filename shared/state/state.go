@@ -129,6 +129,10 @@ type ReleaseFilter struct {
 	// release merged in a window was last written in it or later, so a
 	// window's metrics need no older record.
 	UpdatedSince time.Time
+	// PR, when positive, keeps only releases proposed in that pull
+	// request, read through the stores' index: a page of one pull request
+	// costs its own few releases, not the history.
+	PR int
 }
 
 // Releases stores release records.

@@ -71,12 +71,15 @@ awslocal events put-targets --rule conveyor-ecr-push --targets \
 put CONVEYOR_ECR_EVENTS_DLQ_URL "$events_dlq"
 say "rule conveyor-ecr-push -> images"
 
-# The state table: pk/sk, gsi1 on gsi1pk/gsi1sk, on demand, TTL on ttl.
+# The state table: pk/sk, gsi1 on gsi1pk/gsi1sk, gsi2 on gsi2pk/gsi2sk, on
+# demand, TTL on ttl.
 awslocal dynamodb create-table --table-name "$table" --billing-mode PAY_PER_REQUEST \
   --attribute-definitions AttributeName=pk,AttributeType=S AttributeName=sk,AttributeType=S \
     AttributeName=gsi1pk,AttributeType=S AttributeName=gsi1sk,AttributeType=S \
+    AttributeName=gsi2pk,AttributeType=S AttributeName=gsi2sk,AttributeType=S \
   --key-schema AttributeName=pk,KeyType=HASH AttributeName=sk,KeyType=RANGE \
   --global-secondary-indexes 'IndexName=gsi1,KeySchema=[{AttributeName=gsi1pk,KeyType=HASH},{AttributeName=gsi1sk,KeyType=RANGE}],Projection={ProjectionType=ALL}' \
+    'IndexName=gsi2,KeySchema=[{AttributeName=gsi2pk,KeyType=HASH},{AttributeName=gsi2sk,KeyType=RANGE}],Projection={ProjectionType=ALL}' \
   >/dev/null
 awslocal dynamodb wait table-exists --table-name "$table"
 awslocal dynamodb update-time-to-live --table-name "$table" \

@@ -3,7 +3,8 @@
 //
 //	item            pk               sk         also
 //	idempotency     idem#<key>       idem       status, result, expires_at, ttl
-//	release         release#<id>     release    gsi1pk app#<app>, gsi1sk env#<env>#<created>#<id>
+//	release         release#<id>     release    gsi1pk app#<app>, gsi1sk env#<env>#<created>#<id>,
+//	                                            with a pull request gsi2pk pr#<number>, gsi2sk <created>#<id>
 //	failure reason  reason#<msg id>  reason     reason, ttl
 //	dead letter     dead#<queue>#<id> dead      gsi1pk dead, gsi1sk <queue>#<dead at>#<id>, body, reason, ttl
 //
@@ -12,9 +13,15 @@
 // decided by expires_at (epoch milliseconds) and the store's clock, never by
 // DynamoDB's TTL, which deletes lazily; ttl (epoch seconds) only lets
 // DynamoDB clean up. Releases carry a version that every put must match
-// (optimistic concurrency). ListReleases queries the gsi1 index when the
-// filter names an app (eventually consistent, as every GSI read) and scans
-// otherwise. The store also implements sqsqueue.Reasons, keeping the
-// failure reasons of SQS messages, and state.DeadLetters, listed with one
-// query of gsi1 so that a read-only role can read them.
+// (optimistic concurrency). ListReleases queries the gsi2 index when the
+// filter names a pull request, the gsi1 index when it names an app
+// (eventually consistent, as every GSI read) and scans otherwise. gsi2 is
+// sparse, and releases written before it existed carry no gsi2pk until
+// their next write: when gsi2 has no release of the pull request,
+// ListReleases reads as it would without one (gsi1 or a scan) and filters
+// on pr, so those are still found; a pull request with only some of its
+// releases rewritten since is listed from gsi2 alone. The store also
+// implements sqsqueue.Reasons, keeping the failure reasons of SQS
+// messages, and state.DeadLetters, listed with one query of gsi1 so that a
+// read-only role can read them.
 package dynamostate

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ const (
 	attrEnv       = "env"
 	attrState     = "state"
 	attrCreated   = "created_at"
+	attrPR        = "pr"
 )
 
 func releaseKey(id string) map[string]types.AttributeValue {
@@ -73,39 +75,53 @@ func (s *Store) GetRelease(ctx context.Context, id string) (state.Release, error
 	return decodeRelease(out.Item), nil
 }
 
-// ListReleases implements state.Releases: a query of index gsi1 when f
-// names an app (narrowed to f.Env by key), a scan otherwise; the state is
-// filtered by DynamoDB. Results are sorted oldest first (then by id).
+// ListReleases implements state.Releases: a query of index gsi2 when f
+// names a pull request, narrowed here by the other fields (a pull request
+// has a few releases); otherwise, or when gsi2 has no release of the pull
+// request (all written before the index), a query of index gsi1 when f
+// names an app (narrowed to f.Env by key), a scan otherwise, with the
+// state and pull request filtered by DynamoDB. Results are sorted oldest
+// first (then by id).
 func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]state.Release, error) {
-	names := map[string]string{}
-	values := map[string]types.AttributeValue{}
-	var filters []string
-	if f.State != "" {
-		names["#state"], values[":state"] = attrState, attrS(string(f.State))
-		filters = append(filters, "#state = :state")
-	}
-	var items []map[string]types.AttributeValue
-	var err error
-	if f.App != "" {
-		items, err = s.query(ctx, f, names, values, filters)
-	} else {
-		names["#sk"], values[":sk"] = AttrSK, attrS(releaseSK)
-		filters = append(filters, "#sk = :sk")
-		if f.Env != "" {
-			names["#env"], values[":env"] = attrEnv, attrS(f.Env)
-			filters = append(filters, "#env = :env")
+	if f.PR > 0 {
+		rels, indexed, err := s.ListPullRequest(ctx, f)
+		if err != nil || indexed {
+			return rels, err
 		}
-		items, err = s.scan(ctx, names, values, strings.Join(filters, " AND "))
 	}
+	items, err := s.read(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("listing releases: %w", err)
 	}
+	return matching(items, f), nil
+}
+
+// ListPullRequest lists the releases of pull request f.PR that match f
+// from index gsi2 alone, with one query and never a scan, so a role that
+// may not scan can call it. indexed is false when gsi2 holds no release of
+// the pull request: there is none, or it was written before the index.
+func (s *Store) ListPullRequest(ctx context.Context, f state.ReleaseFilter) (rels []state.Release, indexed bool, err error) {
+	items, err := s.queryPR(ctx, f.PR)
+	if err != nil {
+		return nil, false, fmt.Errorf("listing releases: %w", err)
+	}
+	// gsi2 is read whole, unfiltered, so that an empty answer means the
+	// index does not know the pull request.
+	return matching(items, f), len(items) > 0, nil
+}
+
+// matching decodes items and keeps those f matches, oldest first (by
+// update with f.ByUpdate), the newest f.Newest when set.
+func matching(items []map[string]types.AttributeValue, f state.ReleaseFilter) []state.Release {
 	out := make([]state.Release, 0, len(items))
 	for _, it := range items {
 		r := decodeRelease(it)
 		// Times are stored as RFC 3339 text, which does not sort as
 		// times do: compared here, not in a filter expression.
 		if !f.UpdatedSince.IsZero() && r.UpdatedAt.Before(f.UpdatedSince) {
+			continue
+		}
+		if f.PR > 0 && r.PR != f.PR || f.App != "" && r.App != f.App || f.Env != "" && r.Env != f.Env || f.State != "" && r.State != f.State {
 			continue
 		}
 		out = append(out, r)
@@ -123,7 +139,53 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 	if f.Newest > 0 && len(out) > f.Newest {
 		out = out[len(out)-f.Newest:]
 	}
-	return out, nil
+	return out
+}
+
+// read lists the releases matching f through gsi1 when f names an app,
+// with a scan otherwise.
+func (s *Store) read(ctx context.Context, f state.ReleaseFilter) ([]map[string]types.AttributeValue, error) {
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{}
+	var filters []string
+	if f.State != "" {
+		names["#state"], values[":state"] = attrState, attrS(string(f.State))
+		filters = append(filters, "#state = :state")
+	}
+	if f.PR > 0 {
+		names["#pr"], values[":pr"] = attrPR, attrN(int64(f.PR))
+		filters = append(filters, "#pr = :pr")
+	}
+	if f.App != "" {
+		return s.query(ctx, f, names, values, filters)
+	}
+	names["#sk"], values[":sk"] = AttrSK, attrS(releaseSK)
+	filters = append(filters, "#sk = :sk")
+	if f.Env != "" {
+		names["#env"], values[":env"] = attrEnv, attrS(f.Env)
+		filters = append(filters, "#env = :env")
+	}
+	return s.scan(ctx, names, values, strings.Join(filters, " AND "))
+}
+
+// queryPR reads every release gsi2 holds for pull request pr.
+func (s *Store) queryPR(ctx context.Context, pr int) ([]map[string]types.AttributeValue, error) {
+	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(IndexGSI2),
+		KeyConditionExpression:    aws.String("#gpk = :gpk"),
+		ExpressionAttributeNames:  map[string]string{"#gpk": AttrGSI2PK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":gpk": attrS(gsi2pk(pr))},
+	})
+	var items []map[string]types.AttributeValue
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("querying %s: %w", IndexGSI2, err)
+		}
+		items = append(items, page.Items...)
+	}
+	return items, nil
 }
 
 func (s *Store) query(ctx context.Context, f state.ReleaseFilter, names map[string]string, values map[string]types.AttributeValue, filters []string) ([]map[string]types.AttributeValue, error) {
@@ -186,12 +248,20 @@ func gsi1pk(app string) string { return "app#" + app }
 
 func gsi1skPrefix(env string) string { return "env#" + env + "#" }
 
+func gsi2pk(pr int) string { return "pr#" + strconv.Itoa(pr) }
+
 func releaseItem(r state.Release) map[string]types.AttributeValue {
 	item := releaseKey(r.ID)
 	// The creation time in fixed-width nanoseconds sorts an app's
 	// releases per environment by age within the index.
 	item[AttrGSI1PK] = attrS(gsi1pk(r.App))
 	item[AttrGSI1SK] = attrS(fmt.Sprintf("%s%020d#%s", gsi1skPrefix(r.Env), r.CreatedAt.UnixNano(), r.ID))
+	// Only a release with a pull request is in gsi2: every write puts the
+	// whole item, so the keys follow the release's pull request.
+	if r.PR > 0 {
+		item[AttrGSI2PK] = attrS(gsi2pk(r.PR))
+		item[AttrGSI2SK] = attrS(fmt.Sprintf("%020d#%s", r.CreatedAt.UnixNano(), r.ID))
+	}
 	for k, v := range map[string]string{
 		"id": r.ID, attrApp: r.App, attrEnv: r.Env, "image": r.Image, "digest": r.Digest, "tag": r.Tag,
 		"source_repo": r.SourceRepo, "source_commit": r.SourceCommit, attrState: string(r.State), "pr_url": r.PRURL,
@@ -211,7 +281,7 @@ func releaseItem(r state.Release) map[string]types.AttributeValue {
 		item["approved_by"] = &types.AttributeValueMemberL{Value: l}
 	}
 	item["rollback"] = &types.AttributeValueMemberBOOL{Value: r.Rollback}
-	item["pr"] = attrN(int64(r.PR))
+	item[attrPR] = attrN(int64(r.PR))
 	item[attrVersion] = attrN(int64(r.Version))
 	putTime(item, "source_time", r.SourceTime)
 	putTime(item, attrCreated, r.CreatedAt)
@@ -233,7 +303,7 @@ func decodeRelease(item map[string]types.AttributeValue) state.Release {
 		SourceTime:   getTime(item, "source_time"),
 		State:        state.ReleaseState(getS(item, attrState)),
 		Rollback:     getBool(item, "rollback"),
-		PR:           int(getN(item, "pr")),
+		PR:           int(getN(item, attrPR)),
 		PRURL:        getS(item, "pr_url"),
 		Branch:       getS(item, "branch"),
 		MergeCommit:  getS(item, "merge_commit"),

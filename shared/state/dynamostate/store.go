@@ -33,10 +33,15 @@ const (
 	AttrSK     = "sk"
 	AttrGSI1PK = "gsi1pk"
 	AttrGSI1SK = "gsi1sk"
+	AttrGSI2PK = "gsi2pk"
+	AttrGSI2SK = "gsi2sk"
 	// AttrTTL is the attribute DynamoDB's time to live reads (epoch seconds).
 	AttrTTL = "ttl"
 	// IndexGSI1 is the index of releases by app, then environment and age.
 	IndexGSI1 = "gsi1"
+	// IndexGSI2 is the index of releases by pull request, then age. It is
+	// sparse: a release without a pull request has no key in it.
+	IndexGSI2 = "gsi2"
 )
 
 // CreateTableTimeout bounds how long CreateTable waits for the table.
@@ -88,9 +93,10 @@ func New(client api, table string, opts ...Option) (*Store, error) {
 func (s *Store) Table() string { return s.table }
 
 // CreateTable creates the store's table (on-demand billing, keys pk/sk,
-// index gsi1 on gsi1pk/gsi1sk) and waits until it is ACTIVE, for at most
-// CreateTableTimeout or until ctx ends. A table that already exists is
-// waited for, not an error. It does not enable TTL: see EnableTTL.
+// indexes gsi1 on gsi1pk/gsi1sk and gsi2 on gsi2pk/gsi2sk) and waits until
+// it is ACTIVE, for at most CreateTableTimeout or until ctx ends. A table
+// that already exists is waited for, not an error, and not changed: one
+// created before gsi2 lacks it. It does not enable TTL: see EnableTTL.
 func (s *Store) CreateTable(ctx context.Context) error {
 	str := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: &name, AttributeType: types.ScalarAttributeTypeS}
@@ -101,17 +107,23 @@ func (s *Store) CreateTable(ctx context.Context) error {
 			{AttributeName: &rng, KeyType: types.KeyTypeRange},
 		}
 	}
-	index := IndexGSI1
-	_, err := s.api.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            &s.table,
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str(AttrPK), str(AttrSK), str(AttrGSI1PK), str(AttrGSI1SK)},
-		KeySchema:            key(AttrPK, AttrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  &index,
-			KeySchema:  key(AttrGSI1PK, AttrGSI1SK),
+	index := func(name, hash, rng string) types.GlobalSecondaryIndex {
+		return types.GlobalSecondaryIndex{
+			IndexName:  &name,
+			KeySchema:  key(hash, rng),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
+		}
+	}
+	_, err := s.api.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   &s.table,
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{str(AttrPK), str(AttrSK),
+			str(AttrGSI1PK), str(AttrGSI1SK), str(AttrGSI2PK), str(AttrGSI2SK)},
+		KeySchema: key(AttrPK, AttrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			index(IndexGSI1, AttrGSI1PK, AttrGSI1SK),
+			index(IndexGSI2, AttrGSI2PK, AttrGSI2SK),
+		},
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {

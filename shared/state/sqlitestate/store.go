@@ -46,6 +46,8 @@ var schema = []string{
 	)`,
 	`CREATE INDEX IF NOT EXISTS releases_app_env ON releases(app, env, created_at)`,
 	`CREATE INDEX IF NOT EXISTS releases_updated ON releases(updated_at)`,
+	// Partial: a release never proposed (skipped) has no pull request.
+	`CREATE INDEX IF NOT EXISTS releases_pr ON releases(pr, created_at) WHERE pr > 0`,
 	latestSchema,
 	deadLetterSchema,
 }
@@ -256,34 +258,8 @@ func (s *Store) GetRelease(ctx context.Context, id string) (state.Release, error
 
 // ListReleases implements state.Releases.
 func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]state.Release, error) {
-	var where []string
-	var args []any
-	// In a fixed order: each distinct query text is prepared once.
-	for _, c := range [...]struct{ col, v string }{{"app", f.App}, {"env", f.Env}, {"state", string(f.State)}} {
-		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
-		}
-	}
-	if !f.UpdatedSince.IsZero() {
-		where = append(where, "updated_at >= ?")
-		args = append(args, f.UpdatedSince.UnixMilli())
-	}
-	q := `SELECT ` + releaseColumns + ` FROM releases`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	order := "created_at"
-	if f.ByUpdate {
-		order = "updated_at"
-	}
-	if f.Newest > 0 {
-		// The indexes on (app, env, created_at) and on updated_at serve
-		// this backwards.
-		q = `SELECT * FROM (` + q + ` ORDER BY ` + order + ` DESC, id DESC LIMIT ?)`
-		args = append(args, f.Newest)
-	}
-	rows, err := s.db.Query(ctx, q+" ORDER BY "+order+", id", args...)
+	q, args := releasesQuery(f)
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing releases: %w", err)
 	}
@@ -297,6 +273,49 @@ func (s *Store) ListReleases(ctx context.Context, f state.ReleaseFilter) ([]stat
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// releasesQuery is the statement ListReleases runs for f, and its
+// arguments.
+func releasesQuery(f state.ReleaseFilter) (string, []any) {
+	from := ` FROM releases`
+	var where []string
+	var args []any
+	if f.PR > 0 {
+		// The planner cannot see that a bound pr is positive, so the
+		// partial index's own condition is spelled out; INDEXED BY keeps
+		// it over (app, env) too: a pull request has few releases, an
+		// environment a history.
+		from += ` INDEXED BY releases_pr`
+		where = append(where, "pr = ?", "pr > 0")
+		args = append(args, f.PR)
+	}
+	// In a fixed order: each distinct query text is prepared once.
+	for _, c := range [...]struct{ col, v string }{{"app", f.App}, {"env", f.Env}, {"state", string(f.State)}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.UpdatedSince.IsZero() {
+		where = append(where, "updated_at >= ?")
+		args = append(args, f.UpdatedSince.UnixMilli())
+	}
+	q := `SELECT ` + releaseColumns + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	order := "created_at"
+	if f.ByUpdate {
+		order = "updated_at"
+	}
+	if f.Newest > 0 {
+		// The indexes on (app, env, created_at) and on updated_at serve
+		// this backwards.
+		q = `SELECT * FROM (` + q + ` ORDER BY ` + order + ` DESC, id DESC LIMIT ?)`
+		args = append(args, f.Newest)
+	}
+	return q + " ORDER BY " + order + ", id", args
 }
 
 // cellChunk bounds the cells one NewestPerCell statement reads: two bound

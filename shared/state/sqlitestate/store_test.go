@@ -35,8 +35,9 @@ func TestContract(t *testing.T) {
 }
 
 // TestOpenAddsColumnsToAnOlderDatabase: a data directory written before the
-// head, approvers and override were recorded opens, keeps its releases and
-// stores the new fields.
+// head, approvers and override were recorded, and before releases were
+// indexed by pull request, opens, keeps its releases, finds them by pull
+// request and stores the new fields.
 func TestOpenAddsColumnsToAnOlderDatabase(t *testing.T) {
 	ctx := context.Background()
 	db, err := sqlitedb.Open(ctx, t.TempDir())
@@ -50,7 +51,7 @@ func TestOpenAddsColumnsToAnOlderDatabase(t *testing.T) {
 		pr_url TEXT NOT NULL DEFAULT '', branch TEXT NOT NULL DEFAULT '', merge_commit TEXT NOT NULL DEFAULT '',
 		merged_by TEXT NOT NULL DEFAULT '', trace_id TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
 		created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, merged_at INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL)`
-	insert := `INSERT INTO releases(id, app, env, digest, state, created_at, updated_at, version) VALUES ('web/dev/d', 'web', 'dev', 'd', 'merged', 1, 1, 1)`
+	insert := `INSERT INTO releases(id, app, env, digest, state, pr, created_at, updated_at, version) VALUES ('web/dev/d', 'web', 'dev', 'd', 'merged', 4, 1, 1, 1)`
 	if err := db.Migrate(ctx, old, insert); err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +62,10 @@ func TestOpenAddsColumnsToAnOlderDatabase(t *testing.T) {
 	r, err := s.GetRelease(ctx, "web/dev/d")
 	if err != nil || r.State != state.Merged || r.HeadSHA != "" || r.ApprovedBy != nil {
 		t.Fatalf("old release %+v (%v), want it merged with no head or approvers", r, err)
+	}
+	// The pull request index is built over the rows already there.
+	if byPR, err := s.ListReleases(ctx, state.ReleaseFilter{PR: 4}); err != nil || len(byPR) != 1 || byPR[0].ID != r.ID {
+		t.Fatalf("releases of #4 after the upgrade: %+v (%v), want %s", byPR, err, r.ID)
 	}
 	r.HeadSHA, r.ApprovedBy, r.Override = "h1", []string{"alice", "bob"}, "incident 42"
 	if err := s.PutRelease(ctx, &r); err != nil {

@@ -244,6 +244,63 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("list by pull request", func(t *testing.T) {
+		s := h.New(t)
+		// #3 proposed two digests in place; #30 shares its digits; the
+		// promoter writes a release before it opens its pull request.
+		rs := []state.Release{
+			{ID: "web/prod/a", App: "web", Env: "prod", Digest: "a", State: state.Superseded, PR: 3},
+			{ID: "web/dev/a", App: "web", Env: "dev", Digest: "a", State: state.Merged},
+			{ID: "api/prod/b", App: "api", Env: "prod", Digest: "b", State: state.Proposed},
+			{ID: "web/prod/b", App: "web", Env: "prod", Digest: "b", State: state.Proposed, PR: 3},
+			{ID: "web/staging/a", App: "web", Env: "staging", Digest: "a", State: state.Merged, PR: 30},
+		}
+		for i := range rs {
+			h.Advance(time.Second)
+			if err := s.PutRelease(ctx, &rs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.Advance(time.Second)
+		rs[2].PR = 4
+		if err := s.PutRelease(ctx, &rs[2]); err != nil {
+			t.Fatal(err)
+		}
+		// The older proposal of #3 changes last.
+		h.Advance(time.Second)
+		rs[0].Note = "replaced in place"
+		if err := s.PutRelease(ctx, &rs[0]); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			f    state.ReleaseFilter
+			want []string
+		}{
+			{state.ReleaseFilter{PR: 3}, []string{"web/prod/a", "web/prod/b"}},
+			{state.ReleaseFilter{PR: 4}, []string{"api/prod/b"}},
+			{state.ReleaseFilter{PR: 9}, nil},
+			{state.ReleaseFilter{PR: 3, State: state.Proposed}, []string{"web/prod/b"}},
+			{state.ReleaseFilter{PR: 3, App: "web", Env: "prod"}, []string{"web/prod/a", "web/prod/b"}},
+			{state.ReleaseFilter{PR: 3, App: "api"}, nil},
+			{state.ReleaseFilter{PR: 3, Env: "dev"}, nil},
+			{state.ReleaseFilter{PR: 3, Newest: 1}, []string{"web/prod/b"}},
+			{state.ReleaseFilter{PR: 3, Newest: 1, ByUpdate: true}, []string{"web/prod/a"}},
+			{state.ReleaseFilter{PR: 3, UpdatedSince: rs[0].UpdatedAt}, []string{"web/prod/a"}},
+		} {
+			got, err := s.ListReleases(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range got {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(tc.want, ids); diff != "" {
+				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
+			}
+		}
+	})
+
 	t.Run("newest of an app and environment", func(t *testing.T) {
 		s := h.New(t)
 		// More than a page of the DynamoDB query, with the merged ones

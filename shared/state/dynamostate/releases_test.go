@@ -1,0 +1,162 @@
+package dynamostate_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/conveyor-gitops/conveyor/shared/state"
+	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
+	"github.com/conveyor-gitops/conveyor/test/emulator"
+	"github.com/google/go-cmp/cmp"
+)
+
+// readCounter counts the scans and the queries of gsi2 a store makes.
+type readCounter struct {
+	*dynamodb.Client
+	scans, gsi2 atomic.Int64
+}
+
+func (c *readCounter) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	c.scans.Add(1)
+	return c.Client.Scan(ctx, in, opts...)
+}
+
+func (c *readCounter) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	if aws.ToString(in.IndexName) == dynamostate.IndexGSI2 {
+		c.gsi2.Add(1)
+	}
+	return c.Client.Query(ctx, in, opts...)
+}
+
+// TestListReleasesByPR: a pull request's releases are read from gsi2
+// without a scan, only its own; a release written before gsi2 existed
+// (no gsi2pk) is still found, by a scan or, when the filter names its
+// app, by gsi1, which a role without Scan (the board's) may read.
+func TestListReleasesByPR(t *testing.T) {
+	srv := emulator.StartDynamo(t)
+	ctx := context.Background()
+	client := &readCounter{Client: srv.DynamoDB()}
+	c := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	s, err := dynamostate.New(client, "conveyor-by-pr", dynamostate.WithClock(c.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []state.Release{
+		{ID: "web/prod/a", App: "web", Env: "prod", Digest: "a", State: state.Superseded, PR: 7},
+		{ID: "web/prod/b", App: "web", Env: "prod", Digest: "b", State: state.Proposed, PR: 7},
+		{ID: "web/staging/b", App: "web", Env: "staging", Digest: "b", State: state.Merged, PR: 70},
+		{ID: "api/prod/c", App: "api", Env: "prod", Digest: "c", State: state.Merged, PR: 8},
+		{ID: "web/dev/b", App: "web", Env: "dev", Digest: "b", State: state.Merged},
+	} {
+		c.Advance(time.Second)
+		if err := s.PutRelease(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the previous version wrote it: no gsi2pk, gsi2sk.
+	legacy := map[string]types.AttributeValue{
+		dynamostate.AttrPK:     &types.AttributeValueMemberS{Value: "release#web/prod/old"},
+		dynamostate.AttrSK:     &types.AttributeValueMemberS{Value: "release"},
+		dynamostate.AttrGSI1PK: &types.AttributeValueMemberS{Value: "app#web"},
+		dynamostate.AttrGSI1SK: &types.AttributeValueMemberS{Value: "env#prod#01795176000000000000#web/prod/old"},
+		"id":                   &types.AttributeValueMemberS{Value: "web/prod/old"},
+		"app":                  &types.AttributeValueMemberS{Value: "web"},
+		"env":                  &types.AttributeValueMemberS{Value: "prod"},
+		"digest":               &types.AttributeValueMemberS{Value: "old"},
+		"state":                &types.AttributeValueMemberS{Value: string(state.Merged)},
+		"pr":                   &types.AttributeValueMemberN{Value: "6"},
+		"rollback":             &types.AttributeValueMemberBOOL{Value: false},
+		"version":              &types.AttributeValueMemberN{Value: "1"},
+		"created_at":           &types.AttributeValueMemberS{Value: "2026-11-20T12:00:00Z"},
+		"updated_at":           &types.AttributeValueMemberS{Value: "2026-11-20T12:00:00Z"},
+	}
+	if _, err := srv.DynamoDB().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table()), Item: legacy}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		f     state.ReleaseFilter
+		want  []string
+		scans bool
+	}{
+		{"indexed", state.ReleaseFilter{PR: 7}, []string{"web/prod/a", "web/prod/b"}, false},
+		{"indexed, narrowed", state.ReleaseFilter{PR: 7, State: state.Proposed}, []string{"web/prod/b"}, false},
+		// The index knows #7: another app's empty answer is not a miss.
+		{"indexed, of another app", state.ReleaseFilter{PR: 7, App: "api"}, nil, false},
+		{"before the index", state.ReleaseFilter{PR: 6}, []string{"web/prod/old"}, true},
+		{"before the index, of an app", state.ReleaseFilter{PR: 6, App: "web"}, []string{"web/prod/old"}, false},
+		{"unknown", state.ReleaseFilter{PR: 9}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client.scans.Store(0)
+			client.gsi2.Store(0)
+			rs, err := s.ListReleases(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(tc.want, ids); diff != "" {
+				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
+			}
+			if n := client.gsi2.Load(); n != 1 {
+				t.Errorf("%d queries of %s, want 1", n, dynamostate.IndexGSI2)
+			}
+			if n := client.scans.Load(); (n > 0) != tc.scans {
+				t.Errorf("%d scans, want scanning %v", n, tc.scans)
+			}
+		})
+	}
+}
+
+// TestReleaseItemIndexesItsPR: only a release with a pull request has
+// gsi2's keys, which follow its pull request through updates.
+func TestReleaseItemIndexesItsPR(t *testing.T) {
+	srv := emulator.StartDynamo(t)
+	ctx := context.Background()
+	created := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, srv, dynamostate.WithClock(func() time.Time { return created }))
+	keys := func(id string) [2]string {
+		t.Helper()
+		out, err := srv.DynamoDB().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table()), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{
+				dynamostate.AttrPK: &types.AttributeValueMemberS{Value: "release#" + id},
+				dynamostate.AttrSK: &types.AttributeValueMemberS{Value: "release"},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k [2]string
+		for i, a := range []string{dynamostate.AttrGSI2PK, dynamostate.AttrGSI2SK} {
+			if v, ok := out.Item[a].(*types.AttributeValueMemberS); ok {
+				k[i] = v.Value
+			}
+		}
+		return k
+	}
+	r := state.Release{ID: "web/prod/a", App: "web", Env: "prod", Digest: "a", State: state.Proposed}
+	if err := s.PutRelease(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(r.ID); got != [2]string{} {
+		t.Errorf("a release without a pull request has gsi2 keys %q", got)
+	}
+	r.PR = 12
+	if err := s.PutRelease(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := [2]string{"pr#12", "01795953600000000000#web/prod/a"}
+	if diff := cmp.Diff(want, keys(r.ID)); diff != "" {
+		t.Errorf("gsi2 keys (-want +got):\n%s", diff)
+	}
+}

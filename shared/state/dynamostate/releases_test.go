@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 	"github.com/conveyor-gitops/conveyor/shared/state/dynamostate"
+	"github.com/conveyor-gitops/conveyor/shared/state/statetest"
 	"github.com/conveyor-gitops/conveyor/test/emulator"
 	"github.com/google/go-cmp/cmp"
 )
@@ -98,17 +99,7 @@ func TestListReleasesByPR(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client.scans.Store(0)
 			client.gsi2.Store(0)
-			rs, err := s.ListReleases(ctx, tc.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range rs {
-				ids = append(ids, r.ID)
-			}
-			if diff := cmp.Diff(tc.want, ids); diff != "" {
-				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
-			}
+			statetest.CheckList(ctx, t, s, tc.f, tc.want)
 			if n := client.gsi2.Load(); n != 1 {
 				t.Errorf("%d queries of %s, want 1", n, dynamostate.IndexGSI2)
 			}

@@ -130,17 +130,7 @@ func TestListReleasesByAppAndEnv(t *testing.T) {
 		{state.ReleaseFilter{App: "api"}, nil},
 		{state.ReleaseFilter{State: state.Merged}, []string{"web/dev/b", "web/development/c"}},
 	} {
-		rs, err := s.ListReleases(ctx, tc.f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, r := range rs {
-			ids = append(ids, r.ID)
-		}
-		if diff := cmp.Diff(tc.want, ids); diff != "" {
-			t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
-		}
+		statetest.CheckList(ctx, t, s, tc.f, tc.want)
 	}
 }
 

@@ -230,17 +230,7 @@ func Run(t *testing.T, h Harness) {
 			{state.ReleaseFilter{Newest: 2}, []string{"web/prod/a", "api/dev/b"}},
 			{state.ReleaseFilter{App: "web", Newest: 1}, []string{"web/prod/a"}},
 		} {
-			rs, err := s.ListReleases(ctx, tc.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range rs {
-				ids = append(ids, r.ID)
-			}
-			if diff := cmp.Diff(tc.want, ids); diff != "" {
-				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
-			}
+			CheckList(ctx, t, s, tc.f, tc.want)
 		}
 	})
 
@@ -287,17 +277,7 @@ func Run(t *testing.T, h Harness) {
 			{state.ReleaseFilter{PR: 3, Newest: 1, ByUpdate: true}, []string{"web/prod/a"}},
 			{state.ReleaseFilter{PR: 3, UpdatedSince: rs[0].UpdatedAt}, []string{"web/prod/a"}},
 		} {
-			got, err := s.ListReleases(ctx, tc.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range got {
-				ids = append(ids, r.ID)
-			}
-			if diff := cmp.Diff(tc.want, ids); diff != "" {
-				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
-			}
+			CheckList(ctx, t, s, tc.f, tc.want)
 		}
 	})
 
@@ -329,17 +309,7 @@ func Run(t *testing.T, h Harness) {
 			{state.ReleaseFilter{App: "web", Env: "dev", State: state.Merged, Newest: 2}, merged[len(merged)-2:]},
 			{state.ReleaseFilter{App: "web", Env: "dev", State: state.Merged, Newest: 100}, merged},
 		} {
-			rs, err := s.ListReleases(ctx, tc.f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range rs {
-				ids = append(ids, r.ID)
-			}
-			if diff := cmp.Diff(tc.want, ids); diff != "" {
-				t.Errorf("ListReleases(%+v) (-want +got):\n%s", tc.f, diff)
-			}
+			CheckList(ctx, t, s, tc.f, tc.want)
 		}
 	})
 
@@ -512,5 +482,22 @@ func mustClaim(t *testing.T, s state.Store, key string) {
 	t.Helper()
 	if _, claimed, err := s.Claim(context.Background(), key, time.Minute); err != nil || !claimed {
 		t.Fatalf("claiming %s: claimed=%v err=%v", key, claimed, err)
+	}
+}
+
+// CheckList fails t unless s lists, for f, the releases with the ids
+// want, in that order.
+func CheckList(ctx context.Context, t testing.TB, s state.Releases, f state.ReleaseFilter, want []string) {
+	t.Helper()
+	rs, err := s.ListReleases(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range rs {
+		ids = append(ids, r.ID)
+	}
+	if diff := cmp.Diff(want, ids); diff != "" {
+		t.Errorf("ListReleases(%+v) (-want +got):\n%s", f, diff)
 	}
 }

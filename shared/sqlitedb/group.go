@@ -88,7 +88,24 @@ type GroupStats struct {
 type groupWrite struct {
 	ctx context.Context
 	fn  func(ctx context.Context, tx *sql.Tx) error
-	err chan error
+	// batch, when set, applies item together with the writes of the same
+	// batch that wait beside it; fn applies it alone.
+	batch Batch
+	item  any
+	err   chan error
+}
+
+// A Batch applies several writes of one kind in one pass: the committer
+// runs every write's statements on its one goroutine, and one statement
+// for many rows costs about what one costs for one row.
+type Batch interface {
+	// ApplyBatch applies items in tx, in order, with the effect of
+	// applying them one after another. It returns either one error per
+	// item (nil for an item applied), where an item that fails must have
+	// written nothing, or an error of its own: then nothing of the batch
+	// is kept and each item is applied alone instead, so that a bad item
+	// fails alone.
+	ApplyBatch(ctx context.Context, tx *sql.Tx, items []any) (errs []error, err error)
 }
 
 // NewGroup starts a group committer on d, with a connection of its own,
@@ -131,7 +148,18 @@ func (d *DB) NewGroup(ctx context.Context, max int) (*Group, error) {
 // others share. A write whose ctx ends before its turn is skipped; one
 // whose ctx ends while it waits for the commit may still be committed.
 func (g *Group) Write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	w := &groupWrite{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	return g.submit(ctx, &groupWrite{ctx: ctx, fn: fn, err: make(chan error, 1)})
+}
+
+// WriteBatched is Write for a write that b can apply together with the
+// other writes of b waiting beside it (b.ApplyBatch gets item); fn applies
+// it alone, when no other waits or when the batch fails. b must be
+// comparable, a pointer for instance: writes of equal b are batched.
+func (g *Group) WriteBatched(ctx context.Context, b Batch, item any, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return g.submit(ctx, &groupWrite{ctx: ctx, fn: fn, batch: b, item: item, err: make(chan error, 1)})
+}
+
+func (g *Group) submit(ctx context.Context, w *groupWrite) error {
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
@@ -174,18 +202,20 @@ func (g *Group) Close() error {
 	return nil
 }
 
-// run applies each write as it arrives to an open transaction and commits
-// it as soon as the syncer is free to take it: while the previous batch is
-// being synced the transaction keeps growing, so the batch size follows the
-// load and the disk's latency without any added delay.
+// run queues writes as they arrive and applies and commits them as soon
+// as the syncer is free to take a batch: while the previous batch is being
+// synced the queue keeps growing, so the batch size follows the load and
+// the disk's latency without any added delay. Applying them only then lets
+// a Batch take them all in one pass, and leaves the write lock to other
+// writers while the log is synced.
 func (g *Group) run() {
 	defer close(g.syncs)
-	var open *pending
+	var queued []*groupWrite
 	reqs := g.reqs
-	for reqs != nil || open != nil {
-		if open != nil && (g.inflight.Load() == 0 || open.taken >= g.max || reqs == nil) {
-			g.finish(open)
-			open = nil
+	for reqs != nil || len(queued) > 0 {
+		if len(queued) > 0 && (g.inflight.Load() == 0 || len(queued) >= g.max || reqs == nil) {
+			g.commit(queued)
+			queued = nil
 			continue
 		}
 		select {
@@ -194,16 +224,27 @@ func (g *Group) run() {
 				reqs = nil
 				continue
 			}
-			open = g.take(open, w)
-			for open != nil && open.taken < g.max {
-				w, ok := g.poll()
-				if !ok {
-					break
-				}
-				open = g.take(open, w)
-			}
+			// The others waiting are gathered once the write lock
+			// is held: those that arrive while it is awaited join.
+			queued = append(queued, w)
 		case <-g.idle:
 		}
+	}
+}
+
+// commit applies ws and what arrives while it waits for the write lock, in
+// one transaction, and hands them to the syncer.
+func (g *Group) commit(ws []*groupWrite) {
+	open, err := g.begin(nil)
+	if err != nil {
+		g.count(len(ws))
+		for _, w := range ws {
+			w.err <- err
+		}
+		return
+	}
+	if open = g.apply(open, g.gather(ws)); open != nil {
+		g.finish(open)
 	}
 }
 
@@ -219,39 +260,76 @@ type pending struct {
 	stmts map[string]*sql.Stmt
 }
 
+// gather adds to ws the writes waiting, up to the group's size.
+func (g *Group) gather(ws []*groupWrite) []*groupWrite {
+	for len(ws) < g.max {
+		w, ok := g.poll()
+		if !ok {
+			break
+		}
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// apply takes ws in order: each run of two or more writes of one batch
+// together, every other write alone. It returns the transaction still open.
+func (g *Group) apply(open *pending, ws []*groupWrite) *pending {
+	for len(ws) > 0 {
+		n := 1
+		for ws[0].batch != nil && n < len(ws) && ws[n].batch == ws[0].batch {
+			n++
+		}
+		if n == 1 {
+			open = g.take(open, ws[0])
+		} else {
+			open = g.takeBatch(open, ws[:n])
+		}
+		ws = ws[n:]
+	}
+	return open
+}
+
+// begin returns open, or a new transaction holding the write lock when
+// open is nil.
+func (g *Group) begin(open *pending) (*pending, error) {
+	if open != nil {
+		return open, nil
+	}
+	g.db.wmu.Lock()
+	tx, err := g.conn.BeginTx(context.Background(), nil)
+	if err != nil {
+		g.db.wmu.Unlock()
+		return nil, fmt.Errorf("beginning transaction: %w", err)
+	}
+	open = &pending{tx: tx, stmts: map[string]*sql.Stmt{}}
+	g.db.groupTx.Store(open)
+	return open, nil
+}
+
 // take applies w to open, beginning a transaction when there is none, and
 // returns the transaction still open (nil when it had to be abandoned).
 func (g *Group) take(open *pending, w *groupWrite) *pending {
-	ctx := context.Background()
-	if open == nil {
-		g.db.wmu.Lock()
-		tx, err := g.conn.BeginTx(ctx, nil)
-		if err != nil {
-			g.db.wmu.Unlock()
-			g.count(1)
-			w.err <- fmt.Errorf("beginning transaction: %w", err)
-			return nil
-		}
-		open = &pending{tx: tx, stmts: map[string]*sql.Stmt{}}
-		g.db.groupTx.Store(open)
+	open, err := g.begin(open)
+	if err != nil {
+		g.count(1)
+		w.err <- err
+		return nil
 	}
 	open.taken++
+	return g.applyAlone(open, w)
+}
+
+// applyAlone applies w, already counted in open.taken, in a savepoint.
+func (g *Group) applyAlone(open *pending, w *groupWrite) *pending {
 	if err := w.ctx.Err(); err != nil {
 		w.err <- err
 		return open
 	}
-	fnErr, txErr := g.savepoint(ctx, open.tx, w.fn)
+	fnErr, txErr := g.savepoint(context.Background(), open.tx, w.fn)
 	switch {
 	case txErr != nil:
-		// The transaction itself is gone (SQLite rolls back on a full
-		// disk or an I/O error): nothing in it will commit.
-		g.db.groupTx.Store(nil)
-		_ = open.tx.Rollback()
-		g.db.wmu.Unlock()
-		g.count(open.taken)
-		for _, p := range append(open.writes, w) {
-			p.err <- txErr
-		}
+		g.abandon(open, []*groupWrite{w}, txErr)
 		return nil
 	case fnErr != nil:
 		// Its writes are undone: its failure is final now.
@@ -260,6 +338,78 @@ func (g *Group) take(open *pending, w *groupWrite) *pending {
 		open.writes = append(open.writes, w)
 	}
 	return open
+}
+
+// takeBatch applies ws, writes of one batch, in one savepoint, and each
+// alone when the batch fails.
+func (g *Group) takeBatch(open *pending, ws []*groupWrite) *pending {
+	open, err := g.begin(open)
+	if err != nil {
+		g.count(len(ws))
+		for _, w := range ws {
+			w.err <- err
+		}
+		return nil
+	}
+	open.taken += len(ws)
+	var live []*groupWrite
+	var items []any
+	for _, w := range ws {
+		if err := w.ctx.Err(); err != nil {
+			w.err <- err
+			continue
+		}
+		live, items = append(live, w), append(items, w.item)
+	}
+	if len(live) == 0 {
+		return open
+	}
+	var errs []error
+	fnErr, txErr := g.savepoint(context.Background(), open.tx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		errs, err = live[0].batch.ApplyBatch(ctx, tx, items)
+		if err == nil && errs != nil && len(errs) != len(items) {
+			err = fmt.Errorf("a batch of %d writes answered %d", len(items), len(errs))
+		}
+		return err
+	})
+	switch {
+	case txErr != nil:
+		g.abandon(open, live, txErr)
+		return nil
+	case fnErr != nil:
+		// Nothing of the batch is left: each write runs alone, so that
+		// the one that broke it fails alone.
+		for _, w := range live {
+			if open == nil {
+				open = g.take(nil, w)
+			} else {
+				open = g.applyAlone(open, w)
+			}
+		}
+		return open
+	}
+	for i, w := range live {
+		if errs != nil && errs[i] != nil {
+			w.err <- errs[i]
+		} else {
+			open.writes = append(open.writes, w)
+		}
+	}
+	return open
+}
+
+// abandon rolls open back: the transaction itself is gone (SQLite rolls
+// back on a full disk or an I/O error), so nothing in it will commit, and
+// its writes and more are answered err.
+func (g *Group) abandon(open *pending, more []*groupWrite, err error) {
+	g.db.groupTx.Store(nil)
+	_ = open.tx.Rollback()
+	g.db.wmu.Unlock()
+	g.count(open.taken)
+	for _, p := range append(open.writes, more...) {
+		p.err <- err
+	}
 }
 
 // finish commits open and hands its writes to the syncer.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/event"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 )
 
 // Queue is one embedded queue.
@@ -90,6 +91,50 @@ func (m *Encoded) SendTx(ctx context.Context, tx *sql.Tx) (string, error) {
 		return "", fmt.Errorf("sending to %s: %w", m.q.name, err)
 	}
 	return id, nil
+}
+
+// SendEachTx sends msgs, in order, in tx: those without a deduplication
+// id in as few statements as sqlitedb.Chunks allows, the others one by
+// one, since each must first look for the message its id already sent.
+// Each queue's receivers are to be notified once tx commits.
+func SendEachTx(ctx context.Context, tx *sql.Tx, msgs []*Encoded) error {
+	for len(msgs) > 0 {
+		if msgs[0].in.DedupeID != "" {
+			if _, err := msgs[0].SendTx(ctx, tx); err != nil {
+				return err
+			}
+			msgs = msgs[1:]
+			continue
+		}
+		n := 1
+		for n < len(msgs) && msgs[n].in.DedupeID == "" && msgs[n].q.b == msgs[0].q.b {
+			n++
+		}
+		if err := insertEach(ctx, tx, msgs[:n]); err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
+// insertEach inserts msgs, none with a deduplication id, all of one broker.
+func insertEach(ctx context.Context, tx *sql.Tx, msgs []*Encoded) error {
+	b := msgs[0].q.b
+	now := b.nowMillis()
+	return sqlitedb.Chunks(len(msgs), func(lo, hi int) error {
+		const row = `(?, ?, ?, ?, '', ?, ?, ?)`
+		q := `INSERT INTO queue_messages(id, queue, body, group_id, dedupe_id, attributes, sent_at, visible_at) VALUES ` +
+			strings.Repeat(row+`, `, hi-lo-1) + row
+		args := make([]any, 0, 7*(hi-lo))
+		for _, m := range msgs[lo:hi] {
+			args = append(args, event.NewID(), m.q.name, m.in.Body, m.in.GroupID, m.attrs, now, now+m.in.Delay.Milliseconds())
+		}
+		if _, err := b.db.ExecTx(ctx, tx, q, args...); err != nil {
+			return fmt.Errorf("sending %d messages: %w", hi-lo, err)
+		}
+		return nil
+	})
 }
 
 // check refuses what the queue would refuse whenever it is sent.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
 	"github.com/conveyor-gitops/conveyor/shared/state"
 )
 
@@ -86,4 +87,49 @@ func (s *Store) CompleteKeysTx(ctx context.Context, tx *sql.Tx, keys []string, r
 		return fmt.Errorf("recording %v: %w", keys, err)
 	}
 	return nil
+}
+
+// Completion is one event's keys to complete with its result, for
+// CompleteEachTx.
+type Completion struct {
+	Keys      []string
+	Result    []byte
+	Retention time.Duration
+}
+
+// CompleteEachTx is CompleteKeysTx for the keys of several events, each
+// with its own result, in as few statements as sqlitedb.Chunks allows. A
+// key listed twice holds the later result, as if completed in order.
+func (s *Store) CompleteEachTx(ctx context.Context, tx *sql.Tx, cs []Completion) error {
+	type row struct {
+		key string
+		c   *Completion
+	}
+	var rows []row
+	for i := range cs {
+		for _, k := range cs[i].Keys {
+			rows = append(rows, row{k, &cs[i]})
+		}
+	}
+	now := s.now()
+	return sqlitedb.Chunks(len(rows), func(lo, hi int) error {
+		// ?1 and ?2 are shared by every row: each is bound once.
+		args := append(make([]any, 0, 2+3*(hi-lo)), string(state.Completed), now.UnixMilli())
+		var q strings.Builder
+		q.WriteString(`INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES `)
+		for i, r := range rows[lo:hi] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := 3 + 3*i
+			fmt.Fprintf(&q, "(?%d, ?1, ?%d, ?%d, ?2)", n, n+1, n+2)
+			args = append(args, r.key, r.c.Result, now.Add(r.c.Retention).UnixMilli())
+		}
+		q.WriteString(` ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result,
+		expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
+		if _, err := s.db.ExecTx(ctx, tx, q.String(), args...); err != nil {
+			return fmt.Errorf("recording %d idempotency keys: %w", hi-lo, err)
+		}
+		return nil
+	})
 }

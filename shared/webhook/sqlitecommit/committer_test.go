@@ -137,6 +137,7 @@ func (e *env) inOneBatch(ds []delivery) ([]int, []webhook.Response) {
 	deadline := time.Now().Add(10 * time.Second)
 	for e.commits.Stats().Waiting < len(ds)-1 {
 		if time.Now().After(deadline) {
+			close(release) // or the cleanup's Close waits for the lock forever
 			e.t.Fatalf("%d deliveries wait for the committer, want %d", e.commits.Stats().Waiting, len(ds)-1)
 		}
 		time.Sleep(time.Millisecond)

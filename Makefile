@@ -79,7 +79,7 @@ fuzz:
 
 ## bench: the benchmarks whose numbers the closing notes report
 bench: tools
-	$(GO) test -run '^$$' -bench Ingress -benchtime 2000x ./shared/local/
+	$(GO) test -run '^$$' -bench Ingress -benchtime 20000x ./shared/local/
 	$(GO) test -run '^$$' -bench 'Build$$' -benchtime 3x ./shared/imagebuild/
 	$(GO) test -run '^$$' -bench BuildAttested -benchtime 3x ./shared/attest/
 	$(GO) test -run '^$$' -bench BuildVsCrane -benchtime 3x ./test/

@@ -45,8 +45,9 @@ var ErrGroupClosed = errors.New("group commit closed")
 // The fsync is not part of the commit: the group's own connection commits
 // with synchronous=NORMAL (in WAL mode: no sync at commit, still safe from
 // corruption) and a second goroutine syncs the write-ahead log before it
-// answers the batch. While it syncs, the next transaction takes the writes
-// that arrive, and commits once the syncer is free. A third goroutine
+// answers the batch. While it syncs, the writes that arrive wait, and are
+// applied and committed together once the syncer is free: a Batch applies
+// those of one kind in one pass. A third goroutine
 // checkpoints, so that the committer's goroutine does not copy the log
 // into the database file and wait for its fsyncs.
 type Group struct {

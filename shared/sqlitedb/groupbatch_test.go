@@ -99,25 +99,10 @@ func TestGroupAppliesABatchTogether(t *testing.T) {
 			ctx := context.Background()
 			d := openGroupDB(t)
 			g := newGroup(t, d)
-			defer g.Close()
+			t.Cleanup(func() { g.Close() })
 			b := &rowBatch{}
 
-			locked, release := make(chan struct{}), make(chan struct{})
-			held := make(chan error, 1)
-			go func() {
-				held <- d.Write(ctx, func(*sql.Tx) error { close(locked); <-release; return nil })
-			}()
-			<-locked
-			// The first write is taken alone while the committer waits
-			// for the lock; the rest queue behind it, in order.
-			first := make(chan error, 1)
-			go func() {
-				first <- g.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES ('first')`)
-					return err
-				})
-			}()
-			waitQueued(t, g, []groupWrite{{}})
+			release := holdCommitter(t, d, g)
 			errs := make([]chan error, len(tc.writes))
 			for i, w := range tc.writes {
 				errs[i] = make(chan error, 1)
@@ -130,13 +115,7 @@ func TestGroupAppliesABatchTogether(t *testing.T) {
 				}()
 				waitQueued(t, g, make([]groupWrite, i+2))
 			}
-			close(release)
-			if err := <-held; err != nil {
-				t.Fatal(err)
-			}
-			if err := <-first; err != nil {
-				t.Fatal(err)
-			}
+			release()
 
 			want := []string{"first"}
 			for i, w := range tc.writes {
@@ -172,17 +151,9 @@ func TestGroupSkipsACancelledBatchedWrite(t *testing.T) {
 	ctx := context.Background()
 	d := openGroupDB(t)
 	g := newGroup(t, d)
-	defer g.Close()
+	t.Cleanup(func() { g.Close() })
 	b := &rowBatch{}
-	locked, release := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- d.Write(ctx, func(*sql.Tx) error { close(locked); <-release; return nil })
-	}()
-	<-locked
-	first := make(chan error, 1)
-	go func() { first <- g.Write(ctx, alone("first")) }()
-	waitQueued(t, g, []groupWrite{{}})
+	release := holdCommitter(t, d, g)
 	vals := []string{"a", "gone", "c"}
 	errs := make([]chan error, len(vals))
 	cctx, cancel := context.WithCancel(ctx)
@@ -196,9 +167,7 @@ func TestGroupSkipsACancelledBatchedWrite(t *testing.T) {
 		waitQueued(t, g, make([]groupWrite, i+2))
 	}
 	cancel()
-	close(release)
-	<-held
-	<-first
+	release()
 	for i, v := range vals {
 		err := <-errs[i]
 		if (v == "gone") != errors.Is(err, context.Canceled) || v != "gone" && err != nil {
@@ -214,3 +183,35 @@ func TestGroupSkipsACancelledBatchedWrite(t *testing.T) {
 }
 
 var _ sqlitedb.Batch = (*rowBatch)(nil)
+
+// holdCommitter holds d's write lock and has g's committer take a write of
+// "first" and wait for the lock, so that the writes submitted next queue
+// behind it in order. release lets them through, once the test queued
+// them, and waits for the first.
+func holdCommitter(t *testing.T, d *sqlitedb.DB, g *sqlitedb.Group) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	locked, unlock := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- d.Write(ctx, func(*sql.Tx) error { close(locked); <-unlock; return nil })
+	}()
+	<-locked
+	var once sync.Once
+	open := func() { once.Do(func() { close(unlock) }) }
+	// A test that stops early must not leave Close waiting for the lock.
+	t.Cleanup(open)
+	first := make(chan error, 1)
+	go func() { first <- g.Write(ctx, alone("first")) }()
+	waitQueued(t, g, []groupWrite{{}})
+	return func() {
+		t.Helper()
+		open()
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -109,25 +109,10 @@ type side struct {
 func newSide(t *testing.T, setup []prior) *side {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlitestate.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(ctx, db, b, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	s := &side{db: db, broker: b, store: st, c: c}
+	stack := OpenStack(t)
+	db, st, c := stack.DB, stack.Store, stack.Committer
+	var err error
+	s := &side{db: db, broker: stack.Broker, store: st, c: c}
 	for i, p := range setup {
 		switch p.kind {
 		case "completed":

@@ -41,37 +41,19 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlitedb.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlitestate.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stack := sqlitecommit.OpenStack(t)
 	qs := webhook.Queues{}
 	for name, dst := range map[string]*webhook.Sender{queue.Builds: &qs.Builds, queue.Images: &qs.Images, queue.Approvals: &qs.Approvals} {
-		q, _ := b.Queue(name)
+		q, _ := stack.Broker.Queue(name)
 		*dst = q
 	}
-	c, err := sqlitecommit.New(ctx, db, b, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	in, err := webhook.New(webhook.Config{GitHubSecret: []byte(secret), Committer: c, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}, qs, st)
+	in, err := webhook.New(webhook.Config{GitHubSecret: []byte(secret), Committer: stack.Committer, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}, qs, stack.Store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(in)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, broker: b, store: st, commits: c, url: srv.URL + webhook.PathGitHub}
+	return &env{t: t, db: stack.DB, broker: stack.Broker, store: stack.Store, commits: stack.Committer, url: srv.URL + webhook.PathGitHub}
 }
 
 // delivery is one signed push webhook.

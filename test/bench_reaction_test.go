@@ -31,21 +31,25 @@ import (
 // the runtime's object cache with the whole tree, is reported apart as
 // cold-ms and left out of the percentiles.
 //
-// The last case has three environments per app written once as a
+// The last two cases have three environments per app written once as a
 // template, so conveyor.yaml stays small (config-KB) while the tree holds
-// 30,000 overlays.
+// 30,000 overlays: the apps listed one line each, or discovered from the
+// tree by one rule.
 func BenchmarkReaction(b *testing.B) {
 	for _, apps := range []int{100, 1000, 10000} {
-		b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) { benchmarkReaction(b, apps, []string{"dev"}) })
+		b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) { benchmarkReaction(b, apps, []string{"dev"}, false) })
 	}
 	b.Run("apps=10000/envs=3/template", func(b *testing.B) {
-		benchmarkReaction(b, 10000, []string{"dev", "staging", "prod"})
+		benchmarkReaction(b, 10000, []string{"dev", "staging", "prod"}, false)
+	})
+	b.Run("apps=10000/envs=3/discover", func(b *testing.B) {
+		benchmarkReaction(b, 10000, []string{"dev", "staging", "prod"}, true)
 	})
 }
 
 // reactionConfig is conveyor.yaml for apps apps: one environment written
-// per app, or several through a template.
-func reactionConfig(host string, apps int, envs []string) string {
+// per app, or several through a template, the apps listed or discovered.
+func reactionConfig(host string, apps int, envs []string, discover bool) string {
 	var cfg strings.Builder
 	cfg.WriteString("version: 1\n")
 	if len(envs) > 1 {
@@ -53,6 +57,10 @@ func reactionConfig(host string, apps int, envs []string) string {
 		for _, env := range envs {
 			fmt.Fprintf(&cfg, "      - {name: %s, path: \"apps/{app}/%s\", release: manual, reviewers: [alice]}\n", env, env)
 		}
+	}
+	if discover {
+		fmt.Fprintf(&cfg, "discover:\n  - {pattern: \"apps/{app}/{env}\", image: \"%s/acme/{app}\", source: {repo: \"acme/{app}\"}}\n", host)
+		return cfg.String()
 	}
 	cfg.WriteString("apps:\n")
 	for i := 0; i < apps; i++ {
@@ -66,7 +74,7 @@ func reactionConfig(host string, apps int, envs []string) string {
 	return cfg.String()
 }
 
-func benchmarkReaction(b *testing.B, apps int, envs []string) {
+func benchmarkReaction(b *testing.B, apps int, envs []string, discover bool) {
 	ctx := context.Background()
 	dir := b.TempDir()
 	rt, err := local.Open(ctx, local.Options{DataDir: filepath.Join(dir, "data"), RegistryAddr: "127.0.0.1:0",
@@ -90,7 +98,7 @@ func benchmarkReaction(b *testing.B, apps int, envs []string) {
 			files["apps/"+app+"/"+env+"/deployment.yaml"] = fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s/acme/%s:bootstrap\n", app, app, host, app)
 		}
 	}
-	files["conveyor.yaml"] = reactionConfig(host, apps, envs)
+	files["conveyor.yaml"] = reactionConfig(host, apps, envs, discover)
 	if _, err := repo.Commit(files, fmt.Sprintf("%d apps", apps), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 		b.Fatal(err)
 	}

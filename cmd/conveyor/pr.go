@@ -144,11 +144,11 @@ func runPRShow(fs *pflag.FlagSet) runFunc {
 	}
 }
 
-func runPRApprove(fs *pflag.FlagSet) runFunc {
-	p := addPipelineFlags(fs)
-	as := fs.String("as", os.Getenv("USER"), "who approves")
+// prAction is the run of a pr subcommand that acts on the one pull
+// request its argument names, in the local forge.
+func prAction(fs *pflag.FlagSet, p pipelineFlags, sub string, act func(ctx context.Context, lf *localforge.Forge, number int, stdout io.Writer) error) runFunc {
 	return func(ctx context.Context, stdout, stderr io.Writer) error {
-		number, err := prNumber(fs, "approve")
+		number, err := prNumber(fs, sub)
 		if err != nil {
 			return err
 		}
@@ -157,28 +157,27 @@ func runPRApprove(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		defer s.Close()
+		return act(ctx, lf, number, stdout)
+	}
+}
+
+func runPRApprove(fs *pflag.FlagSet) runFunc {
+	p := addPipelineFlags(fs)
+	as := fs.String("as", os.Getenv("USER"), "who approves")
+	return prAction(fs, p, "approve", func(ctx context.Context, lf *localforge.Forge, number int, stdout io.Writer) error {
 		if err := lf.Approve(ctx, number, *as); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "#%d approved by %s; the approval function merges it when the release policy holds\n", number, *as)
 		return nil
-	}
+	})
 }
 
 func runPRMerge(fs *pflag.FlagSet) runFunc {
 	p := addPipelineFlags(fs)
 	as := fs.String("as", os.Getenv("USER"), "who merges")
 	override := fs.String("override", "", "merge past the release policy, for this reason (recorded on the PR, in the merge commit and in the release)")
-	return func(ctx context.Context, stdout, stderr io.Writer) error {
-		number, err := prNumber(fs, "merge")
-		if err != nil {
-			return err
-		}
-		ctx, s, lf, err := p.openLocalForge(ctx, stderr, number)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
+	return prAction(fs, p, "merge", func(ctx context.Context, lf *localforge.Forge, number int, stdout io.Writer) error {
 		mctx := localforge.WithMerger(ctx, *as)
 		if *override != "" {
 			mctx = localforge.WithOverride(mctx, *override)
@@ -192,28 +191,19 @@ func runPRMerge(fs *pflag.FlagSet) runFunc {
 			fmt.Fprintf(stdout, "the release policy was overridden: %q is recorded\n", *override)
 		}
 		return nil
-	}
+	})
 }
 
 func runPRClose(fs *pflag.FlagSet) runFunc {
 	p := addPipelineFlags(fs)
 	comment := fs.String("comment", "closed with conveyor pr close", "the closing comment")
-	return func(ctx context.Context, stdout, stderr io.Writer) error {
-		number, err := prNumber(fs, "close")
-		if err != nil {
-			return err
-		}
-		ctx, s, lf, err := p.openLocalForge(ctx, stderr, number)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
+	return prAction(fs, p, "close", func(ctx context.Context, lf *localforge.Forge, number int, stdout io.Writer) error {
 		if err := lf.Close(ctx, number, *comment); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "#%d closed\n", number)
 		return nil
-	}
+	})
 }
 
 func traceOf(ctx context.Context, s *session, number int) string {

@@ -9,16 +9,10 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/demo"
 	"github.com/conveyor-gitops/conveyor/shared/event"
-	"github.com/conveyor-gitops/conveyor/shared/forge/localforge"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
 	"github.com/conveyor-gitops/conveyor/shared/pipeline"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
-	"github.com/conveyor-gitops/conveyor/shared/queue"
-	"github.com/conveyor-gitops/conveyor/shared/queue/sqlitequeue"
 	"github.com/conveyor-gitops/conveyor/shared/retry"
-	"github.com/conveyor-gitops/conveyor/shared/sqlitedb"
-	"github.com/conveyor-gitops/conveyor/shared/state/sqlitestate"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 const discoveredPipeline = `version: 1
@@ -65,34 +59,7 @@ func TestPromoteDiscoveredApp(t *testing.T) {
 	if err := repo.AcceptPushes(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	store, err := sqlitestate.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := sqlitequeue.Open(ctx, db, queue.Topology)
-	if err != nil {
-		t.Fatal(err)
-	}
-	approvals, _ := b.Queue(queue.Approvals)
-	g, err := gitops.New(repo.Dir, "main", nil, object.Signature{Name: "Conveyor", Email: "conveyor@localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lf, err := localforge.New(ctx, db, g, repo.Dir, "local/gitops", approvals)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	p := &promote.Promoter{
-		Config:   pipeline.NewCache(repo.Dir, "main", nil).Config,
-		Releases: store, Repo: g, Forge: lf,
-		Now: func() time.Time { clock = clock.Add(time.Second); return clock },
-	}
+	p := openFixture(t, dir, repo, pipeline.NewCache(repo.Dir, "main", nil).Config).p
 	in := func(app string) event.Promotion {
 		return event.Promotion{App: app, Environment: "dev", Image: "registry.example.com/acme/" + app, Digest: digest(1), Tag: "sha-1",
 			Source: "https://github.com/acme/" + app, Revision: strings.Repeat("1", 40), Created: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}

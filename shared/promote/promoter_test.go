@@ -56,7 +56,6 @@ func newFixture(t *testing.T, release string) *fixture {
 // pushes to it refused by git unless Conveyor updates the work tree.
 func newFixtureClone(t *testing.T, release string, updateInstead bool) *fixture {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
 	repo, err := demo.InitRepo(filepath.Join(dir, "gitops"))
 	if err != nil {
@@ -81,6 +80,17 @@ func newFixtureClone(t *testing.T, release string, updateInstead bool) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := openFixture(t, dir, repo, func(context.Context) (*config.Config, error) { return cfg, nil })
+	f.cfg = cfg
+	return f
+}
+
+// openFixture builds a Promoter on repo, whose pipeline config reads,
+// with the store, queues and local forge of a database in dir/data, and a
+// clock that ticks a second a call.
+func openFixture(t *testing.T, dir string, repo *demo.Repo, config func(context.Context) (*config.Config, error)) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	db, err := sqlitedb.Open(ctx, filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +115,11 @@ func newFixtureClone(t *testing.T, release string, updateInstead bool) *fixture 
 	}
 	clock := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	p := &promote.Promoter{
-		Config:   func(context.Context) (*config.Config, error) { return cfg, nil },
+		Config:   config,
 		Releases: store, Repo: g, Forge: lf,
 		Now: func() time.Time { clock = clock.Add(time.Second); return clock },
 	}
-	return &fixture{p: p, forge: lf, store: store, repo: repo, cfg: cfg, events: approvals, queues: b}
+	return &fixture{p: p, forge: lf, store: store, repo: repo, events: approvals, queues: b}
 }
 
 func promotion(n int, created time.Time) event.Promotion {

@@ -57,6 +57,6 @@ func newHandler(ctx context.Context, log *slog.Logger) (any, error) {
 		Repository: env.Repository(), Promotions: promotions, Builds: st, BuildQueue: builds,
 		GitOps: &reconcile.RepoHistory{URL: cfg.GitOps.Repo, Config: pipeline, Auth: env.GitAuth()},
 		Heads:  reconcile.SourceHeads(env.GitHost(), env.GitAuth()), GitHost: env.GitHost(),
-		Limiter: reconcile.NewLimiter(settings.PerMinute, 5), Settle: settings.Settle, Log: log}
+		Limiter: reconcile.NewLimiter(settings.PerMinute, 5), Settle: settings.Settle, Index: st, Log: log}
 	return reconcile.Scheduled(r), nil
 }

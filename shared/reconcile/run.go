@@ -92,8 +92,18 @@ type Reconciler struct {
 	// Depth is how many base-branch commits Pins reads back (default 50);
 	// Scan how many merged pull requests are read (default 50).
 	Depth, Scan int
-	Log         *slog.Logger
-	Now         func() time.Time
+	// Index, when set, gives the releases written before an index of
+	// the store existed their keys in it, before each pass (the
+	// DynamoDB store's pull request index; it remembers once done).
+	Index Indexer
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Indexer indexes the releases of apps that an index of the store lacks,
+// and returns how many.
+type Indexer interface {
+	IndexPullRequests(ctx context.Context, apps []string) (int, error)
 }
 
 // Repair is one thing reconciliation did (or, dry, would do).
@@ -154,6 +164,9 @@ func (r *Reconciler) Run(ctx context.Context, dryRun bool) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{}
+	if r.Index != nil && !dryRun {
+		r.index(ctx, cfg)
+	}
 	if err := r.lostMerges(ctx, dryRun, rep); err != nil {
 		return rep, err
 	}
@@ -167,6 +180,23 @@ func (r *Reconciler) Run(ctx context.Context, dryRun bool) (*Report, error) {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// index runs the Indexer over every app. A failure is logged, not
+// returned: the records it would index are still read, only slower, and
+// the repairs after it matter more; the next pass tries again.
+func (r *Reconciler) index(ctx context.Context, cfg *config.Config) {
+	apps := make([]string, len(cfg.Apps))
+	for i, a := range cfg.Apps {
+		apps[i] = a.Name
+	}
+	n, err := r.Index.IndexPullRequests(ctx, apps)
+	switch {
+	case err != nil:
+		r.Log.WarnContext(ctx, "indexing releases by pull request", "indexed", n, "error", err.Error())
+	case n > 0:
+		r.Log.InfoContext(ctx, "indexed releases by pull request", "indexed", n)
+	}
 }
 
 func (r *Reconciler) approver() *approval.Approver {

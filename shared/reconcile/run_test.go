@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -242,5 +243,45 @@ func TestLimiterSpacesCalls(t *testing.T) {
 	}
 	if reconcile.NewLimiter(0, 1) != nil {
 		t.Fatal("a zero rate should mean no limiter")
+	}
+}
+
+// indexer records the apps each IndexPullRequests call was given and
+// fails when told to.
+type indexer struct {
+	calls [][]string
+	fail  error
+}
+
+func (x *indexer) IndexPullRequests(_ context.Context, apps []string) (int, error) {
+	x.calls = append(x.calls, apps)
+	return len(apps), x.fail
+}
+
+// TestRunIndexesBeforeItsRepairs: a pass hands every app of the pipeline
+// to the Indexer, a dry run does not, and an Indexer that fails leaves the
+// repairs to be made all the same.
+func TestRunIndexesBeforeItsRepairs(t *testing.T) {
+	ctx := context.Background()
+	f := newRunFixture(t)
+	x := &indexer{fail: errors.New("throttled")}
+	f.r.Index = x
+	f.propose(t, "dev", digest(1))
+	f.pin(t, "dev", digest(1), "Merge conveyor/dev/web")
+	if _, err := f.r.Run(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(x.calls) != 0 {
+		t.Errorf("a dry run indexed: %v", x.calls)
+	}
+	rep, err := f.r.Run(ctx, false)
+	if err != nil {
+		t.Fatalf("Run with a failing Indexer: %v", err)
+	}
+	if diff := cmp.Diff([][]string{{"web"}}, x.calls); diff != "" {
+		t.Errorf("apps indexed (-want +got):\n%s", diff)
+	}
+	if len(rep.Repairs) == 0 {
+		t.Errorf("no repair made after the Indexer failed")
 	}
 }

@@ -7,6 +7,7 @@
 //	                                            with a pull request gsi2pk pr#<number>, gsi2sk <created>#<id>
 //	failure reason  reason#<msg id>  reason     reason, ttl
 //	dead letter     dead#<queue>#<id> dead      gsi1pk dead, gsi1sk <queue>#<dead at>#<id>, body, reason, ttl
+//	migration       migration#gsi2   migration  (present once IndexPullRequests went through every app)
 //
 // Claims are conditional puts (attribute_not_exists(pk) OR expires_at <=
 // :now), so an expired in-progress claim can be taken over; expiry is
@@ -19,8 +20,10 @@
 // sparse, and releases written before it existed carry no gsi2pk until
 // their next write: when gsi2 has no release of the pull request,
 // ListReleases reads as it would without one (gsi1 or a scan) and filters
-// on pr, so those are still found; a pull request with only some of its
-// releases rewritten since is listed from gsi2 alone. The store also
+// on pr, so those are still found. A pull request with only some of its
+// releases rewritten since would be listed from gsi2 alone, without the
+// others: IndexPullRequests, which the scheduled reconciliation runs
+// before its first pass, gives those their keys. The store also
 // implements sqsqueue.Reasons, keeping the failure reasons of SQS
 // messages, and state.DeadLetters, listed with one query of gsi1 so that a
 // read-only role can read them.

@@ -250,6 +250,12 @@ func gsi1skPrefix(env string) string { return "env#" + env + "#" }
 
 func gsi2pk(pr int) string { return "pr#" + strconv.Itoa(pr) }
 
+// gsi2Keys are the keys of r, which has a pull request, in gsi2: its
+// releases ordered by creation.
+func gsi2Keys(r state.Release) (pk, sk types.AttributeValue) {
+	return attrS(gsi2pk(r.PR)), attrS(fmt.Sprintf("%020d#%s", r.CreatedAt.UnixNano(), r.ID))
+}
+
 func releaseItem(r state.Release) map[string]types.AttributeValue {
 	item := releaseKey(r.ID)
 	// The creation time in fixed-width nanoseconds sorts an app's
@@ -259,8 +265,7 @@ func releaseItem(r state.Release) map[string]types.AttributeValue {
 	// Only a release with a pull request is in gsi2: every write puts the
 	// whole item, so the keys follow the release's pull request.
 	if r.PR > 0 {
-		item[AttrGSI2PK] = attrS(gsi2pk(r.PR))
-		item[AttrGSI2SK] = attrS(fmt.Sprintf("%020d#%s", r.CreatedAt.UnixNano(), r.ID))
+		item[AttrGSI2PK], item[AttrGSI2SK] = gsi2Keys(r)
 	}
 	for k, v := range map[string]string{
 		"id": r.ID, attrApp: r.App, attrEnv: r.Env, "image": r.Image, "digest": r.Digest, "tag": r.Tag,

@@ -16,10 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// readCounter counts the scans and the queries of gsi2 a store makes.
+// readCounter counts the scans and the queries of gsi1 and gsi2 a store
+// makes.
 type readCounter struct {
 	*dynamodb.Client
-	scans, gsi2 atomic.Int64
+	scans, gsi1, gsi2 atomic.Int64
 }
 
 func (c *readCounter) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
@@ -28,7 +29,10 @@ func (c *readCounter) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...
 }
 
 func (c *readCounter) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	if aws.ToString(in.IndexName) == dynamostate.IndexGSI2 {
+	switch aws.ToString(in.IndexName) {
+	case dynamostate.IndexGSI1:
+		c.gsi1.Add(1)
+	case dynamostate.IndexGSI2:
 		c.gsi2.Add(1)
 	}
 	return c.Client.Query(ctx, in, opts...)
@@ -63,22 +67,7 @@ func TestListReleasesByPR(t *testing.T) {
 		}
 	}
 	// As the previous version wrote it: no gsi2pk, gsi2sk.
-	legacy := map[string]types.AttributeValue{
-		dynamostate.AttrPK:     &types.AttributeValueMemberS{Value: "release#web/prod/old"},
-		dynamostate.AttrSK:     &types.AttributeValueMemberS{Value: "release"},
-		dynamostate.AttrGSI1PK: &types.AttributeValueMemberS{Value: "app#web"},
-		dynamostate.AttrGSI1SK: &types.AttributeValueMemberS{Value: "env#prod#01795176000000000000#web/prod/old"},
-		"id":                   &types.AttributeValueMemberS{Value: "web/prod/old"},
-		"app":                  &types.AttributeValueMemberS{Value: "web"},
-		"env":                  &types.AttributeValueMemberS{Value: "prod"},
-		"digest":               &types.AttributeValueMemberS{Value: "old"},
-		"state":                &types.AttributeValueMemberS{Value: string(state.Merged)},
-		"pr":                   &types.AttributeValueMemberN{Value: "6"},
-		"rollback":             &types.AttributeValueMemberBOOL{Value: false},
-		"version":              &types.AttributeValueMemberN{Value: "1"},
-		"created_at":           &types.AttributeValueMemberS{Value: "2026-11-20T12:00:00Z"},
-		"updated_at":           &types.AttributeValueMemberS{Value: "2026-11-20T12:00:00Z"},
-	}
+	legacy := legacyRelease("web/prod/old", "web", "prod", 6)
 	if _, err := srv.DynamoDB().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table()), Item: legacy}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -58,6 +59,8 @@ type Store struct {
 	table           string
 	now             func() time.Time
 	reasonRetention time.Duration
+	// prIndexed caches that IndexPullRequests found or finished its work.
+	prIndexed atomic.Bool
 }
 
 var _ state.Store = (*Store)(nil)

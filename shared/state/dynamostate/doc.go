@@ -23,8 +23,9 @@
 // on pr, so those are still found. A pull request with only some of its
 // releases rewritten since would be listed from gsi2 alone, without the
 // others: IndexPullRequests, which the scheduled reconciliation runs
-// before its first pass, gives those their keys. The store also
-// implements sqsqueue.Reasons, keeping the failure reasons of SQS
+// before its first pass, gives those of the pipeline's apps their keys (an
+// app removed from the pipeline before keeps its releases unindexed). The
+// store also implements sqsqueue.Reasons, keeping the failure reasons of SQS
 // messages, and state.DeadLetters, listed with one query of gsi1 so that a
 // read-only role can read them.
 package dynamostate

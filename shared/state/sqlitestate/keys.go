@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,32 +62,6 @@ func (s *Store) liveKeys(ctx context.Context, tx *sql.Tx, keys []string, held ma
 	return rows.Err()
 }
 
-// CompleteKeysTx is CompleteTx for several keys in one statement: each
-// holds result for retention once tx commits.
-func (s *Store) CompleteKeysTx(ctx context.Context, tx *sql.Tx, keys []string, result []byte, retention time.Duration) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	now := s.now()
-	// ?1…?4 are shared by every row: each is bound once.
-	args := append(make([]any, 0, 4+len(keys)), string(state.Completed), result, now.Add(retention).UnixMilli(), now.UnixMilli())
-	var q strings.Builder
-	q.WriteString(`INSERT INTO idempotency(key, status, result, expires_at, updated_at) VALUES `)
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?" + strconv.Itoa(5+i) + ", ?1, ?2, ?3, ?4)")
-		args = append(args, k)
-	}
-	q.WriteString(` ON CONFLICT(key) DO UPDATE SET status = excluded.status, result = excluded.result,
-		expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
-	if _, err := s.db.ExecTx(ctx, tx, q.String(), args...); err != nil {
-		return fmt.Errorf("recording %v: %w", keys, err)
-	}
-	return nil
-}
-
 // Completion is one event's keys to complete with its result, for
 // CompleteEachTx.
 type Completion struct {
@@ -97,9 +70,10 @@ type Completion struct {
 	Retention time.Duration
 }
 
-// CompleteEachTx is CompleteKeysTx for the keys of several events, each
-// with its own result, in as few statements as sqlitedb.Chunks allows. A
-// key listed twice holds the later result, as if completed in order.
+// CompleteEachTx is CompleteTx for the keys of several events, each with
+// its own result, in as few statements as sqlitedb.Chunks allows: the
+// ingress's committer runs every event's statements on its one goroutine.
+// A key listed twice holds the later result, as if completed in order.
 func (s *Store) CompleteEachTx(ctx context.Context, tx *sql.Tx, cs []Completion) error {
 	type row struct {
 		key string

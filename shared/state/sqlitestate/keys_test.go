@@ -96,20 +96,28 @@ func numbered(n int) []string {
 	return keys
 }
 
-// TestCompleteKeysTxRecordsEveryKey: one write records the result under
-// every key, over a claim, an expired record or nothing, as CompleteTx does
-// key by key.
-func TestCompleteKeysTxRecordsEveryKey(t *testing.T) {
+// TestCompleteEachTxRecordsEveryKey: one write records each event's
+// result under every key of the event, over a claim, an expired record or
+// nothing, as CompleteTx does key by key; a key two events name holds the
+// later one's result.
+func TestCompleteEachTxRecordsEveryKey(t *testing.T) {
 	ctx := context.Background()
+	one := func(keys ...string) []sqlitestate.Completion {
+		return []sqlitestate.Completion{{Keys: keys, Result: []byte("new result"), Retention: 24 * time.Hour}}
+	}
 	tests := []struct {
 		name string
-		keys []string
+		cs   []sqlitestate.Completion
 	}{
 		{"none", nil},
-		{"one new", []string{"new"}},
-		{"over a claim and a completed record", []string{"claimed", "done", "new"}},
-		{"a key twice", []string{"new", "new"}},
-		{"many", []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}},
+		{"one new", one("new")},
+		{"over a claim and a completed record", one("claimed", "done", "new")},
+		{"a key twice", one("new", "new")},
+		{"many", one("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")},
+		{"two events sharing a key", []sqlitestate.Completion{
+			{Keys: []string{"a", "shared"}, Result: []byte("first"), Retention: time.Hour},
+			{Keys: []string{"shared", "b"}, Result: []byte("second"), Retention: 2 * time.Hour}}},
+		{"more rows than one statement holds", one(manyKeys(sqlitedb.MaxRowsPerStatement*2 + 3)...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,17 +129,24 @@ func TestCompleteKeysTxRecordsEveryKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			advance(time.Minute)
-			err := db.Write(ctx, func(tx *sql.Tx) error { return s.CompleteKeysTx(ctx, tx, tt.keys, []byte("new result"), 24*time.Hour) })
+			err := db.Write(ctx, func(tx *sql.Tx) error { return s.CompleteEachTx(ctx, tx, tt.cs) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, key := range tt.keys {
+			// The last completion naming a key is what it holds.
+			last := map[string]sqlitestate.Completion{}
+			for _, c := range tt.cs {
+				for _, k := range c.Keys {
+					last[k] = c
+				}
+			}
+			for key, c := range last {
 				got, err := s.Get(ctx, key)
 				if err != nil {
 					t.Fatalf("reading %s: %v", key, err)
 				}
-				want := state.Idem{Key: key, Status: state.Completed, Result: []byte("new result"),
-					ExpiresAt: got.UpdatedAt.Add(24 * time.Hour), UpdatedAt: got.UpdatedAt}
+				want := state.Idem{Key: key, Status: state.Completed, Result: c.Result,
+					ExpiresAt: got.UpdatedAt.Add(c.Retention), UpdatedAt: got.UpdatedAt}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("record of %s (-want +got):\n%s", key, diff)
 				}
@@ -141,4 +156,12 @@ func TestCompleteKeysTxRecordsEveryKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+func manyKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%03d", i)
+	}
+	return keys
 }

@@ -78,22 +78,13 @@ func (c *Committer) Commit(ctx context.Context, in webhook.Commit) (webhook.Comm
 }
 
 // apply commits one event alone: when no other waits beside it, or when
-// the batch it was in failed.
+// the batch it was in failed. It is the batch's own code, for one event.
 func (c *Committer) apply(ctx context.Context, tx *sql.Tx, it *item) error {
-	held, err := c.store.LiveKeysTx(ctx, tx, it.in.Keys)
+	errs, err := c.batch.ApplyBatch(ctx, tx, []any{it})
 	if err != nil {
 		return err
 	}
-	done, err := decide(held, it)
-	if err != nil {
-		return err
-	}
-	if !it.out.Duplicate {
-		if _, err := it.msg.SendTx(ctx, tx); err != nil {
-			return err
-		}
-	}
-	return c.store.CompleteKeysTx(ctx, tx, done.Keys, done.Result, done.Retention)
+	return errs[0]
 }
 
 // batch commits the events waiting for the committer together: one read

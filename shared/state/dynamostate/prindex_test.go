@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -40,15 +39,7 @@ func legacyRelease(id, app, env string, pr int) map[string]types.AttributeValue 
 func TestIndexPullRequests(t *testing.T) {
 	srv := emulator.StartDynamo(t)
 	ctx := context.Background()
-	client := &readCounter{Client: srv.DynamoDB()}
-	c := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
-	s, err := dynamostate.New(client, "conveyor-pr-index", dynamostate.WithClock(c.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateTable(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, client, _ := countedStore(t, srv, "conveyor-pr-index")
 	for _, item := range []map[string]types.AttributeValue{
 		legacyRelease("web/prod/old", "web", "prod", 6),
 		legacyRelease("api/prod/old", "api", "prod", 5),

@@ -38,6 +38,22 @@ func (c *readCounter) Query(ctx context.Context, in *dynamodb.QueryInput, opts .
 	return c.Client.Query(ctx, in, opts...)
 }
 
+// countedStore is a store on a new table whose reads client counts, on a
+// clock the test moves.
+func countedStore(t *testing.T, srv *emulator.Server, table string) (*dynamostate.Store, *readCounter, *clock) {
+	t.Helper()
+	client := &readCounter{Client: srv.DynamoDB()}
+	c := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
+	s, err := dynamostate.New(client, table, dynamostate.WithClock(c.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s, client, c
+}
+
 // TestListReleasesByPR: a pull request's releases are read from gsi2
 // without a scan, only its own; a release written before gsi2 existed
 // (no gsi2pk) is still found, by a scan or, when the filter names its
@@ -45,15 +61,7 @@ func (c *readCounter) Query(ctx context.Context, in *dynamodb.QueryInput, opts .
 func TestListReleasesByPR(t *testing.T) {
 	srv := emulator.StartDynamo(t)
 	ctx := context.Background()
-	client := &readCounter{Client: srv.DynamoDB()}
-	c := &clock{t: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)}
-	s, err := dynamostate.New(client, "conveyor-by-pr", dynamostate.WithClock(c.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateTable(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, client, c := countedStore(t, srv, "conveyor-by-pr")
 	for _, r := range []state.Release{
 		{ID: "web/prod/a", App: "web", Env: "prod", Digest: "a", State: state.Superseded, PR: 7},
 		{ID: "web/prod/b", App: "web", Env: "prod", Digest: "b", State: state.Proposed, PR: 7},

@@ -75,9 +75,17 @@ type prior struct {
 // batch. Keys come from a small pool, so that events share them.
 func randomBatch(r *rand.Rand) ([]prior, []webhook.Commit) {
 	key := func() string { return fmt.Sprintf("k%d", r.IntN(12)) }
+	// One record a key: a second claim of a key would take over the
+	// first only if its millisecond lease ran out first, which the two
+	// sides need not agree on.
 	var setup []prior
+	seen := map[string]bool{}
 	for range r.IntN(5) {
-		setup = append(setup, prior{key(), []string{"completed", "held", "expired"}[r.IntN(3)]})
+		p := prior{key(), []string{"completed", "held", "expired"}[r.IntN(3)]}
+		if !seen[p.key] {
+			seen[p.key] = true
+			setup = append(setup, p)
+		}
 	}
 	var events []webhook.Commit
 	for i := range 1 + r.IntN(30) {

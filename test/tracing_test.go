@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,23 +77,29 @@ func TestTraces(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.settle()
-	want := []string{"ingress /webhooks/github", "wait builds", "handle build", "wait promotions", "handle promote", "wait approvals", "handle approval"}
+	// Three environments: three promotions, each waited for and handled.
+	// The spans reach the collector in batches, after the handlers
+	// return, so the test waits for every one of them before it counts.
+	want := map[string]int{"ingress /webhooks/github": 1, "wait builds": 1, "handle build": 1, "wait promotions": 3, "handle promote": 3, "wait approvals": 1, "handle approval": 1}
+	counts := func() map[string]int {
+		count := map[string]int{}
+		for _, s := range rc.spans(trace) {
+			count[s]++
+		}
+		return count
+	}
 	waitFor(t, "the change's spans", 20*time.Second, func() bool {
-		got := strings.Join(rc.spans(trace), "\n") + "\n"
-		for _, w := range want {
-			if !strings.Contains(got, w+"\n") {
+		count := counts()
+		for name, n := range want {
+			if count[name] < n {
 				return false
 			}
 		}
 		return true
 	})
-	got := rc.spans(trace)
-	count := map[string]int{}
-	for _, s := range got {
-		count[s]++
-	}
-	// Three environments: three promotions and three merges.
-	if count["handle promote"] != 3 || count["handle build"] != 1 || count["ingress /webhooks/github"] != 1 {
+	count := counts()
+	if count["handle promote"] != 3 || count["wait promotions"] != 3 || count["handle build"] != 1 || count["ingress /webhooks/github"] != 1 {
+		got := rc.spans(trace)
 		t.Errorf("spans of trace %s: %v", trace, got)
 	}
 }

@@ -74,7 +74,7 @@ type Group struct {
 	mu     sync.RWMutex
 	closed bool
 
-	batches, writes atomic.Int64
+	batches, writes, submitted atomic.Int64
 }
 
 // GroupStats counts what a Group committed.
@@ -82,8 +82,10 @@ type GroupStats struct {
 	// Batches is how many shared transactions were run, Writes how many
 	// writes they held.
 	Batches, Writes int64
-	// Waiting is how many writes wait for the committer now.
-	Waiting int
+	// Submitted is how many writes reached the committer's queue: a test
+	// that holds the write lock knows from it that every write it sent
+	// is waiting, and so will share the next transaction.
+	Submitted int64
 }
 
 type groupWrite struct {
@@ -168,6 +170,7 @@ func (g *Group) submit(ctx context.Context, w *groupWrite) error {
 	}
 	select {
 	case g.reqs <- w:
+		g.submitted.Add(1)
 	case <-ctx.Done():
 		g.mu.RUnlock()
 		return ctx.Err()
@@ -183,7 +186,7 @@ func (g *Group) submit(ctx context.Context, w *groupWrite) error {
 
 // Stats returns the counters so far.
 func (g *Group) Stats() GroupStats {
-	return GroupStats{Batches: g.batches.Load(), Writes: g.writes.Load(), Waiting: len(g.reqs)}
+	return GroupStats{Batches: g.batches.Load(), Writes: g.writes.Load(), Submitted: g.submitted.Load()}
 }
 
 // Close commits the writes already submitted and stops the committer.

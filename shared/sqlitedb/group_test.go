@@ -261,19 +261,18 @@ func openGroupDB(t *testing.T) *sqlitedb.DB {
 	return d
 }
 
-// waitQueued waits until every write but the first, which the committer
-// took and holds while it waits for the lock, is queued.
+// waitQueued waits until every one of writes, the group's first, reached
+// the committer: one it holds while it waits for the lock, the others in
+// its queue, so that they share the transaction it commits next.
 func waitQueued(t *testing.T, g *sqlitedb.Group, writes []groupWrite) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for g.Stats().Waiting < len(writes)-1 {
+	for g.Stats().Submitted < int64(len(writes)) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued, want %d", g.Stats().Waiting, len(writes)-1)
+			t.Fatalf("%d writes submitted, want %d", g.Stats().Submitted, len(writes))
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// The first one may still be on its way to the committer.
-	time.Sleep(20 * time.Millisecond)
 }
 
 func rowsOf(t *testing.T, d *sqlitedb.DB) []string {

@@ -1,6 +1,9 @@
 package lineage
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Pin is what the GitOps repository's base branch pins for one app's
 // environment ("" when it pins no digest).
@@ -33,13 +36,24 @@ func WithPins(cells []Cell, pins []Pin) []Cell {
 			continue
 		}
 		c.Drift, c.Recorded, c.Digest = true, c.Digest, p.Digest
-		c.DriftReason = "the records say " + orNone(c.Recorded) + " but git pins " + orNone(p.Digest) + ": run `conveyor reconcile`"
+		c.DriftReason = driftReason(c)
 		// The source commit, release time and merger belong to the
 		// recorded digest, not to what git pins.
 		c.SourceCommit, c.ReleasedAt, c.MergedBy, c.ApprovedBy, c.Override = "", time.Time{}, "", nil, ""
 		c.Tag, c.SourceRepo = "", ""
 	}
 	return cells
+}
+
+// driftReason says what to do about c's drift. Git pinning what the open
+// promotion proposes is what a merge looks like until its record is
+// written, a moment later: that is said apart, so that a page read in that
+// moment does not send anyone to repair what is not broken.
+func driftReason(c *Cell) string {
+	if c.PR > 0 && c.Digest != "" && c.Digest == c.ProposedDigest {
+		return fmt.Sprintf("git pins %s, which PR #%d proposes: its merge is not recorded yet; if that lasts, run `conveyor reconcile`", c.Digest, c.PR)
+	}
+	return "the records say " + orNone(c.Recorded) + " but git pins " + orNone(c.Digest) + ": run `conveyor reconcile`"
 }
 
 func orNone(d string) string {

@@ -112,8 +112,14 @@ func TestHealthOnAFullDisk(t *testing.T) {
 	}
 	code, st := get(t, base+"/healthz")
 	rcode, _ := get(t, base+local.PathReady)
-	time.Sleep(time.Second)
-	_, stalled := get(t, base+"/healthz")
+	// The message turns visible after 400 ms and the consumer counts as
+	// stalled 300 ms later; a slow machine gets longer.
+	var stalled local.Status
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, stalled = get(t, base+"/healthz"); stalled.Consumers["build"] == "stalled" {
+			break
+		}
+	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func runStatus(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("reading what the GitOps repository pins (status shows git's truth, not only records): %w", err)
 		}
-		cells = lineage.WithPins(cells, lineagePins(pins))
+		cells = lineage.WithPins(cells, reconcile.LineagePins(pins))
 		if !out.table() {
 			return out.write(stdout, cells)
 		}

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/conveyor-gitops/conveyor/shared/lineage"
 	"github.com/conveyor-gitops/conveyor/shared/local"
 	"github.com/conveyor-gitops/conveyor/shared/logging"
 	"github.com/conveyor-gitops/conveyor/shared/queue"
@@ -155,14 +154,6 @@ func printReconcile(stdout io.Writer, rep *reconcile.Report, dryRun bool) error 
 		fmt.Fprintf(stdout, "%d record(s) written\n", rep.Recorded)
 	}
 	return nil
-}
-
-func lineagePins(pins []reconcile.Pin) []lineage.Pin {
-	out := make([]lineage.Pin, len(pins))
-	for i, p := range pins {
-		out[i] = lineage.Pin{App: p.App, Env: p.Env, Digest: p.Digest, Err: p.Err}
-	}
-	return out
 }
 
 // reconcileRecords makes a deployed stack's records equal git from the

@@ -72,7 +72,7 @@ func (b *Board) grid(w http.ResponseWriter, r *http.Request) {
 		b.log.WarnContext(ctx, "reading what the GitOps repository pins", "err", err)
 		p.PinsErr = "what the GitOps repository pins could not be read, so drift is not shown; see the log"
 	} else {
-		cells = lineage.WithPins(cells, lineagePins(pins))
+		cells = lineage.WithPins(cells, reconcile.LineagePins(pins))
 	}
 	p.Columns = columns(cfg)
 	byKey := map[[2]string]*cell{}
@@ -176,14 +176,6 @@ func Progress(e *config.Environment, approvedBy []string) string {
 		p += " (so far: " + strings.Join(approvedBy, ", ") + ")"
 	}
 	return p
-}
-
-func lineagePins(pins []reconcile.Pin) []lineage.Pin {
-	out := make([]lineage.Pin, len(pins))
-	for i, p := range pins {
-		out[i] = lineage.Pin{App: p.App, Env: p.Env, Digest: p.Digest, Err: p.Err}
-	}
-	return out
 }
 
 // badge is one state of a cell, said in words and an icon as well as in

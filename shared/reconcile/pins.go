@@ -7,6 +7,7 @@ import (
 
 	"github.com/conveyor-gitops/conveyor/shared/config"
 	"github.com/conveyor-gitops/conveyor/shared/gitops"
+	"github.com/conveyor-gitops/conveyor/shared/lineage"
 	"github.com/conveyor-gitops/conveyor/shared/promote"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -36,6 +37,16 @@ type Pin struct {
 	// Err says why the pin could not be read (a path that no longer
 	// exists, a manifest that names no image).
 	Err string `json:"error,omitempty"`
+}
+
+// LineagePins is pins as lineage.WithPins takes them, so that the status
+// command and the board mark drift alike.
+func LineagePins(pins []Pin) []lineage.Pin {
+	out := make([]lineage.Pin, len(pins))
+	for i, p := range pins {
+		out[i] = lineage.Pin{App: p.App, Env: p.Env, Digest: p.Digest, Err: p.Err}
+	}
+	return out
 }
 
 // Pins reads what the base branch pins for every environment of every app
